@@ -1,0 +1,101 @@
+"""The feature contract: a frozen params dataclass + ``compute(audio, sr) -> FeatureValue``.
+
+A feature is one module in :mod:`mirfeat.features` that registers a subclass of
+:class:`Feature` with :func:`register_feature`.  Parameters are a frozen
+dataclass validated in ``__post_init__`` (a bad value raises
+:class:`~pyjama_tools.errors.ParameterError` naming parameter, value and what is
+allowed), so a bad value fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pyjama_tools.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class FeatureValue:
+    """One file's feature.
+
+    Attributes
+    ----------
+    value : np.ndarray
+        float32 array of shape (C, F, T): channels (e.g. harmonics), frequency bins, frames.
+        The waveform is (1, 1, T) with T samples.
+    time_sec : np.ndarray
+        float64 array (T,): time of each frame's centre in seconds.
+    frequency_hz : np.ndarray or None
+        float64 array (F,): centre frequency of each bin in Hz, or None without a frequency axis.
+    """
+
+    value: np.ndarray
+    time_sec: np.ndarray
+    frequency_hz: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Base of every feature's parameters (frozen; subclasses validate in ``__post_init__``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """All parameters after defaults, JSON-serialisable (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys) of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def hash(self) -> str:
+        """A short stable hash of the canonical JSON (16 hex digits)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+
+class Feature:
+    """Base class of a feature; subclasses set ``name``, ``Params`` and implement ``compute``."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[FeatureParams]]
+
+    def __init__(self, params: FeatureParams | None = None):
+        self.params = params if params is not None else self.Params()
+
+    def compute(self, audio: np.ndarray, sr: int) -> FeatureValue:  # pragma: no cover - abstract
+        """Compute the feature of a 1-D float waveform ``audio`` sampled at ``sr`` Hz."""
+        raise NotImplementedError
+
+    def check_sample_rate(self, sr: int) -> None:
+        """Raise :class:`ParameterError` when the params are impossible at ``sr`` Hz (default: no check)."""
+
+
+FEATURES: dict[str, type[Feature]] = {}
+
+
+def register_feature(cls: type[Feature]) -> type[Feature]:
+    """Class decorator: register a :class:`Feature` subclass under ``cls.name``."""
+    FEATURES[cls.name] = cls
+    return cls
+
+
+def feature_names() -> list[str]:
+    """Names of every registered feature, sorted."""
+    return sorted(FEATURES)
+
+
+def get_feature_class(name: str) -> type[Feature]:
+    """The registered feature class called ``name``; unknown names list the closest known ones."""
+    try:
+        return FEATURES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, FEATURES, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ParameterError(
+            f"unknown feature {name!r}{hint}; known: {', '.join(feature_names())}"
+        ) from None

@@ -1,0 +1,51 @@
+"""Helpers shared by the three command-line interfaces.
+
+:class:`MirGroup` is a click group that turns :class:`~pyjama_tools.errors.MirError`
+into one line on stderr and exit code 1 (no traceback), so every subcommand of
+``pyjama-convert``, ``mirfeat`` and ``mirmodels`` reports user mistakes the same way.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pyjama_tools.errors import MirError
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class MirGroup(click.Group):
+    """A click group whose subcommands report :class:`MirError` as one line, exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MirError as error:
+            fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        except FileNotFoundError as error:
+            fail(f"{error.filename}: no such file")
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+
+
+def parse_key_values(pairs: tuple[str, ...] | list[str], option: str = "--param") -> dict[str, str]:
+    """Parse ``KEY=VALUE`` strings into a dict of strings.
+
+    Raises
+    ------
+    MirError
+        When an item has no ``=`` or an empty key; the message names the option and the item.
+    """
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise MirError(f"{option} {pair!r}: expected KEY=VALUE")
+        result[key.strip()] = value.strip()
+    return result
