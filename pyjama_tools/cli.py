@@ -1,13 +1,129 @@
-"""The ``pyjama-convert`` command line: a thin click layer over the Python API."""
+"""The ``pyjama-convert`` command line: a thin click layer over the Python API.
+
+``pyjama-convert <corpus> SRC OUT_DIR [options]`` has one subcommand per registered
+converter (built from the registry, with the converter's own options), plus ``list``,
+``validate`` and ``info``.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
+from pyjama_tools import pyjama
 from pyjama_tools.cliutil import MirGroup
+from pyjama_tools.converters import load_all
+from pyjama_tools.errors import MirError
 
 
-@click.group(cls=MirGroup)
+def _parse_sample_rate(value: str) -> int | None:
+    if value == "native":
+        return None
+    try:
+        rate = int(value)
+    except ValueError:
+        raise MirError(f"--sr {value!r}: expected a rate in Hz or 'native'") from None
+    if rate <= 0:
+        raise MirError(f"--sr {value!r}: the rate must be > 0 Hz")
+    return rate
+
+
+def _converter_command(name: str) -> click.Command:
+    """A click command for the converter registered as ``name``."""
+    from pyjama_tools.convert import convert
+
+    converter_class = load_all()[name]
+
+    def run(src, out_dir, base, sr, jobs, strict, overwrite, quiet, **options):
+        report = convert(name, src, out_dir, name=base, sample_rate=_parse_sample_rate(sr), jobs=jobs,
+                         strict=strict, overwrite=overwrite, quiet=quiet, **options)
+        if not quiet or report.problems:
+            click.echo(f"wrote {report.entries} entries: {report.pyjama_path} + {report.payload_path}")
+        if report.problems:
+            click.echo(f"skipped {len(report.problems)} bad input(s), listed in {report.report_path}", err=True)
+
+    params = [
+        click.Argument(["src"], type=click.Path(path_type=Path)),
+        click.Argument(["out_dir"], type=click.Path(path_type=Path)),
+        click.Option(["--name", "base"], default=None,
+                     help=f"output base name [default: {converter_class.default_base}]"),
+        click.Option(["--sr"], default="22050", show_default=True, help="sample rate in Hz, or 'native'"),
+        click.Option(["--jobs"], type=click.IntRange(1), default=1, show_default=True,
+                     help="parallel decode processes"),
+        click.Option(["--strict"], is_flag=True, help="fail on the first bad input instead of skipping it"),
+        click.Option(["--overwrite"], is_flag=True, help="replace an existing pair"),
+        click.Option(["--quiet"], is_flag=True, help="no progress bar"),
+    ]
+    for option in converter_class.options:
+        params.append(click.Option([f"--{option.name}", option.parameter], type=None if option.is_flag else option.type,
+                                   default=option.default, is_flag=option.is_flag, help=option.help,
+                                   show_default=option.default is not None and not option.is_flag))
+    return click.Command(name, callback=run, params=params, help=converter_class.summary,
+                         short_help=converter_class.summary)
+
+
+class ConvertGroup(MirGroup):
+    """The fixed subcommands plus one per registered converter."""
+
+    def list_commands(self, ctx):
+        return sorted(super().list_commands(ctx)) + sorted(load_all())
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in load_all():
+            command = _converter_command(cmd_name)
+        return command
+
+    def resolve_command(self, ctx, args):
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            from pyjama_tools.converters import get_converter_class
+
+            get_converter_class(args[0])  # raises a one-line error with the closest names
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=ConvertGroup)
 @click.version_option(package_name="mir101")
 def main() -> None:
     """Convert raw music corpora to an audio .hdf5 + a .pyjama annotation file."""
+
+
+@main.command("list")
+def list_converters() -> None:
+    """List the corpora that can be converted."""
+    for name, converter_class in sorted(load_all().items()):
+        click.echo(f"{name:12s} [{converter_class.default_base}] {converter_class.summary}")
+
+
+@main.command()
+@click.argument("pyjama_file", type=click.Path(path_type=Path))
+@click.option("--audio", type=click.Path(path_type=Path), default=None,
+              help="the paired audio (or feature) HDF5: every filepath must be one of its keys")
+def validate(pyjama_file: Path, audio: Path | None) -> None:
+    """Validate a .pyjama file (exit 1 with every problem listed)."""
+    from pyjama_tools.audio_store import AudioStore
+
+    doc = pyjama.load(pyjama_file)
+    keys = None
+    if audio is not None:
+        with AudioStore(audio) as store:
+            keys = list(store.file.keys())
+    problems = pyjama.validate(doc, keys)
+    if problems:
+        for problem in problems:
+            click.echo(f"{pyjama_file}: {problem}")
+        click.echo(f"error: {pyjama_file}: {len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{pyjama_file}: valid ({len(doc.entries)} entries)")
+
+
+@main.command()
+@click.argument("pyjama_file", type=click.Path(path_type=Path))
+@click.option("--audio", type=click.Path(path_type=Path), default=None, help="the paired audio HDF5 (for durations)")
+def info(pyjama_file: Path, audio: Path | None) -> None:
+    """Entries, fields, vocabulary sizes and total duration of a dataset."""
+    from pyjama_tools.info import describe
+
+    click.echo(describe(pyjama_file, audio))

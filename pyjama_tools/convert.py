@@ -1,0 +1,161 @@
+"""Run a converter: raw corpus → ``OUT_DIR/BASE_audio.hdf5`` + ``OUT_DIR/BASE.pyjama``.
+
+The order of work makes an interrupted conversion harmless: the audio store and the
+document are written under temporary names, validated, and renamed at the very end
+(audio first, then the .pyjama, whose presence marks a complete pair). Bad inputs are
+skipped, listed in ``BASE_report.tsv`` beside the output and counted; ``strict=True``
+fails on the first instead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyjama_tools import pyjama
+from pyjama_tools.audio_store import DEFAULT_SAMPLE_RATE, AudioStore, write_audio_store
+from pyjama_tools.converters import get_converter_class
+from pyjama_tools.converters.base import Item, Problem
+from pyjama_tools.errors import MirError
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion produced.
+
+    Attributes
+    ----------
+    pyjama_path, payload_path : the two output files
+    report_path : the TSV listing skipped inputs (None when nothing was skipped)
+    entries : number of entries written
+    problems : every skipped input
+    """
+
+    pyjama_path: Path
+    payload_path: Path
+    report_path: Path | None
+    entries: int
+    problems: list[Problem] = field(default_factory=list)
+
+
+def output_paths(out_dir: Path, base: str, payload_name: str) -> tuple[Path, Path, Path]:
+    """(pyjama, payload, report) paths of a conversion."""
+    return out_dir / f"{base}.pyjama", out_dir / payload_name, out_dir / f"{base}_report.tsv"
+
+
+def _write_report(path: Path, problems: list[Problem]) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write("where\tproblem\n")
+        for problem in problems:
+            where = problem.where.replace("\t", " ").replace("\n", " ")
+            handle.write(f"{where}\t{problem.message.replace(chr(9), ' ').replace(chr(10), ' ')}\n")
+    os.replace(tmp, path)
+
+
+def collect_items(converter, strict: bool) -> tuple[list[Item], list[Problem]]:
+    """Every item of the converter, duplicates removed; problems collected (raised with ``strict``)."""
+    items: list[Item] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for result in converter.items():
+        if isinstance(result, Problem):
+            if strict:
+                raise MirError(str(result))
+            problems.append(result)
+            continue
+        if result.key in seen:
+            problem = Problem(result.key, "duplicate key (an earlier item has the same key)")
+            if strict:
+                raise MirError(str(problem))
+            problems.append(problem)
+            continue
+        seen.add(result.key)
+        items.append(result)
+    return items, problems
+
+
+def build_document(items: list[Item], definitions: dict[str, pyjama.FieldDefinition],
+                   schemaversion: float = pyjama.DEFAULT_SCHEMA_VERSION) -> pyjama.PyjamaDoc:
+    """The .pyjama document of ``items`` with ``definitions`` (``filepath`` added first when absent)."""
+    doc = pyjama.PyjamaDoc(definitions=dict(definitions), schemaversion=schemaversion)
+    for item in items:
+        doc.add_entry(item.key, item.annotations)
+    return doc
+
+
+def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, name: str | None = None,
+            sample_rate: int | None = DEFAULT_SAMPLE_RATE, jobs: int = 1, strict: bool = False,
+            overwrite: bool = False, quiet: bool = True, **options: Any) -> ConversionReport:
+    """Convert a raw corpus to a dataset pair.
+
+    Parameters
+    ----------
+    corpus : converter name (``pyjama-convert list``)
+    source : corpus root folder
+    out_dir : output folder (created when missing)
+    name : output base name (default: the converter's, e.g. ``gtzan-genre``)
+    sample_rate : target rate in Hz (default 22050, the tutorial's); None keeps each file's rate
+    jobs : parallel decode processes
+    strict : fail on the first bad input instead of skipping it
+    overwrite : replace an existing pair
+    quiet : no progress bar
+    **options : the converter's own options
+
+    Returns
+    -------
+    ConversionReport
+
+    Raises
+    ------
+    MirError
+        Missing corpus, existing output without ``overwrite``, a bad input with ``strict``,
+        nothing to convert, or an output that fails validation.
+    """
+    converter = get_converter_class(corpus)(source, **options)
+    out_dir = Path(out_dir)
+    base = name or converter.default_base
+    pyjama_path, payload_path, report_path = output_paths(out_dir, base, converter.payload_name(base))
+    existing = [p for p in (pyjama_path, payload_path) if p.exists()]
+    if existing and not overwrite:
+        raise MirError(f"{existing[0]}: already exists (use --overwrite to replace it)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    items, problems = collect_items(converter, strict)
+    if not items:
+        detail = f" ({problems[0]})" if problems else ""
+        raise MirError(f"{converter.source}: no {corpus} items found{detail}")
+
+    # Remove the old pair first: a crash below must not leave the old .pyjama beside a new audio file.
+    pyjama_path.unlink(missing_ok=True)
+    report_path.unlink(missing_ok=True)
+    if converter.has_audio:
+        failures = write_audio_store(payload_path, ((i.key, i.audio) for i in items), sample_rate,
+                                     jobs=jobs, progress=not quiet, total=len(items))
+        failed = {f.key for f in failures}
+        decode_problems = [Problem(f.key, f.message) for f in failures]
+    else:
+        decode_problems = converter.write_payload(items, payload_path, jobs, progress=not quiet)
+        failed = {p.where for p in decode_problems}
+    if decode_problems and strict:
+        payload_path.unlink(missing_ok=True)
+        raise MirError(str(decode_problems[0]))
+    problems.extend(decode_problems)
+    items = [i for i in items if i.key not in failed]
+    if not items:
+        payload_path.unlink(missing_ok=True)
+        raise MirError(f"{converter.source}: no item could be converted ({problems[0]})")
+
+    doc = build_document(items, converter.definitions(items))
+    with AudioStore(payload_path) as store:
+        stored = set(store.file.keys())
+    found = pyjama.validate(doc, stored)
+    if found:  # a converter bug, not a user mistake: refuse to write an invalid pair
+        payload_path.unlink(missing_ok=True)
+        raise MirError(f"{corpus}: the converted document is invalid: {found[0]} (and {len(found) - 1} more)")
+    if problems:
+        _write_report(report_path, problems)
+    pyjama.save(doc, pyjama_path)
+    return ConversionReport(pyjama_path, payload_path, report_path if problems else None, len(items), problems)
