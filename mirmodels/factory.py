@@ -1,0 +1,445 @@
+"""The YAML model grammar → a PyTorch network, with shapes inferred by running each layer.
+
+Grammar (the tutorial's, kept for compatibility)::
+
+    model:
+      name: Bittner
+      block_l:
+      - sequential_l:
+        - layer_l:
+          - [BatchNorm2d, {num_features: -1}]
+          - [Conv2d, {in_channels: -1, out_channels: 128, kernel_size: [5, 5], padding: same}]
+          - [Activation, ReLU]
+
+A layer is ``[Name, params]`` with ``params`` a mapping, a bare value for layers that take one
+(``[Activation, ReLU]``, ``[StoreAs, E64]``), or nothing / ``empty``.  A parameter written
+``-1`` (or left out, for the parameters a layer knows how to infer) is computed from the
+incoming tensor; a string ``"$name"`` is replaced by ``variables[name]``.
+
+Each layer is built and run at once on a probe batch (2 examples, CPU, eval mode, no
+gradient) so the next layer sees the real shape: no hand-kept shape arithmetic, and every
+mistake is reported before training as one line naming the YAML path, e.g.
+``model.block_l[1].sequential_l[0].layer_l[2] (Conv2d): kernel (5, 5) larger than input (6, 3, 2)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import torch
+import yaml
+from torch import nn
+
+from pyjama_tools.errors import MirError
+from mirmodels.layers import InferContext, LayerSpec, get_layer
+
+__all__ = ["ModelConfigError", "LayerRecord", "YamlNetwork", "build_model", "load_model_config"]
+
+PROBE_BATCH = 2
+_EMPTY = (None, "empty", "none")
+
+
+class ModelConfigError(MirError):
+    """A model description that cannot be built; the message names the YAML path and the layer."""
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """What the factory learned about one layer while building it.
+
+    Attributes
+    ----------
+    path : str
+        YAML path, e.g. ``model.block_l[0].sequential_l[1].layer_l[2]``.
+    name : str
+        The YAML layer name.
+    params : dict
+        The parameters the layer was built with (``-1`` and ``$variables`` resolved).
+    input_shape, output_shape : tuple of int
+        Shapes of one example (batch axis excluded) into and out of the layer.
+    """
+
+    path: str
+    name: str
+    params: dict
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+
+
+class YamlNetwork(nn.Module):
+    """A network built from the YAML grammar.
+
+    Modules are nested as in the YAML (``block_l[i][j][k]`` is block i, sequential j, layer k),
+    so state-dict keys read ``block_l.0.1.2.weight``.  ``forward`` threads one local dict
+    through the layers for ``StoreAs`` / ``CatWith`` / ``FiLM`` (layers whose class sets
+    ``uses_store = True`` are called as ``layer(x, store)``); nothing else is kept between
+    calls, so the model pickles, moves to any device and works under DDP and autocast.
+
+    Attributes
+    ----------
+    name : str
+        ``model.name`` from the YAML.
+    input_shape, output_shape : tuple of int
+        Shape of one example in and out (batch excluded).
+    records : tuple of LayerRecord
+        One per layer, in forward order.
+    """
+
+    def __init__(self, blocks: Sequence[Sequence[Sequence[nn.Module]]], records: Sequence[LayerRecord],
+                 input_shape: Sequence[int], output_shape: Sequence[int], name: str = "model"):
+        super().__init__()
+        self.block_l = nn.ModuleList(nn.ModuleList(nn.ModuleList(layers) for layers in block) for block in blocks)
+        self.records = tuple(records)
+        self.input_shape = tuple(input_shape)
+        self.output_shape = tuple(output_shape)
+        self.name = name
+
+    def layers(self) -> Iterator[tuple[LayerRecord, nn.Module]]:
+        """Every layer with its record, in forward order."""
+        modules = (layer for block in self.block_l for sequential in block for layer in sequential)
+        return zip(self.records, modules)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, *input_shape) → (B, *output_shape)."""
+        store: dict[str, torch.Tensor] = {}
+        for block in self.block_l:
+            for sequential in block:
+                for layer in sequential:
+                    x = layer(x, store) if getattr(layer, "uses_store", False) else layer(x)
+        return x
+
+
+def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """The ``model`` mapping of a config and a label naming where it came from.
+
+    Parameters
+    ----------
+    config : path or mapping
+        A YAML file, a mapping holding ``model: {...}``, or the model mapping itself
+        (the one holding ``block_l``).
+
+    Returns
+    -------
+    model : mapping
+        The model description.
+    source : str
+        ``"<file>: model"`` or ``"model"``, the prefix of YAML paths in error messages.
+
+    Raises
+    ------
+    ModelConfigError
+        Missing file, YAML syntax error, or no model description found.
+    """
+    source = "model"
+    if isinstance(config, (str, Path)):
+        path = Path(config)
+        if not path.is_file():
+            raise ModelConfigError(f"{path}: no such file")
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ModelConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+        except UnicodeDecodeError:
+            raise ModelConfigError(f"{path}: not a UTF-8 text file") from None
+        source = f"{path}: model"
+        config = document
+    if not isinstance(config, Mapping):
+        raise ModelConfigError(f"{source}: expected a mapping with a 'model' key, got {type(config).__name__}")
+    if "block_l" not in config:
+        if "model" not in config:
+            raise ModelConfigError(f"{source}: no 'model' key (nor a 'block_l' list)")
+        config = config["model"]
+        if not isinstance(config, Mapping):
+            raise ModelConfigError(f"{source}: expected a mapping with 'block_l', got {type(config).__name__}")
+    return config, source
+
+
+def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[int],
+                variables: Mapping[str, Any] | None = None) -> YamlNetwork:
+    """Build the network described by ``config`` for examples of shape ``input_shape``.
+
+    Parameters
+    ----------
+    config : path or mapping
+        YAML file or mapping (see :func:`load_model_config`).
+    input_shape : sequence of int
+        Shape of one example, batch excluded, e.g. ``(6, 360, 64)`` for an HCQT patch
+        (channels, frequency bins, frames) or ``(1, 3200)`` for a waveform patch.
+    variables : mapping, optional
+        Values for ``"$name"`` placeholders in layer parameters (e.g. ``{"n_out": 50}``).
+
+    Returns
+    -------
+    YamlNetwork
+        In training mode, on CPU, float32.
+
+    Raises
+    ------
+    ModelConfigError
+        One line naming the YAML path and layer: unknown layer (with the closest names), bad
+        or missing parameter, undefined variable, impossible shape.
+    """
+    model, source = load_model_config(config)
+    shape = _check_input_shape(input_shape)
+    variables = dict(variables or {})
+    blocks_config = _as_list(model.get("block_l"), f"{source}.block_l")
+    if not blocks_config:
+        raise ModelConfigError(f"{source}.block_l: empty, the model has no layer")
+
+    x = torch.randn(PROBE_BATCH, *shape)
+    store: dict[str, torch.Tensor] = {}
+    blocks: list[list[list[nn.Module]]] = []
+    records: list[LayerRecord] = []
+    for b, block in enumerate(blocks_config):
+        block_path = f"{source}.block_l[{b}]"
+        sequentials = _as_list(_child(block, "sequential_l", block_path), f"{block_path}.sequential_l")
+        blocks.append([])
+        for s, sequential in enumerate(sequentials):
+            sequential_path = f"{block_path}.sequential_l[{s}]"
+            layers = _as_list(_child(sequential, "layer_l", sequential_path), f"{sequential_path}.layer_l")
+            blocks[-1].append([])
+            for k, entry in enumerate(layers):
+                path = f"{sequential_path}.layer_l[{k}]"
+                module, record, x = _build_layer(entry, path, x, store, variables)
+                blocks[-1][-1].append(module)
+                records.append(record)
+    if not records:
+        raise ModelConfigError(f"{source}.block_l: the model has no layer")
+    network = YamlNetwork(blocks, records, shape, tuple(x.shape[1:]), name=str(model.get("name", "model")))
+    return network.train()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(size) for size in input_shape)
+        valid = bool(shape) and all(size > 0 and size == original for size, original in zip(shape, input_shape))
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ModelConfigError(f"input_shape={input_shape!r}: expected a non-empty list of positive ints "
+                               "(one example, batch excluded)")
+    return shape
+
+
+def _as_list(value: Any, path: str) -> list:
+    if not isinstance(value, list):
+        raise ModelConfigError(f"{path}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _child(node: Any, key: str, path: str) -> Any:
+    if not isinstance(node, Mapping):
+        raise ModelConfigError(f"{path}: expected a mapping with {key!r}, got {type(node).__name__}")
+    unknown = [name for name in node if name != key]
+    if unknown:
+        raise ModelConfigError(f"{path}: unknown key {unknown[0]!r} (expected {key!r})")
+    if key not in node:
+        raise ModelConfigError(f"{path}: missing {key!r}")
+    return node[key]
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(size)) for size in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _parse_entry(entry: Any, path: str) -> tuple[str, Any]:
+    if isinstance(entry, Mapping) and len(entry) == 1:  # {Conv2d: {...}} is accepted too
+        (name, params), = entry.items()
+    elif isinstance(entry, list) and len(entry) in (1, 2):
+        name, params = entry[0], entry[1] if len(entry) == 2 else None
+    else:
+        raise ModelConfigError(f"{path}: expected [LayerName, {{params}}], got {entry!r}")
+    if not isinstance(name, str):
+        raise ModelConfigError(f"{path}: the layer name must be a string, got {name!r}")
+    return name, params
+
+
+def _substitute(value: Any, variables: Mapping[str, Any], where: str) -> Any:
+    """Replace ``"$name"`` strings (at any depth of lists / mappings) by ``variables[name]``."""
+    if isinstance(value, str) and value.startswith("$") and len(value) > 1:
+        name = value[1:]
+        if name not in variables:
+            known = ", ".join(sorted(variables)) or "none"
+            raise ModelConfigError(f"{where}: variable ${name} is not defined (given: {known})")
+        return variables[name]
+    if isinstance(value, list):
+        return [_substitute(item, variables, where) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _substitute(item, variables, where) for key, item in value.items()}
+    return value
+
+
+def _tuples(value: Any) -> Any:
+    """YAML lists → tuples (kernel sizes, strides, axes), recursively."""
+    if isinstance(value, list):
+        return tuple(_tuples(item) for item in value)
+    return value
+
+
+def _signature(builder: Any) -> tuple[dict[str, inspect.Parameter], bool, dict[str, Any]]:
+    """Accepted keyword parameters, whether ``**kwargs`` is taken, and simple type hints."""
+    target = builder.__init__ if inspect.isclass(builder) else builder
+    try:
+        parameters = dict(inspect.signature(builder).parameters)
+    except (TypeError, ValueError):
+        return {}, True, {}
+    var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    accepted = {name: p for name, p in parameters.items()
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+                and name not in ("self", "device", "dtype")}
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # unresolvable annotations: skip type checks, the builder still validates
+        hints = {}
+    return accepted, var_keyword, hints
+
+
+_SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", type(None): "null"}
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """A message when ``value`` plainly does not fit ``hint`` (only simple scalar hints are checked)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
+    if not options or not all(option in _SIMPLE for option in options):
+        return None
+    for option in options:
+        if option is type(None) and value is None:
+            return None
+        if option is bool and isinstance(value, bool):
+            return None
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return None
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return None
+        if option is str and isinstance(value, str):
+            return None
+    return " or ".join(_SIMPLE[option] for option in options)
+
+
+def _resolve_params(spec: LayerSpec, raw: Any, prefix: str, shape: tuple[int, ...],
+                    stored: Mapping[str, tuple[int, ...]], variables: Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(raw, Mapping):
+        params = dict(raw)
+    elif raw in _EMPTY or raw == {}:
+        params = {}
+    elif spec.positional is not None:
+        params = {spec.positional: raw}
+    else:
+        raise ModelConfigError(f"{prefix}: expected a mapping of parameters, got {raw!r}")
+    params = {str(key): _tuples(_substitute(value, variables, f"{prefix}: parameter {key!r}"))
+              for key, value in params.items()}
+
+    accepted, var_keyword, hints = _signature(spec.builder)
+    if not var_keyword:
+        for key in params:
+            if key not in accepted:
+                close = difflib.get_close_matches(key, list(accepted), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(accepted) or 'none'})"
+                raise ModelConfigError(f"{prefix}: unknown parameter {key!r}{hint}")
+    context = InferContext(shape, params, stored)
+    for key, rule in spec.infer.items():
+        if params.get(key, -1) == -1 and not isinstance(params.get(key, -1), bool):
+            try:
+                params[key] = rule(context)
+            except MirError as error:
+                raise ModelConfigError(f"{prefix}: cannot infer {key!r} from input {_shape_text(shape[1:])}: {error}") from None
+            except (IndexError, KeyError, TypeError, ValueError):
+                raise ModelConfigError(f"{prefix}: cannot infer {key!r} from input {_shape_text(shape[1:])}") from None
+    missing = [name for name, p in accepted.items() if p.default is inspect.Parameter.empty and name not in params]
+    if missing:
+        raise ModelConfigError(f"{prefix}: missing parameter {missing[0]!r}")
+    for key, value in params.items():
+        if key in hints:
+            expected = _type_problem(value, hints[key])
+            if expected:
+                raise ModelConfigError(f"{prefix}: parameter {key!r} must be {expected}, got {value!r}")
+    return params
+
+
+def _kernel_problem(module: nn.Module, shape: tuple[int, ...]) -> str | None:
+    """'kernel K larger than input S' when a (valid-padded) kernel cannot fit the input."""
+    kernel = getattr(module, "kernel_size", None)
+    if kernel is None or isinstance(module, nn.modules.conv._ConvTransposeNd):
+        return None
+    if isinstance(kernel, (tuple, list)):
+        kernel = tuple(int(k) for k in kernel)
+    elif isinstance(kernel, int):
+        name = type(module).__name__.lower()
+        kernel = (kernel,) * (3 if "3d" in name else 2 if "2d" in name else 1)
+    else:
+        return None
+    n = len(kernel)
+    if len(shape) < n + 2:  # rank mismatch: let the layer itself say what it expected
+        return None
+    padding = getattr(module, "padding", 0)
+    if padding == "same":
+        return None
+    padding = (0,) * n if padding == "valid" else padding
+    padding = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,) * n
+    dilation = getattr(module, "dilation", 1)
+    dilation = tuple(dilation) if isinstance(dilation, (tuple, list)) else (dilation,) * n
+    if len(padding) != n or len(dilation) != n:
+        return None
+    spatial = shape[-n:]
+    effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(e > s + 2 * p for e, s, p in zip(effective, spatial, padding)):
+        what = "dilated kernel" if effective != kernel else "kernel"
+        return f"{what} {_shape_text(effective)} larger than input {_shape_text(shape[1:])}"
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    text = str(text).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _build_layer(entry: Any, path: str, x: torch.Tensor, store: dict[str, torch.Tensor],
+                 variables: Mapping[str, Any]) -> tuple[nn.Module, LayerRecord, torch.Tensor]:
+    name, raw = _parse_entry(entry, path)
+    prefix = f"{path} ({name})"
+    try:
+        spec = get_layer(name)
+    except MirError as error:
+        raise ModelConfigError(f"{prefix}: {error}") from None
+    shape = tuple(x.shape)
+    stored = {key: tuple(value.shape) for key, value in store.items()}
+    params = _resolve_params(spec, raw, prefix, shape, stored, variables)
+    try:
+        module = spec.builder(**params)
+    except MirError as error:
+        raise ModelConfigError(f"{prefix}: {error}") from None
+    except (TypeError, ValueError, RuntimeError, AssertionError, ZeroDivisionError) as error:
+        raise ModelConfigError(f"{prefix}: bad parameter: {_first_line(error)}") from None
+    if not isinstance(module, nn.Module):
+        raise ModelConfigError(f"{prefix}: the builder returned {type(module).__name__}, not a torch.nn.Module")
+    problem = _kernel_problem(module, shape)
+    if problem:
+        raise ModelConfigError(f"{prefix}: {problem}")
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(x, store) if getattr(module, "uses_store", False) else module(x)
+    except MirError as error:
+        raise ModelConfigError(f"{prefix}: {error}") from None
+    except Exception as error:  # any failure of the probe is a shape the YAML makes impossible
+        raise ModelConfigError(f"{prefix}: cannot run on input {_shape_text(shape[1:])}: {_first_line(error)}") from None
+    module.train()
+    if not isinstance(out, torch.Tensor):
+        raise ModelConfigError(f"{prefix}: returned {type(out).__name__}, expected a tensor")
+    if out.dim() == 0 or out.shape[0] != PROBE_BATCH:
+        raise ModelConfigError(f"{prefix}: output {tuple(out.shape)} lost the batch axis (input {_shape_text(shape)} with batch)")
+    printable = {key: list(value) if isinstance(value, tuple) else value for key, value in params.items()}
+    record = LayerRecord(path, name, printable, shape[1:], tuple(out.shape[1:]))
+    return module, record, out

@@ -1,0 +1,55 @@
+"""Element-wise and dense bricks: Linear, Activation (by name), Dropout, AbsLayer."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+
+import torch
+from torch import nn
+
+from pyjama_tools.errors import ParameterError
+from mirmodels.layers.registry import LAST, register_layer
+
+register_layer("Linear", infer={"in_features": LAST})(nn.Linear)
+register_layer("Dropout")(nn.Dropout)
+
+#: Activation names accepted by ``[Activation, NAME]`` → PyTorch module classes.
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    cls.__name__: cls
+    for cls in (nn.Sigmoid, nn.Softmax, nn.LogSoftmax, nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.GELU,
+                nn.SiLU, nn.Mish, nn.Tanh, nn.Softplus, nn.Hardtanh, nn.ReLU6, nn.Identity)
+}
+
+
+@register_layer("Activation", positional="name")
+def activation(name: str, **options) -> nn.Module:
+    """The activation module called ``name`` (``ACTIVATIONS``), built with ``options``.
+
+    ``Softmax`` / ``LogSoftmax`` default to ``dim=1`` (the class / channel axis).
+
+    Raises
+    ------
+    ParameterError
+        Unknown name (with the closest names) or an option the activation does not take.
+    """
+    cls = ACTIVATIONS.get(str(name))
+    if cls is None:
+        close = difflib.get_close_matches(str(name), list(ACTIVATIONS), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else f" (known: {', '.join(sorted(ACTIVATIONS))})"
+        raise ParameterError(f"unknown activation {name!r}{hint}")
+    if cls in (nn.Softmax, nn.LogSoftmax):
+        options.setdefault("dim", 1)
+    allowed = [p for p in inspect.signature(cls).parameters if p not in ("device", "dtype", "inplace")]
+    unknown = [key for key in options if key not in allowed]
+    if unknown:
+        raise ParameterError(f"unknown option {unknown[0]!r} for activation {name} (allowed: {', '.join(allowed) or 'none'})")
+    return cls(**options)
+
+
+@register_layer("AbsLayer")
+class AbsLayer(nn.Module):
+    """Absolute value, element-wise (after SincNet: band energies)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.abs(x)
