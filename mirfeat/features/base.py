@@ -99,3 +99,56 @@ def get_feature_class(name: str) -> type[Feature]:
         raise ParameterError(
             f"unknown feature {name!r}{hint}; known: {', '.join(feature_names())}"
         ) from None
+
+
+# --- additions by the features helper (additive) -------------------------------------------------
+
+from pyjama_tools.errors import MirError  # noqa: E402
+
+
+class BadAudioError(MirError):
+    """The waveform itself cannot be analysed (empty, not finite, too short, not 1-D).
+
+    Raised by :meth:`Feature.compute`; the cache skips such a file and reports it by key.
+    """
+
+
+def check_audio(audio: np.ndarray, feature: str, min_samples: int = 1) -> np.ndarray:
+    """Validate a waveform and return it as a contiguous 1-D float32 array.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        The waveform, shape (N,), floating point.
+    feature : str
+        Name of the feature asking (used in the message).
+    min_samples : int
+        The fewest samples the feature can analyse (e.g. one frame).
+
+    Raises
+    ------
+    BadAudioError
+        When the array is not 1-D, not floating point, shorter than ``min_samples`` or holds NaN/inf.
+    """
+    array = np.asarray(audio)
+    if array.ndim != 1:
+        raise BadAudioError(f"{feature}: audio must be a 1-D waveform, got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise BadAudioError(f"{feature}: audio must be floating point, got dtype {array.dtype}")
+    if array.size == 0:
+        raise BadAudioError(f"{feature}: audio is empty (0 samples)")
+    if array.size < min_samples:
+        raise BadAudioError(
+            f"{feature}: audio has {array.size} samples, shorter than one frame ({min_samples} samples)"
+        )
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise BadAudioError(f"{feature}: audio holds {bad} NaN/inf samples")
+    return array
+
+
+def check_sample_rate_value(sr: float, feature: str) -> None:
+    """Raise :class:`ParameterError` unless ``sr`` is a positive finite number of Hz."""
+    if isinstance(sr, bool) or not isinstance(sr, (int, float, np.integer, np.floating)) or not np.isfinite(sr) or sr <= 0:
+        raise ParameterError(f"{feature}: sample rate must be a positive number of Hz, got {sr!r}")

@@ -1,0 +1,105 @@
+"""``cqt``: constant-Q magnitude, shape (C, F, T); one channel per harmonic (default: just h = 1).
+
+Defaults are the tutorial's: fmin 32.7 Hz, 5 bins per semitone (60 per octave), 6 octaves
+(360 bins), hop 512.  The chord CQT is this feature with ``bins_per_semitone=1`` (72 bins).
+Channel c holds ``|librosa.cqt(y, sr, hop_length, fmin=harmonics[c] * fmin, n_bins, bins_per_octave)|``;
+all channels are computed in one multi-rate pass (:mod:`mirfeat.features.cqt_engine`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+
+from mirfeat.features import checks, cqt_engine
+from mirfeat.features.base import (
+    Feature,
+    FeatureParams,
+    FeatureValue,
+    check_audio,
+    check_sample_rate_value,
+    register_feature,
+)
+
+
+@dataclass(frozen=True)
+class CQTParams(FeatureParams):
+    """Parameters of a (harmonic) constant-Q transform.
+
+    Attributes
+    ----------
+    harmonics : tuple of float
+        One output channel per harmonic h, whose grid starts at ``h * fmin``.
+    fmin : float
+        Lowest bin of the h = 1 grid, in Hz.
+    bins_per_semitone : int
+        Frequency resolution (bins per octave = 12 × this).
+    n_octaves : int
+        Octaves per grid (bins = 12 × bins_per_semitone × n_octaves).
+    hop_length : int
+        Frame hop in samples at the audio's sample rate.
+    """
+
+    harmonics: tuple[float, ...] = (1.0,)
+    fmin: float = 32.7
+    bins_per_semitone: int = 5
+    n_octaves: int = 6
+    hop_length: int = 512
+
+    feature_name = "cqt"
+
+    def __post_init__(self) -> None:
+        name = self.feature_name
+        checks.positive_tuple(name, "harmonics", self.harmonics)
+        checks.finite_float(name, "fmin", self.fmin)
+        checks.positive_int(name, "bins_per_semitone", self.bins_per_semitone)
+        checks.positive_int(name, "n_octaves", self.n_octaves)
+        checks.positive_int(name, "hop_length", self.hop_length)
+
+    @property
+    def bins_per_octave(self) -> int:
+        """Bins per octave (12 × bins_per_semitone)."""
+        return 12 * self.bins_per_semitone
+
+    @property
+    def n_bins(self) -> int:
+        """Bins per channel (bins_per_octave × n_octaves)."""
+        return self.bins_per_octave * self.n_octaves
+
+
+@register_feature
+class CQT(Feature):
+    """Constant-Q magnitude; value (len(harmonics), n_bins, T) float32, frequency axis = the h = 1 grid."""
+
+    name = "cqt"
+    Params = CQTParams
+
+    def check_sample_rate(self, sr: float) -> None:
+        """Fail when the top bin of any harmonic's grid lies above Nyquist (message names harmonic, Hz, sr)."""
+        check_sample_rate_value(sr, self.name)
+        p = self.params
+        cqt_engine.check_nyquist(self.name, sr, p.fmin, p.n_bins, p.bins_per_octave, p.harmonics)
+
+    def plan(self, sr: float) -> cqt_engine.CQTPlan:
+        """The (cached) multi-rate plan for sample rate ``sr``."""
+        p = self.params
+        grids = tuple((float(h) * p.fmin, p.n_bins) for h in p.harmonics)
+        return cqt_engine.build_plan(float(sr), p.hop_length, grids, p.bins_per_octave)
+
+    def axes(self, n_samples: int, sr: float) -> tuple[np.ndarray, np.ndarray]:
+        """time_sec (T,) frame centres and frequency_hz (F,) of the h = 1 grid for ``n_samples`` samples."""
+        p = self.params
+        n_frames = 1 + n_samples // p.hop_length
+        time_sec = librosa.frames_to_time(np.arange(n_frames), sr=sr, hop_length=p.hop_length)
+        frequency_hz = librosa.cqt_frequencies(n_bins=p.n_bins, fmin=p.fmin, bins_per_octave=p.bins_per_octave)
+        return time_sec.astype(np.float64), frequency_hz.astype(np.float64)
+
+    def compute(self, audio: np.ndarray, sr: float) -> FeatureValue:
+        """|CQT| of ``audio`` (N,) at ``sr`` Hz → value (C, n_bins, 1 + N // hop_length)."""
+        self.check_sample_rate(sr)
+        audio = check_audio(audio, self.name, min_samples=self.params.hop_length)
+        value = cqt_engine.magnitudes(self.plan(sr), audio)
+        time_sec, frequency_hz = self.axes(audio.size, sr)
+        return FeatureValue(value.astype(np.float32, copy=False), time_sec, frequency_hz)

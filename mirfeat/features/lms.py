@@ -1,0 +1,102 @@
+"""``lms``: log-compressed mel spectrogram, value (1, n_mels, T) = log(1 + compression · mel power).
+
+Defaults are the tutorial's: ``librosa.feature.melspectrogram(y, sr, n_fft=2048, hop_length=1024,
+n_mels=128)`` then ``log(1 + 10000 · x)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+
+from mirfeat.features import checks
+from mirfeat.features.base import (
+    Feature,
+    FeatureParams,
+    FeatureValue,
+    check_audio,
+    check_sample_rate_value,
+    register_feature,
+)
+from pyjama_tools.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class LMSParams(FeatureParams):
+    """Parameters of the log-mel spectrogram.
+
+    Attributes
+    ----------
+    n_mels : int
+        Mel bands.
+    n_fft : int
+        FFT size and Hann window length, in samples.
+    hop_length : int
+        Frame hop in samples.
+    compression : float
+        ``c`` in log(1 + c · x); 0 keeps the linear mel power.
+    """
+
+    n_mels: int = 128
+    n_fft: int = 2048
+    hop_length: int = 1024
+    compression: float = 10000.0
+
+    def __post_init__(self) -> None:
+        checks.positive_int("lms", "n_mels", self.n_mels)
+        checks.positive_int("lms", "n_fft", self.n_fft, minimum=2)
+        checks.positive_int("lms", "hop_length", self.hop_length)
+        checks.finite_float("lms", "compression", self.compression, strict=False)
+
+
+@functools.lru_cache(maxsize=16)
+def mel_basis(sr: float, n_fft: int, n_mels: int) -> np.ndarray:
+    """librosa's Slaney mel filterbank, float32 (n_mels, n_fft // 2 + 1) (cached)."""
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+
+
+def compress(mel_power: np.ndarray, compression: float) -> np.ndarray:
+    """log(1 + compression · x), or x itself when compression is 0 (works for numpy and torch)."""
+    if compression == 0:
+        return mel_power
+    return (mel_power * compression).log1p() if hasattr(mel_power, "log1p") else np.log1p(compression * mel_power)
+
+
+@register_feature
+class LMS(Feature):
+    """Log-mel spectrogram; value (1, n_mels, 1 + N // hop_length) float32."""
+
+    name = "lms"
+    Params = LMSParams
+
+    def check_sample_rate(self, sr: float) -> None:
+        """Fail when some mel band would hold no FFT bin at this sample rate (too many n_mels for n_fft)."""
+        check_sample_rate_value(sr, self.name)
+        empty = np.flatnonzero(mel_basis(float(sr), self.params.n_fft, self.params.n_mels).max(axis=1) == 0)
+        if empty.size:
+            raise ParameterError(
+                f"lms: parameter n_mels={self.params.n_mels} is too many for n_fft={self.params.n_fft} at "
+                f"sample rate {sr:g} Hz ({empty.size} empty mel bands); lower n_mels or raise n_fft"
+            )
+
+    def axes(self, n_samples: int, sr: float) -> tuple[np.ndarray, np.ndarray]:
+        """time_sec (T,) frame centres and frequency_hz (n_mels,) mel band centres."""
+        p = self.params
+        n_frames = 1 + n_samples // p.hop_length
+        time_sec = librosa.frames_to_time(np.arange(n_frames), sr=sr, hop_length=p.hop_length)
+        frequency_hz = librosa.mel_frequencies(n_mels=p.n_mels + 2, fmin=0.0, fmax=sr / 2.0)[1:-1]
+        return time_sec.astype(np.float64), frequency_hz.astype(np.float64)
+
+    def compute(self, audio: np.ndarray, sr: float) -> FeatureValue:
+        """Log-mel of ``audio`` (N,) at ``sr`` Hz."""
+        self.check_sample_rate(sr)
+        p = self.params
+        audio = check_audio(audio, self.name, min_samples=p.n_fft)
+        power = np.abs(librosa.stft(audio, n_fft=p.n_fft, hop_length=p.hop_length, window="hann", center=True, pad_mode="constant")) ** 2
+        mel = mel_basis(float(sr), p.n_fft, p.n_mels) @ power
+        value = compress(mel, p.compression).astype(np.float32)[np.newaxis]
+        time_sec, frequency_hz = self.axes(audio.size, sr)
+        return FeatureValue(value, time_sec, frequency_hz)

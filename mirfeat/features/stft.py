@@ -1,0 +1,72 @@
+"""``stft``: STFT magnitude, value (1, n_fft // 2 + 1, T) (the source-separation front end)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+
+from mirfeat.features import checks
+from mirfeat.features.base import (
+    Feature,
+    FeatureParams,
+    FeatureValue,
+    check_audio,
+    check_sample_rate_value,
+    register_feature,
+)
+
+WINDOWS = ("hann", "hamming", "blackman", "boxcar")
+
+
+@dataclass(frozen=True)
+class STFTParams(FeatureParams):
+    """Parameters of the magnitude STFT.
+
+    Attributes
+    ----------
+    n_fft : int
+        FFT size and window length, in samples.
+    hop_length : int
+        Frame hop in samples.
+    window : str
+        Window name (one of :data:`WINDOWS`).
+    """
+
+    n_fft: int = 2048
+    hop_length: int = 1024
+    window: str = "hann"
+
+    def __post_init__(self) -> None:
+        checks.positive_int("stft", "n_fft", self.n_fft, minimum=2)
+        checks.positive_int("stft", "hop_length", self.hop_length)
+        checks.one_of("stft", "window", self.window, WINDOWS)
+
+
+@register_feature
+class STFT(Feature):
+    """|STFT|; value (1, n_fft // 2 + 1, 1 + N // hop_length) float32, centred frames."""
+
+    name = "stft"
+    Params = STFTParams
+
+    def check_sample_rate(self, sr: float) -> None:
+        """Only a positive sample rate is required."""
+        check_sample_rate_value(sr, self.name)
+
+    def axes(self, n_samples: int, sr: float) -> tuple[np.ndarray, np.ndarray]:
+        """time_sec (T,) frame centres and frequency_hz (n_fft // 2 + 1,) bin frequencies."""
+        p = self.params
+        n_frames = 1 + n_samples // p.hop_length
+        time_sec = librosa.frames_to_time(np.arange(n_frames), sr=sr, hop_length=p.hop_length)
+        return time_sec.astype(np.float64), librosa.fft_frequencies(sr=sr, n_fft=p.n_fft).astype(np.float64)
+
+    def compute(self, audio: np.ndarray, sr: float) -> FeatureValue:
+        """|STFT| of ``audio`` (N,) at ``sr`` Hz."""
+        self.check_sample_rate(sr)
+        p = self.params
+        audio = check_audio(audio, self.name, min_samples=p.n_fft)
+        spectrum = librosa.stft(audio, n_fft=p.n_fft, hop_length=p.hop_length, window=p.window, center=True, pad_mode="constant")
+        time_sec, frequency_hz = self.axes(audio.size, sr)
+        return FeatureValue(np.abs(spectrum).astype(np.float32)[np.newaxis], time_sec, frequency_hz)

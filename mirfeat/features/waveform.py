@@ -1,0 +1,40 @@
+"""``waveform``: the raw samples as a feature, value (1, 1, N), time_sec = sample times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mirfeat.features.base import (
+    Feature,
+    FeatureParams,
+    FeatureValue,
+    check_audio,
+    check_sample_rate_value,
+    register_feature,
+)
+
+
+@dataclass(frozen=True)
+class WaveformParams(FeatureParams):
+    """The waveform has no parameters."""
+
+
+@register_feature
+class Waveform(Feature):
+    """The samples themselves; frequency_hz is None."""
+
+    name = "waveform"
+    Params = WaveformParams
+
+    def check_sample_rate(self, sr: float) -> None:
+        """Only a positive sample rate is required."""
+        check_sample_rate_value(sr, self.name)
+
+    def compute(self, audio: np.ndarray, sr: float) -> FeatureValue:
+        """Value (1, 1, N) float32; time_sec (N,) = n / sr."""
+        self.check_sample_rate(sr)
+        audio = check_audio(audio, self.name, min_samples=1)
+        time_sec = np.arange(audio.size, dtype=np.float64) / float(sr)
+        return FeatureValue(audio.reshape(1, 1, -1), time_sec, None)
