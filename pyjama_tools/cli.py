@@ -127,3 +127,26 @@ def info(pyjama_file: Path, audio: Path | None) -> None:
     from pyjama_tools.info import describe
 
     click.echo(describe(pyjama_file, audio))
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--files", type=click.IntRange(1), default=40, show_default=True, help="number of files")
+@click.option("--seconds-per-file", type=float, default=15.0, show_default=True, help="duration of each file (s)")
+@click.option("--seed", type=int, default=0, show_default=True, help="random seed (same seed, same corpus)")
+@click.option("--sr", "sample_rate", type=click.IntRange(8000), default=22050, show_default=True, help="sample rate (Hz)")
+@click.option("--name", default="synth", show_default=True, help="output base name")
+@click.option("--renderer", type=click.Choice(["additive", "fluidsynth"]), default="additive", show_default=True,
+              help="additive synthesis, or sampled instruments (needs pretty_midi + a FluidSynth library)")
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="parallel processes")
+@click.option("--overwrite", is_flag=True, help="replace an existing pair")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def synth(out_dir: Path, files: int, seconds_per_file: float, seed: int, sample_rate: int, name: str,
+          renderer: str, jobs: int, overwrite: bool, quiet: bool) -> None:
+    """Write the embedded synthetic corpus (notes, f0, instruments, style, chords) as a dataset pair."""
+    from pyjama_tools.synth import SynthParams, generate
+
+    params = SynthParams(files=files, seconds_per_file=seconds_per_file, seed=seed, sample_rate=sample_rate)
+    pyjama_path, audio_path = generate(out_dir, params, name=name, renderer=renderer, jobs=jobs,
+                                       overwrite=overwrite, quiet=quiet)
+    click.echo(f"wrote {files} files ({files * seconds_per_file / 60:.1f} min): {pyjama_path} + {audio_path}")
