@@ -95,6 +95,8 @@ class Converter:
     options: ClassVar[tuple[ConverterOption, ...]] = ()
     #: False for feature-only corpora (no audio store; see :meth:`write_payload`)
     has_audio: ClassVar[bool] = True
+    #: mix the audio down to mono (1-D) in the store; a converter may set it per run (e.g. ``--stereo``)
+    mono: bool = True
 
     def __init__(self, source: str | os.PathLike, **options: Any):
         self.source = Path(source)
