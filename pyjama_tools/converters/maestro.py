@@ -1,0 +1,161 @@
+"""MAESTRO: aligned piano audio + MIDI → ``pitchmidi`` notes, ``split``, ``composer``, ``title``.
+
+The metadata is ``maestro-v*.json`` (column oriented: ``{"midi_filename": {"0": ...}, ...}``) or
+``maestro-v*.csv`` with the same columns (``canonical_composer``, ``canonical_title``, ``split``,
+``year``, ``midi_filename``, ``audio_filename``, ``duration``); paths are relative to SRC.
+Notes are read with pretty_midi: note-on/note-off pairs, the sustain pedal ignored (as in the
+MAESTRO paper's note-level ground truth without pedal extension).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from pyjama_tools.audio_store import AudioSource, key_from_relative_path
+from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
+                                          read_text_lines, register_converter)
+from pyjama_tools.errors import MirError
+from pyjama_tools.pyjama import FieldDefinition, atom
+
+REQUIRED_COLUMNS = ("midi_filename", "audio_filename")
+#: metadata column → pyjama field
+TEXT_FIELDS = {"split": "split", "canonical_composer": "composer", "canonical_title": "title"}
+SPLITS = ("train", "validation", "test")
+
+
+def read_midi_notes(path: Path) -> list[dict]:
+    """Segment atoms (value = MIDI pitch, time = onset s, duration s) of every note, sorted by onset.
+
+    Raises
+    ------
+    MirError
+        The file cannot be parsed as MIDI.
+    """
+    import pretty_midi  # imported here: only MIDI corpora need it
+
+    try:
+        midi = pretty_midi.PrettyMIDI(str(path))
+    except Exception as error:  # mido/pretty_midi raise OSError, EOFError, ValueError, KeySignatureError...
+        raise MirError(f"{path}: not a readable MIDI file ({str(error).strip() or type(error).__name__})") from None
+    notes = sorted((n for inst in midi.instruments if not inst.is_drum for n in inst.notes),
+                   key=lambda n: (n.start, n.pitch))
+    return [atom(int(n.pitch), time=float(n.start), duration=float(max(n.end - n.start, 0.0))) for n in notes]
+
+
+def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
+    """Rows ``(where, {column: value})`` of a MAESTRO metadata JSON or CSV.
+
+    Raises
+    ------
+    MirError
+        Malformed JSON / CSV, or a required column missing.
+    """
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise MirError(f"{path}: expected a column-oriented object {{column: {{row: value}}}}")
+        columns = list(data)
+        rows_ids = list(data.get(REQUIRED_COLUMNS[0], {}))
+        rows = [(f"{path} row {row}", {c: data[c].get(row) for c in columns}) for row in rows_ids]
+    else:
+        table = list(csv.reader(read_text_lines(path)))
+        if not table:
+            raise MirError(f"{path}: empty file")
+        columns = [c.strip() for c in table[0]]
+        rows = []
+        for line, cells in enumerate(table[1:], start=2):
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(columns):
+                rows.append((f"{path} line {line}", {"__error__": f"expected {len(columns)} cells, got {len(cells)}"}))
+                continue
+            rows.append((f"{path} line {line}", dict(zip(columns, cells))))
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise MirError(f"{path}: no {', '.join(missing)} column")
+    return rows
+
+
+@register_converter
+class MaestroConverter(Converter):
+    """SRC holds ``maestro-v*.json`` (or ``.csv``) and the year folders of ``.midi`` + ``.wav``."""
+
+    name = "maestro"
+    default_base = "maestro"
+    summary = "MAESTRO (metadata JSON/CSV + .midi + .wav) → pitchmidi notes, split, composer, title"
+    options = (ConverterOption("metadata", "the metadata JSON or CSV [default: SRC/maestro-v*.json, else .csv]",
+                               type=click.Path(path_type=Path)),)
+
+    def _metadata_path(self) -> Path:
+        option = self.option("metadata")
+        if option is not None:
+            if not Path(option).is_file():
+                raise MirError(f"{option}: no such metadata file")
+            return Path(option)
+        for pattern in ("maestro-v*.json", "maestro-v*.csv"):
+            found = sorted(self.source.glob(pattern))
+            if found:
+                return found[-1]
+        raise MirError(f"{self.source}: no maestro-v*.json or maestro-v*.csv metadata file")
+
+    def _path(self, value: Any, column: str) -> tuple[str, Path]:
+        """(key, resolved path) of a metadata path cell; MirError when it is not a relative path inside SRC."""
+        if not isinstance(value, str) or not value.strip():
+            raise MirError(f"{column} is empty")
+        key = key_from_relative_path(value.strip())
+        return key, self.safe_path(value.strip())
+
+    def items(self) -> Iterator[Item | Problem]:
+        path = self._metadata_path()
+        annotated: set[Path] = set()
+        for where, row in read_metadata(path):
+            if "__error__" in row:
+                yield Problem(where, row["__error__"])
+                continue
+            try:
+                key, audio = self._path(row.get("audio_filename"), "audio_filename")
+                _, midi = self._path(row.get("midi_filename"), "midi_filename")
+            except MirError as error:
+                yield Problem(where, str(error))
+                continue
+            annotated.add(audio)
+            if not audio.is_file():
+                yield Problem(where, f"annotation without audio: {row['audio_filename']} not found")
+                continue
+            if not midi.is_file():
+                yield Problem(where, f"audio without annotation: {row['midi_filename']} not found")
+                continue
+            try:
+                notes = read_midi_notes(midi)
+            except MirError as error:
+                yield Problem(where, str(error))
+                continue
+            annotations: dict[str, list] = {"pitchmidi": notes}
+            for column, field_name in TEXT_FIELDS.items():
+                value = row.get(column)
+                if value not in (None, ""):
+                    annotations[field_name] = [atom(str(value))]
+            if annotations.get("split") and annotations["split"][0]["value"] not in SPLITS:
+                yield Problem(where, f"split {annotations['split'][0]['value']!r} not one of {', '.join(SPLITS)}")
+                continue
+            yield Item(key, AudioSource(audio), annotations)
+        for audio in audio_files(self.source, (".wav", ".flac")):
+            if audio.resolve() not in annotated:
+                yield Problem(str(audio), f"audio without annotation: not listed in {path.name}")
+
+    def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
+        definitions = {"pitchmidi": FieldDefinition("segment", "numeric", "free")}
+        if any("split" in i.annotations for i in items):
+            definitions["split"] = FieldDefinition("global", "text", "value_in_dictionary", list(SPLITS))
+        for field_name in ("composer", "title"):
+            if any(field_name in i.annotations for i in items):
+                definitions[field_name] = FieldDefinition("global", "text", "free")
+        return definitions
