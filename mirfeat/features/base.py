@@ -74,6 +74,16 @@ class Feature:
     def check_sample_rate(self, sr: int) -> None:
         """Raise :class:`ParameterError` when the params are impossible at ``sr`` Hz (default: no check)."""
 
+    def min_samples(self) -> int:
+        """The shortest waveform (samples) the feature accepts, e.g. one frame (default 1)."""
+        return 1
+
+    def compute_torch(self, audio, sr: float, device: str = "cpu"):
+        """Batched torch computation, see :func:`mirfeat.features.torch_backend.compute_batch`."""
+        from mirfeat.features.torch_backend import compute_batch
+
+        return compute_batch(self, audio, sr, device=device)
+
 
 FEATURES: dict[str, type[Feature]] = {}
 

@@ -70,6 +70,10 @@ class Chroma(Feature):
     name = "chroma"
     Params = ChromaParams
 
+    def min_samples(self) -> int:
+        """One frame: ``hop_length`` samples."""
+        return self.params.hop_length
+
     def check_sample_rate(self, sr: float) -> None:
         """Fail when the top CQT bin lies above Nyquist."""
         check_sample_rate_value(sr, self.name)
@@ -80,7 +84,7 @@ class Chroma(Feature):
         """Chromagram of ``audio`` (N,) at ``sr`` Hz."""
         self.check_sample_rate(sr)
         p = self.params
-        audio = check_audio(audio, self.name, min_samples=p.hop_length)
+        audio = check_audio(audio, self.name, min_samples=self.min_samples())
         chroma = librosa.feature.chroma_cqt(
             y=audio, sr=sr, hop_length=p.hop_length, fmin=p.fmin, n_chroma=p.n_chroma,
             n_octaves=p.n_octaves, bins_per_octave=p.bins_per_octave, tuning=p.tuning,

@@ -76,6 +76,10 @@ class CQT(Feature):
     name = "cqt"
     Params = CQTParams
 
+    def min_samples(self) -> int:
+        """One frame: ``hop_length`` samples."""
+        return self.params.hop_length
+
     def check_sample_rate(self, sr: float) -> None:
         """Fail when the top bin of any harmonic's grid lies above Nyquist (message names harmonic, Hz, sr)."""
         check_sample_rate_value(sr, self.name)
@@ -99,7 +103,7 @@ class CQT(Feature):
     def compute(self, audio: np.ndarray, sr: float) -> FeatureValue:
         """|CQT| of ``audio`` (N,) at ``sr`` Hz → value (C, n_bins, 1 + N // hop_length)."""
         self.check_sample_rate(sr)
-        audio = check_audio(audio, self.name, min_samples=self.params.hop_length)
+        audio = check_audio(audio, self.name, min_samples=self.min_samples())
         value = cqt_engine.magnitudes(self.plan(sr), audio)
         time_sec, frequency_hz = self.axes(audio.size, sr)
         return FeatureValue(value.astype(np.float32, copy=False), time_sec, frequency_hz)

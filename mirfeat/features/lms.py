@@ -72,6 +72,10 @@ class LMS(Feature):
     name = "lms"
     Params = LMSParams
 
+    def min_samples(self) -> int:
+        """One frame: ``n_fft`` samples."""
+        return self.params.n_fft
+
     def check_sample_rate(self, sr: float) -> None:
         """Fail when some mel band would hold no FFT bin at this sample rate (too many n_mels for n_fft)."""
         check_sample_rate_value(sr, self.name)
@@ -94,7 +98,7 @@ class LMS(Feature):
         """Log-mel of ``audio`` (N,) at ``sr`` Hz."""
         self.check_sample_rate(sr)
         p = self.params
-        audio = check_audio(audio, self.name, min_samples=p.n_fft)
+        audio = check_audio(audio, self.name, min_samples=self.min_samples())
         power = np.abs(librosa.stft(audio, n_fft=p.n_fft, hop_length=p.hop_length, window="hann", center=True, pad_mode="constant")) ** 2
         mel = mel_basis(float(sr), p.n_fft, p.n_mels) @ power
         value = compress(mel, p.compression).astype(np.float32)[np.newaxis]

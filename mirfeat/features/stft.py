@@ -51,6 +51,10 @@ class STFT(Feature):
     name = "stft"
     Params = STFTParams
 
+    def min_samples(self) -> int:
+        """One frame: ``n_fft`` samples."""
+        return self.params.n_fft
+
     def check_sample_rate(self, sr: float) -> None:
         """Only a positive sample rate is required."""
         check_sample_rate_value(sr, self.name)
@@ -66,7 +70,7 @@ class STFT(Feature):
         """|STFT| of ``audio`` (N,) at ``sr`` Hz."""
         self.check_sample_rate(sr)
         p = self.params
-        audio = check_audio(audio, self.name, min_samples=p.n_fft)
+        audio = check_audio(audio, self.name, min_samples=self.min_samples())
         spectrum = librosa.stft(audio, n_fft=p.n_fft, hop_length=p.hop_length, window=p.window, center=True, pad_mode="constant")
         time_sec, frequency_hz = self.axes(audio.size, sr)
         return FeatureValue(np.abs(spectrum).astype(np.float32)[np.newaxis], time_sec, frequency_hz)

@@ -32,9 +32,13 @@ class Waveform(Feature):
         """Only a positive sample rate is required."""
         check_sample_rate_value(sr, self.name)
 
+    def axes(self, n_samples: int, sr: float) -> tuple[np.ndarray, None]:
+        """time_sec (N,) = n / sr and no frequency axis."""
+        return np.arange(n_samples, dtype=np.float64) / float(sr), None
+
     def compute(self, audio: np.ndarray, sr: float) -> FeatureValue:
         """Value (1, 1, N) float32; time_sec (N,) = n / sr."""
         self.check_sample_rate(sr)
         audio = check_audio(audio, self.name, min_samples=1)
-        time_sec = np.arange(audio.size, dtype=np.float64) / float(sr)
+        time_sec, _ = self.axes(audio.size, sr)
         return FeatureValue(audio.reshape(1, 1, -1), time_sec, None)

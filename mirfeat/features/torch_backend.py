@@ -1,0 +1,288 @@
+"""Torch backend: batched feature extraction on CPU or CUDA, matching the librosa backend.
+
+``compute_batch(feature, audio, sr, device)`` takes a (B, N) batch of waveforms (numpy or torch) and
+returns a float32 tensor (B, C, F, T) on ``device``; the axes are ``feature.axes(N, sr)``.  The
+backend and device are *not* parameters of the feature: they change how a value is computed, not
+what it is, so they do not enter ``params.hash()`` (the relative error to the librosa backend is
+tested: ≤ 1e-3 for LMS/STFT, ≤ 2e-2 for CQT/HCQT, see ``tests/test_features_torch.py``).
+
+CQT/HCQT use the plan of :mod:`mirfeat.features.cqt_engine` (same bands, same librosa filters);
+the decimation is done in the frequency domain (one rFFT of the whole signal, each band's rate
+obtained by keeping the low part of the spectrum with a raised-cosine edge from 0.75 to 1 × its
+Nyquist, which leaves every band filter, all below 0.5 × Nyquist, untouched); each band is one
+``torch.stft`` and one dense complex matmul with librosa's (sparsified) filter spectra.
+
+Lead's GPU check::
+
+    python -m mirfeat.features.torch_backend --check --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import librosa
+import numpy as np
+import torch
+
+from mirfeat.features import cqt_engine
+from mirfeat.features.base import BadAudioError, Feature
+from mirfeat.features.lms import compress, mel_basis
+from pyjama_tools.errors import ParameterError
+
+TorchCompute = Callable[[Feature, torch.Tensor, float], torch.Tensor]
+TORCH_FEATURES: dict[str, TorchCompute] = {}
+
+# Zero margin (samples at the lowest band rate) appended before the frequency-domain decimation.
+DECIMATION_MARGIN = 64
+TAPER_START = 0.75
+
+
+def register_torch(name: str) -> Callable[[TorchCompute], TorchCompute]:
+    """Decorator: register the torch implementation of the feature called ``name``."""
+
+    def decorate(function: TorchCompute) -> TorchCompute:
+        TORCH_FEATURES[name] = function
+        return function
+
+    return decorate
+
+
+def as_batch(feature: Feature, audio: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Validate ``audio`` (N,) or (B, N) and return it as float32 (B, N) on ``device``.
+
+    Raises
+    ------
+    BadAudioError
+        Wrong rank, not floating point, empty, shorter than ``feature.min_samples()``, NaN/inf.
+    """
+    tensor = torch.as_tensor(audio)
+    if tensor.ndim == 1:
+        tensor = tensor[None]
+    name = feature.name
+    if tensor.ndim != 2:
+        raise BadAudioError(f"{name}: audio batch must be (N,) or (B, N), got shape {tuple(tensor.shape)}")
+    if not tensor.is_floating_point():
+        raise BadAudioError(f"{name}: audio must be floating point, got dtype {tensor.dtype}")
+    if tensor.shape[0] == 0 or tensor.shape[1] == 0:
+        raise BadAudioError(f"{name}: audio is empty (shape {tuple(tensor.shape)})")
+    if tensor.shape[1] < feature.min_samples():
+        raise BadAudioError(
+            f"{name}: audio has {tensor.shape[1]} samples, shorter than one frame ({feature.min_samples()} samples)"
+        )
+    tensor = tensor.to(device=device, dtype=torch.float32)
+    if not bool(torch.isfinite(tensor).all()):
+        raise BadAudioError(f"{name}: audio holds NaN/inf samples")
+    return tensor
+
+
+def compute_batch(
+    feature: Feature, audio: np.ndarray | torch.Tensor, sr: float, device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """Compute ``feature`` for a batch of equal-length waveforms with torch.
+
+    Parameters
+    ----------
+    feature : Feature
+        A configured feature (``build_feature(...)``); must have a torch implementation.
+    audio : np.ndarray or torch.Tensor
+        (B, N) or (N,) float waveforms at ``sr`` Hz.
+    sr : float
+        Sample rate in Hz.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+
+    Returns
+    -------
+    torch.Tensor
+        float32 (B, C, F, T) on ``device``; time/frequency axes are ``feature.axes(N, sr)``.
+    """
+    implementation = TORCH_FEATURES.get(feature.name)
+    if implementation is None:
+        raise ParameterError(
+            f"{feature.name}: no torch backend; features with one: {', '.join(sorted(TORCH_FEATURES))}"
+        )
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"{feature.name}: device {str(device)!r} requested but CUDA is not available")
+    feature.check_sample_rate(sr)
+    batch = as_batch(feature, audio, device)
+    with torch.no_grad():
+        return implementation(feature, batch, float(sr))
+
+
+@register_torch("waveform")
+def _waveform(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
+    return audio[:, None, None, :]
+
+
+def _stft(audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor) -> torch.Tensor:
+    return torch.stft(
+        audio, n_fft=n_fft, hop_length=hop_length, window=window, center=True,
+        pad_mode="constant", return_complex=True,
+    )
+
+
+def _window(name: str, n_fft: int, device: torch.device) -> torch.Tensor:
+    window = librosa.filters.get_window(name, n_fft, fftbins=True)
+    return torch.as_tensor(window, dtype=torch.float32, device=device)
+
+
+@register_torch("stft")
+def _stft_magnitude(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
+    p = feature.params
+    spectrum = _stft(audio, p.n_fft, p.hop_length, _window(p.window, p.n_fft, audio.device))
+    return spectrum.abs()[:, None]
+
+
+@register_torch("lms")
+def _lms(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
+    p = feature.params
+    spectrum = _stft(audio, p.n_fft, p.hop_length, _window("hann", p.n_fft, audio.device))
+    power = spectrum.real.square() + spectrum.imag.square()
+    basis = torch.as_tensor(mel_basis(sr, p.n_fft, p.n_mels), device=audio.device)
+    return compress(torch.matmul(basis, power), p.compression)[:, None]
+
+
+@dataclass(frozen=True, eq=False)
+class _TorchBand:
+    decimation: int
+    hop_length: int
+    n_fft: int
+    rows: torch.Tensor  # (F_band,) rows of the union grid
+    basis: torch.Tensor  # (F_band, n_fft // 2 + 1) complex64
+
+
+@functools.lru_cache(maxsize=32)
+def _torch_bands(plan: cqt_engine.CQTPlan, device: str) -> tuple[_TorchBand, ...]:
+    """The plan's filters as dense complex tensors on ``device`` (cached per plan and device).
+
+    Dense, not sparse: measured on 2 CPU cores, a dense complex matmul per band is 5x faster than a
+    banded gather and as fast as torch's (beta) sparse CSR product, and it is the fastest on CUDA.
+    """
+    return tuple(
+        _TorchBand(
+            band.decimation, band.hop_length, band.n_fft,
+            torch.as_tensor(band.rows, device=device),
+            torch.as_tensor(band.basis.toarray(), device=device),
+        )
+        for band in plan.bands
+    )
+
+
+def decimate(audio: torch.Tensor, decimations: set[int]) -> dict[int, torch.Tensor]:
+    """Energy-preserving decimations of a (B, N) batch by 2**k for each k (frequency-domain lowpass).
+
+    Returns (B, ceil(N / 2**k)) tensors scaled by 2**(k / 2), like cascaded ``librosa.resample(...,
+    scale=True)`` halvings; the low-pass keeps [0, 0.75] × the new Nyquist intact.
+    """
+    out = {0: audio} if 0 in decimations else {}
+    top = max(decimations)
+    if top == 0:
+        return out
+    factor = 2**top
+    n_samples = audio.shape[-1]
+    padded = math.ceil(n_samples / factor + DECIMATION_MARGIN) * factor
+    spectrum = torch.fft.rfft(audio, n=padded)
+    for k in sorted(decimations - {0}):
+        length = padded >> k
+        n_keep = length // 2 + 1
+        position = torch.arange(n_keep, device=audio.device, dtype=torch.float32) / (n_keep - 1)
+        ramp = ((position - TAPER_START) / (1 - TAPER_START)).clamp(0, 1)
+        taper = 0.5 * (1 + torch.cos(math.pi * ramp))
+        low = torch.fft.irfft(spectrum[..., :n_keep] * taper, n=length) * 2 ** (-k / 2)
+        out[k] = low[..., : math.ceil(n_samples / 2**k)]
+    return out
+
+
+@register_torch("cqt")
+@register_torch("hcqt")
+def _cqt(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
+    plan = feature.plan(sr)
+    bands = _torch_bands(plan, str(audio.device))
+    n_frames = plan.n_frames(audio.shape[-1])
+    signals = decimate(audio, {band.decimation for band in bands})
+    union = torch.empty((audio.shape[0], plan.frequencies.size, n_frames), dtype=torch.float32, device=audio.device)
+    ones: dict[int, torch.Tensor] = {}
+    for band in bands:
+        window = ones.setdefault(band.n_fft, torch.ones(band.n_fft, device=audio.device))
+        spectrum = _stft(signals[band.decimation], band.n_fft, band.hop_length, window)[..., :n_frames]
+        union[:, band.rows] = torch.matmul(band.basis, spectrum).abs()
+    rows = torch.as_tensor(plan.channel_rows, device=audio.device)
+    return union[:, rows]  # (B, C, F, T)
+
+
+def relative_error(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Relative Frobenius error ‖estimate − reference‖ / ‖reference‖."""
+    return float(np.linalg.norm(estimate - reference) / np.linalg.norm(reference))
+
+
+def test_signal(sr: int = 22050, seconds: float = 10.0, seed: int = 0) -> np.ndarray:
+    """A polyphonic test waveform: harmonic tones (random pitches, onsets) plus a little noise, float32."""
+    rng = np.random.default_rng(seed)
+    n = int(sr * seconds)
+    t = np.arange(n) / sr
+    y = 0.01 * rng.standard_normal(n)
+    for _ in range(int(4 * seconds)):
+        f0 = 55.0 * 2 ** (rng.integers(0, 48) / 12)
+        start = rng.integers(0, n - sr // 4)
+        length = min(n - start, int(rng.uniform(0.25, 1.5) * sr))
+        envelope = np.exp(-np.arange(length) / (0.3 * sr))
+        for k in range(1, 6):
+            if k * f0 < sr / 2.2:
+                y[start : start + length] += 0.1 / k * envelope * np.sin(2 * np.pi * k * f0 * t[:length])
+    return (y / np.abs(y).max()).astype(np.float32)
+
+
+TOLERANCES = {"waveform": 0.0, "stft": 1e-3, "lms": 1e-3, "cqt": 2e-2, "hcqt": 2e-2}
+
+
+def check(device: str = "cuda", seconds: float = 10.0, batch: int = 4) -> bool:
+    """Compare every torch feature on ``device`` with the librosa backend; print errors and timings."""
+    from mirfeat.features import build_feature
+
+    sr = 22050
+    audio = np.stack([test_signal(sr, seconds, seed) for seed in range(batch)])
+    name_of_device = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "cpu"
+    print(f"torch {torch.__version__} on {device} ({name_of_device}); batch {batch} x {seconds:g} s")
+    ok = True
+    for name in sorted(TORCH_FEATURES):
+        feature = build_feature(name)
+        reference = np.stack([feature.compute(row, sr).value for row in audio])
+        compute_batch(feature, audio[:1], sr, device)  # warm-up (plan, kernels)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        value = compute_batch(feature, audio, sr, device)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        error = relative_error(value.cpu().numpy(), reference)
+        passed = value.shape == reference.shape and error <= TOLERANCES[name] + 1e-6
+        ok &= passed
+        print(f"{name:9s} shape {tuple(value.shape)} rel.err {error:.2e} (tol {TOLERANCES[name]:.0e}) "
+              f"{elapsed * 1000:8.1f} ms  {'ok' if passed else 'FAIL'}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mirfeat.features.torch_backend --check [--device cuda]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare the torch backend with librosa")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    if not args.check:
+        parser.print_help()
+        return 0
+    return 0 if check(args.device, args.seconds) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
