@@ -114,8 +114,8 @@ class YamlNetwork(nn.Module):
         return x
 
 
-def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
-    """The ``model`` mapping of a config and a label naming where it came from.
+def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
+    """The ``model`` mapping of a config and the file it came from.
 
     Parameters
     ----------
@@ -127,8 +127,8 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
     -------
     model : mapping
         The model description.
-    source : str
-        ``"<file>: model"`` or ``"model"``, the prefix of YAML paths in error messages.
+    origin : str or None
+        The YAML file (prefix of error messages), None for a mapping.
 
     Raises
     ------
@@ -150,7 +150,10 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
         except UnicodeDecodeError:
             raise ModelConfigError(f"{path}: not a UTF-8 text file") from None
         source = f"{path}: model"
+        origin: str | None = str(path)
         config = document
+    else:
+        origin = None
     if not isinstance(config, Mapping):
         raise ModelConfigError(f"{source}: expected a mapping with a 'model' key, got {type(config).__name__}")
     if "block_l" not in config:
@@ -159,7 +162,7 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
         config = config["model"]
         if not isinstance(config, Mapping):
             raise ModelConfigError(f"{source}: expected a mapping with 'block_l', got {type(config).__name__}")
-    return config, source
+    return config, origin
 
 
 def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[int],
@@ -187,9 +190,17 @@ def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[in
         One line naming the YAML path and layer: unknown layer (with the closest names), bad
         or missing parameter, undefined variable, impossible shape.
     """
-    model, source = load_model_config(config)
-    shape = _check_input_shape(input_shape)
-    variables = dict(variables or {})
+    model, origin = load_model_config(config)
+    try:
+        return _build(model, _check_input_shape(input_shape), dict(variables or {}))
+    except ModelConfigError as error:
+        if origin is None:
+            raise
+        raise ModelConfigError(f"{origin}: {error}") from None
+
+
+def _build(model: Mapping[str, Any], shape: tuple[int, ...], variables: dict[str, Any]) -> YamlNetwork:
+    source = "model"
     blocks_config = _as_list(model.get("block_l"), f"{source}.block_l")
     if not blocks_config:
         raise ModelConfigError(f"{source}.block_l: empty, the model has no layer")

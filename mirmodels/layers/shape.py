@@ -1,4 +1,4 @@
-"""Shape bricks: Flatten (PyTorch's), Squeeze, UnSqueeze, Permute.
+"""Shape bricks: Flatten (PyTorch's), Squeeze, UnSqueeze, Permute, Reshape.
 
 Axis numbers count the batch axis (0), as in PyTorch and the tutorial's YAML.
 """
@@ -70,3 +70,18 @@ class Permute(nn.Module):
             raise ValueError(f"permutation {list(self.shape)} needs a rank-{len(self.shape)} tensor, "
                              f"got shape with batch {tuple(x.shape)}")
         return x.permute(self.shape)
+
+
+@register_layer("Reshape", positional="shape")
+class Reshape(nn.Module):
+    """Reshape each example to ``shape`` (batch excluded; one entry may be -1, PyTorch's "the
+    rest"), e.g. ``[1, -1]`` turns a waveform patch (1, 1, T) or (1, T) into (1, T)."""
+
+    def __init__(self, shape: Sequence[int]):
+        super().__init__()
+        self.shape = _axes(shape, "shape")
+        if sum(1 for size in self.shape if size == -1) > 1 or any(size == 0 or size < -1 for size in self.shape):
+            raise ParameterError(f"shape={list(self.shape)}: expected positive sizes and at most one -1")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
