@@ -233,7 +233,8 @@ class PyjamaDoc:
     def vocabulary(self, name: str) -> list[Any]:
         """Vocabulary of field ``name``: its text dictionary if defined, else the sorted distinct values."""
         definition = self.definition(name)
-        if definition.dictionary is not None and definition.type_content == "text":
+        # published files write "dictionary": [] for free fields: an empty list is no vocabulary
+        if definition.dictionary and definition.type_content == "text":
             return list(definition.dictionary)
         seen = {_hashable(v) for labels in self.labels(name) for v in labels}
         return sorted(seen, key=lambda v: (str(type(v)), v))
