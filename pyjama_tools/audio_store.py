@@ -136,8 +136,13 @@ def decode(source: AudioSource | str | os.PathLike, sample_rate: int | None = DE
     if mono:
         data = data.mean(axis=0)
     if sample_rate is not None and sample_rate != rate:
-        # soxr wants (samples, channels)
+        # soxr wants (samples, channels); its output length is rounded, librosa.load's is
+        # ceil(n * ratio) (zero-padded): match librosa so both give the same number of frames
+        length = int(np.ceil(data.shape[-1] * (float(sample_rate) / rate)))
         data = soxr.resample(data.T, rate, sample_rate, quality="HQ").T
+        if data.shape[-1] != length:
+            pad = [(0, 0)] * (data.ndim - 1) + [(0, max(0, length - data.shape[-1]))]
+            data = np.pad(data[..., :length], pad)
         rate = sample_rate
     return np.ascontiguousarray(data, dtype=np.float32), int(rate)
 
