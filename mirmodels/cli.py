@@ -30,3 +30,64 @@ def summary(config: str, input_shape: str, variables: tuple[str, ...]) -> None:
 
     values = {key: yaml.safe_load(value) for key, value in parse_key_values(variables, "--var").items()}
     click.echo(format_summary(build_model(config, parse_shape(input_shape), variables=values)))
+
+
+# --- fit / evaluate / predict (experiment runner) ---------------------------------------------------
+
+
+@main.command("fit")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a config value (repeatable; YAML value), e.g. --set train.lr=0.01.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Folder of <base>_audio.hdf5 + <base>.pyjama (default dataset.root, else the current folder).")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default runs/<config stem>).")
+@click.option("--resume", is_flag=True, help="Continue the run from RUN_DIR/checkpoints/last.ckpt.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes used to build the feature cache.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def fit_command(config: str, overrides: tuple[str, ...], data_root: str | None, out: str | None, resume: bool,
+                jobs: int, quiet: bool) -> None:
+    """Train the experiment described by CONFIG (YAML: dataset, feature, model, train, eval)."""
+    from mirmodels.experiment import fit
+
+    result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs, quiet=quiet)
+    if result.metadata.get("is_global_zero", True):
+        click.echo(f"run: {result.run_dir}  best valid_loss {result.best_valid_loss:.4f} after {result.epochs} "
+                   f"epochs  checkpoint {result.best_checkpoint}")
+
+
+@main.command("evaluate")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--split", type=click.Choice(["valid", "test", "train"]), default=None,
+              help="Split to score (default eval.split of the run's config).")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Folder of the dataset pair (default: where the run was trained).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def evaluate_command(run_dir: str, split: str | None, data_root: str | None, quiet: bool) -> None:
+    """Score the best checkpoint of RUN_DIR on whole files; writes RUN_DIR/metrics.json."""
+    from mirmodels.evaluate import evaluate, format_metrics
+
+    result = evaluate(run_dir, split=split, data_root=data_root, quiet=quiet)
+    click.echo(format_metrics(result))
+
+
+@main.command("predict")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("audio_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: next to AUDIO_FILE).")
+@click.option("--threshold", type=float, default=None, help="Decision threshold (default eval.threshold).")
+def predict_command(run_dir: str, audio_file: str, out: str | None, threshold: float | None) -> None:
+    """Run the trained model of RUN_DIR on any AUDIO_FILE: JSON + CSV predictions and a PNG
+    (multi-pitch: also the notes as a .pyjama)."""
+    from mirmodels.predict import predict
+
+    result = predict(run_dir, audio_file, out_dir=out, threshold=threshold)
+    for path in result.files:
+        click.echo(str(path))
+
+
+if __name__ == "__main__":  # ``python -m mirmodels.cli``: DDP relaunches the command this way
+    main()

@@ -1,0 +1,348 @@
+"""From an experiment config to PyTorch datasets: paths, feature cache, target, splits, loaders.
+
+:func:`prepare_data` does the work that must happen once before training (check the dataset
+pair, build or reuse the feature cache, build the target, split the keys) and returns a
+:class:`PreparedData`; :class:`ExperimentDataModule` (a LightningDataModule) builds the patch
+datasets from it in each process.
+
+Problem → target kind of :mod:`mirfeat.targets` and dataset of :mod:`mirfeat.patches`:
+
+============ ============ ============================================================
+problem      target kind  dataset
+============ ============ ============================================================
+multiclass   multiclass   patches (``PatchDataset``; the waveform reads the audio store)
+multilabel   multilabel   patches
+framelabel   framelabel   patches
+multipitch   pitch        patches
+metric       clique       whole files cropped / padded to the patch length
+                          (``FileDataset``) batched by ``WorkBatchSampler``
+============ ============ ============================================================
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from mirmodels.config import ExperimentConfig
+from pyjama_tools.errors import MirError
+
+__all__ = ["TARGET_KINDS", "PreparedData", "prepare_data", "ExperimentDataModule", "make_dataset",
+           "guess_pitch_field", "cache_path_for"]
+
+#: problem type → target kind of :func:`mirfeat.targets.build_target`
+TARGET_KINDS = {"multiclass": "multiclass", "multilabel": "multilabel", "framelabel": "framelabel",
+                "multipitch": "pitch", "metric": "clique"}
+#: annotation fields tried, in order, when a multipitch config names none
+PITCH_FIELDS = ("f0multi", "pitchmidi", "f0", "notes")
+WAVEFORM = "waveform"
+
+
+@dataclass
+class PreparedData:
+    """Everything a run needs to know about its data, computed once.
+
+    Attributes
+    ----------
+    config : ExperimentConfig
+    audio_path, annotation_path : Path
+        The dataset pair.
+    cache_path : Path or None
+        The feature cache (None for the waveform, read from the audio store).
+    doc : PyjamaDoc
+    target : mirfeat.targets.Target
+    splits : dict
+        'train', 'valid' (and 'test') → list of keys.
+    input_shape : tuple of int
+        Shape of one example X (batch excluded).
+    n_out : int
+        The network's output size (config value or the target's ``num_outputs``).
+    sample_rate : int
+        Hz of the audio store.
+    feature_params : dict
+        The feature's full parameters (after defaults).
+    params_hash : str
+    annot_key : str
+        The annotation field actually used.
+    """
+
+    config: ExperimentConfig
+    audio_path: Path
+    annotation_path: Path
+    cache_path: Path | None
+    doc: Any
+    target: Any
+    splits: dict[str, list[str]]
+    input_shape: tuple[int, ...]
+    n_out: int
+    sample_rate: int
+    feature_params: dict
+    params_hash: str
+    annot_key: str
+    skipped: list = field(default_factory=list)
+
+    @property
+    def problem(self) -> str:
+        return self.config.dataset.problem
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able description stored in the run directory (``run.json``)."""
+        vocabulary = getattr(self.target, "vocabulary", None)
+        return {
+            "problem": self.problem,
+            "target_kind": TARGET_KINDS[self.problem],
+            "annot_key": self.annot_key,
+            "input_shape": list(self.input_shape),
+            "n_out": int(self.n_out),
+            "vocabulary": None if vocabulary is None else [str(v) for v in vocabulary],
+            "feature": self.config.feature.type,
+            "feature_params": self.feature_params,
+            "params_hash": self.params_hash,
+            "sample_rate": int(self.sample_rate),
+            "patch_length": self.config.feature.patch_length,
+            "patch_hop": self.config.feature.patch_hop,
+            "audio_path": str(self.audio_path),
+            "annotation_path": str(self.annotation_path),
+            "cache_path": None if self.cache_path is None else str(self.cache_path),
+            "splits": {name: len(keys) for name, keys in self.splits.items()},
+        }
+
+
+def guess_pitch_field(doc: Any) -> str:
+    """The multipitch annotation field of a document (f0 breakpoints or note segments)."""
+    for name in PITCH_FIELDS:
+        if name in doc.definitions:
+            return name
+    for name, definition in doc.definitions.items():
+        if definition.type_extent == "breakpoint" and definition.type_content == "numeric":
+            return name
+    raise MirError("dataset.annot_key: missing and no f0/note field found in the .pyjama "
+                   f"(fields: {', '.join(doc.definitions)}); name it in the config")
+
+
+def cache_path_for(config: ExperimentConfig, audio_path: Path, params_hash: str,
+                   data_root: Path | None = None) -> Path:
+    """Where the run's feature cache lives: ``feature.cache`` or :func:`mirfeat.cache.default_cache_path`."""
+    from mirfeat.cache import default_cache_path
+
+    if config.feature.cache is not None:
+        path = Path(config.feature.cache).expanduser()
+        return path if path.is_absolute() else audio_path.parent / path
+    return Path(default_cache_path(audio_path, config.feature.type, params_hash))
+
+
+def _is_main_process() -> bool:
+    """Global rank 0 (or no distributed launch at all)."""
+    return os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) == "0" \
+        and os.environ.get("LOCAL_RANK", "0") == "0"
+
+
+def _wait_for_cache(path: Path, params_hash: str, timeout_sec: float = 6 * 3600) -> None:
+    """Ranks other than 0 (torchrun, SLURM) wait until rank 0 has finished the cache."""
+    from mirfeat.cache import FeatureCache
+
+    start = time.monotonic()
+    while True:
+        if path.exists():
+            try:
+                cache = FeatureCache(path)
+                if cache.params_hash == params_hash and getattr(cache, "complete", True):
+                    cache.close()
+                    return
+                cache.close()
+            except MirError:
+                pass
+        if time.monotonic() - start > timeout_sec:
+            raise MirError(f"{path}: rank 0 did not finish the feature cache in {timeout_sec:.0f} s")
+        time.sleep(2.0)
+
+
+def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None = None, jobs: int = 1,
+                 quiet: bool = True) -> PreparedData:
+    """Check the dataset pair, build/reuse the feature cache, build the target and the splits.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+    data_root : folder of the dataset pair (overrides ``dataset.root``)
+    jobs : processes used to build the feature cache
+    quiet : no progress bar
+
+    Raises
+    ------
+    MirError
+        Missing dataset files, a feature cache built with other parameters, labels absent from the
+        vocabulary, an empty train or validation split.
+    """
+    from mirfeat.features import build_feature
+    from mirfeat.splits import split_keys
+    from mirfeat.targets import TargetSpec, build_target
+    from pyjama_tools import pyjama
+    from pyjama_tools.audio_store import AudioStore
+
+    audio_path = config.audio_path(data_root)
+    annotation_path = config.annotation_path(data_root)
+    for path in (audio_path, annotation_path):
+        if not path.exists():
+            raise MirError(f"{path}: no such file (dataset.base {config.dataset.base!r}; set --data-root "
+                           "or dataset.root)")
+    doc = pyjama.load(annotation_path)
+    store = AudioStore(audio_path)
+    audio_keys = set(store.keys())
+    if not audio_keys:
+        raise MirError(f"{audio_path}: holds no audio")
+    sample_rate = store.sample_rate(sorted(audio_keys)[0])
+    store.close()
+
+    feature = build_feature(config.feature.type, config.feature.params)
+    feature.check_sample_rate(sample_rate)
+    feature_params = feature.params.to_dict()
+    params_hash = feature.params.hash()
+
+    annot_key = config.dataset.annot_key
+    if annot_key is None:
+        annot_key = guess_pitch_field(doc)
+    if annot_key not in doc.definitions:
+        import difflib
+        close = difflib.get_close_matches(annot_key, list(doc.definitions), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise MirError(f"dataset.annot_key: field {annot_key!r} is not in {annotation_path}{hint}; "
+                       f"fields: {', '.join(doc.definitions)}")
+    spec = TargetSpec(kind=TARGET_KINDS[config.dataset.problem], field=annot_key, top_n=config.dataset.top_n,
+                      chord_vocabulary=config.dataset.chord_vocabulary)
+    target = build_target(spec, doc)
+
+    keys = [k for k in doc.keys() if k is not None and k in audio_keys]
+    skipped: list = []
+    cache_path = None
+    if config.feature.type != WAVEFORM:
+        from mirfeat.cache import FeatureCache, ensure_cache
+
+        cache_path = cache_path_for(config, audio_path, params_hash)
+        if _is_main_process():
+            ensure_cache(audio_path, cache_path, config.feature.type, feature_params, jobs=jobs, quiet=quiet)
+        else:
+            _wait_for_cache(cache_path, params_hash)
+        cache = FeatureCache(cache_path)
+        cached = set(cache.keys())
+        skipped = [k for k in keys if k not in cached]
+        keys = [k for k in keys if k in cached]
+        cache.close()
+    if not keys:
+        raise MirError(f"{annotation_path}: no entry has both audio and features")
+
+    splits = split_keys(doc, keys=keys, rule=config.dataset.split, field=config.dataset.split_field,
+                        list_files=_split_lists(config, audio_path.parent),
+                        group_field=config.dataset.group_field)
+    for name in ("train", "valid"):
+        if not splits.get(name):
+            raise MirError(f"dataset.split: the {name!r} split is empty ({len(keys)} usable files, rule "
+                           f"{config.dataset.split!r}); add files or change the split")
+    prepared = PreparedData(config, audio_path, annotation_path, cache_path, doc, target, dict(splits),
+                            (), 0, sample_rate, feature_params, params_hash, annot_key, skipped)
+    probe = make_dataset(prepared, splits["train"][:1], train=False)
+    prepared.input_shape = tuple(int(s) for s in probe.input_shape)
+    n_out = config.dataset.n_out
+    prepared.n_out = int(target.num_outputs) if n_out == "auto" else int(n_out)
+    return prepared
+
+
+def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None:
+    if not config.dataset.split_lists:
+        return None
+    lists = {}
+    for name, value in config.dataset.split_lists.items():
+        path = Path(value).expanduser()
+        lists[name] = path if path.is_absolute() else root / path
+        if not lists[name].exists():
+            raise MirError(f"dataset.split_lists.{name}: {lists[name]}: no such file")
+    return lists
+
+
+def make_dataset(prepared: PreparedData, keys: list[str], train: bool = True):
+    """The torch Dataset of ``keys`` for the run's problem and feature.
+
+    Returns a :class:`mirfeat.patches.PatchDataset` (patches of ``patch_L_frame`` frames every
+    ``patch_STEP_frame``) or, for metric learning, a :class:`mirfeat.patches.FileDataset` whose
+    files are cropped or padded to the patch length.
+    """
+    from mirfeat.patches import FileDataset, PatchDataset
+
+    feature = prepared.config.feature
+    if prepared.problem == "metric":
+        if prepared.cache_path is None:
+            raise MirError("feature.type: metric learning needs a time-frequency feature, not the waveform")
+        return FileDataset(prepared.cache_path, keys, prepared.target, crop_or_pad=feature.patch_length)
+    if prepared.cache_path is None:
+        return PatchDataset.from_audio(prepared.audio_path, keys, prepared.target, feature.patch_length,
+                                       feature.patch_hop)
+    return PatchDataset(prepared.cache_path, keys, prepared.target, feature.patch_length, feature.patch_hop,
+                        in_memory=feature.in_memory and train)
+
+
+class ExperimentDataModule(L.LightningDataModule):
+    """Train / valid / test loaders of a prepared run.
+
+    Parameters
+    ----------
+    prepared : PreparedData
+    batch_size : int
+        Items per batch (per process under DDP).
+    num_workers : int
+        DataLoader worker processes (files are opened lazily in each worker).
+    seed : int
+        Seed of the metric-learning batch sampler.
+    """
+
+    def __init__(self, prepared: PreparedData, batch_size: int = 32, num_workers: int = 0, seed: int = 0):
+        super().__init__()
+        self.prepared = prepared
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.datasets: dict[str, Any] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        for name, keys in self.prepared.splits.items():
+            if keys and name not in self.datasets:
+                self.datasets[name] = make_dataset(self.prepared, keys, train=name == "train")
+        for name in ("train", "valid"):
+            if len(self.datasets.get(name, ())) == 0:
+                raise MirError(f"dataset: the {name!r} split gives no patch (files shorter than "
+                               f"feature.patch_L_frame={self.prepared.config.feature.patch_length} frames?)")
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        if name not in self.datasets:
+            self.setup()
+        dataset = self.datasets.get(name)
+        if dataset is None:
+            raise MirError(f"dataset: no {name!r} split")
+        persistent = self.num_workers > 0
+        if self.prepared.problem == "metric":
+            from mirfeat.patches import WorkBatchSampler
+
+            train = self.prepared.config.train
+            work_ids = [int(self.prepared.target.for_file(k, None, None)) for k in dataset.keys]
+            sampler = WorkBatchSampler(work_ids, works_per_batch=train.works_per_batch,
+                                       performances_per_work=train.performances_per_work,
+                                       seed=self.seed if shuffle else self.seed + 1)
+            return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,
+                              persistent_workers=persistent)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+                          persistent_workers=persistent, drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,319 @@
+"""``mirmodels fit``: train one experiment into a run directory.
+
+A run directory holds::
+
+    RUN_DIR/config.yaml            the resolved config (defaults written out, model inlined)
+    RUN_DIR/run.json               what the data gave (input shape, n_out, vocabulary, feature params,
+                                   sample rate, splits), the best valid_loss, versions
+    RUN_DIR/checkpoints/best.ckpt  Lightning checkpoint of the best epoch (ModelCheckpoint, top 1)
+    RUN_DIR/checkpoints/last.ckpt  the last epoch, for ``--resume``
+    RUN_DIR/checkpoints/best.pt    the best network's plain state_dict (``torch.load(weights_only=True)``)
+    RUN_DIR/logs/metrics.csv       CSV log (train_loss, valid_loss per epoch); logs/events.* with TensorBoard
+    RUN_DIR/metrics.json           written by ``mirmodels evaluate``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from mirmodels.config import ExperimentConfig, load_config
+from mirmodels.data import ExperimentDataModule, PreparedData, prepare_data
+from pyjama_tools.errors import MirError
+
+__all__ = ["FitResult", "fit", "build_network", "check_output_shape", "build_trainer", "run_paths",
+           "write_json", "load_state_dict"]
+
+BEST = "best"
+LAST = "last"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit` produced.
+
+    Attributes
+    ----------
+    run_dir : Path
+    best_checkpoint : Path
+        Lightning checkpoint of the best epoch.
+    best_state_dict : Path
+        The network's plain state_dict (``best.pt``).
+    best_valid_loss : float
+    epochs : int
+        Epochs trained (in total, a resumed run included).
+    metadata : dict
+        The content of ``run.json``.
+    """
+
+    run_dir: Path
+    best_checkpoint: Path
+    best_state_dict: Path
+    best_valid_loss: float
+    epochs: int
+    metadata: dict
+
+
+def run_paths(run_dir: str | os.PathLike) -> dict[str, Path]:
+    """The files of a run directory by role."""
+    run_dir = Path(run_dir)
+    checkpoints = run_dir / "checkpoints"
+    return {"config": run_dir / "config.yaml", "meta": run_dir / "run.json", "checkpoints": checkpoints,
+            "best_ckpt": checkpoints / f"{BEST}.ckpt", "last_ckpt": checkpoints / f"{LAST}.ckpt",
+            "best_pt": checkpoints / f"{BEST}.pt", "logs": run_dir / "logs", "metrics": run_dir / "metrics.json"}
+
+
+def write_json(data: Any, path: str | os.PathLike) -> Path:
+    """Write JSON atomically (temporary name, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, allow_nan=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _save_torch(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_output_shape(problem: str, output_shape: Sequence[int], input_shape: Sequence[int], n_outputs: int,
+                       where: str = "model") -> None:
+    """Fail early when the network's output cannot be compared with the target.
+
+    multiclass / multilabel → (n_classes,); framelabel → (n_classes, T); multipitch → (F, T) or
+    (1, F, T) with the input's F and T; metric → (D,).
+    """
+    shape = tuple(int(s) for s in output_shape)
+    expected = None
+    if problem in ("multiclass", "multilabel"):
+        if shape != (n_outputs,):
+            expected = f"({n_outputs},)"
+    elif problem == "framelabel":
+        if len(shape) != 2 or shape[0] != n_outputs or shape[1] != input_shape[-1]:
+            expected = f"({n_outputs}, {input_shape[-1]}) (classes, frames)"
+    elif problem == "multipitch":
+        core = shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
+        if len(input_shape) < 3 or core != (n_outputs, input_shape[-1]):
+            expected = f"({n_outputs}, {input_shape[-1]}) or (1, {n_outputs}, {input_shape[-1]}) (bins, frames)"
+    elif problem == "metric":
+        if len(shape) != 1:
+            expected = "(D,) (one embedding per item)"
+    if expected is not None:
+        raise MirError(f"{where}: output shape {shape} for input {tuple(input_shape)} does not fit the "
+                       f"{problem} target: expected {expected}; check the last layers or dataset.n_out")
+
+
+def build_network(config: ExperimentConfig, input_shape: Sequence[int], n_out: int):
+    """The run's network (``build_model`` with ``$n_out``)."""
+    from mirmodels.factory import build_model
+
+    return build_model(config.model, tuple(input_shape), {"n_out": int(n_out)})
+
+
+def load_state_dict(network: torch.nn.Module, path: str | os.PathLike, config_label: str = "the config") -> None:
+    """Load a plain state_dict saved by :func:`fit` (``weights_only=True``), strictly.
+
+    Raises
+    ------
+    MirError
+        Missing/corrupt file, or a checkpoint of another model: the first mismatched key is named.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MirError(f"{path}: no such checkpoint (was the run trained to the end?)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle / zip errors of a corrupt file
+        raise MirError(f"{path}: cannot read the checkpoint ({str(error).splitlines()[0]})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = {k.removeprefix("model."): v for k, v in state["state_dict"].items()}
+    if not isinstance(state, dict):
+        raise MirError(f"{path}: not a state_dict")
+    own = network.state_dict()
+    for key in own:
+        if key not in state:
+            raise MirError(f"{path}: does not fit the model of {config_label}: key {key!r} missing from the checkpoint")
+        if tuple(state[key].shape) != tuple(own[key].shape):
+            raise MirError(f"{path}: does not fit the model of {config_label}: key {key!r} has shape "
+                           f"{tuple(state[key].shape)} in the checkpoint, {tuple(own[key].shape)} in the model")
+    for key in state:
+        if key not in own:
+            raise MirError(f"{path}: does not fit the model of {config_label}: unexpected key {key!r} in the checkpoint")
+    network.load_state_dict(state, strict=True)
+
+
+def _checkpoint_callback(dirpath: Path):
+    """ModelCheckpoint (best only, plus last.ckpt) that also exports the best network's plain state_dict."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    class BestCheckpoint(ModelCheckpoint):
+        def _save_checkpoint(self, trainer, filepath: str) -> None:
+            super()._save_checkpoint(trainer, filepath)
+            if Path(filepath).stem == BEST and trainer.is_global_zero:
+                network = trainer.lightning_module.model
+                state = {k: v.detach().cpu() for k, v in network.state_dict().items()}
+                _save_torch(state, Path(filepath).with_suffix(".pt"))
+
+    return BestCheckpoint(dirpath=dirpath, filename=BEST, monitor="valid_loss", mode="min", save_top_k=1,
+                          save_last=True, enable_version_counter=False, auto_insert_metric_name=False)
+
+
+def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, callbacks: list | None = None):
+    """The Lightning Trainer of a run: checkpoints, early stopping, CSV (and TensorBoard) logs."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    train = config.train
+    paths = run_paths(run_dir)
+    all_callbacks = [_checkpoint_callback(paths["checkpoints"])]
+    if train.patience > 0:
+        all_callbacks.append(EarlyStopping(monitor="valid_loss", mode="min", patience=train.patience))
+    all_callbacks.extend(callbacks or [])
+    loggers: list = []
+    if train.logger != "none":
+        loggers.append(CSVLogger(save_dir=str(run_dir), name="logs", version=""))
+    if train.logger == "tensorboard":
+        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version="", default_hp_metric=False))
+    options: dict[str, Any] = {}
+    if train.limit_train_batches is not None:
+        options["limit_train_batches"] = train.limit_train_batches
+    if train.limit_val_batches is not None:
+        options["limit_val_batches"] = train.limit_val_batches
+    precision = train.precision
+    if precision in ("32", "64"):
+        precision = f"{precision}-true"
+    return L.Trainer(
+        max_epochs=train.max_epochs, min_epochs=train.min_epochs, accelerator=train.accelerator,
+        devices=train.devices, strategy=train.strategy, num_nodes=train.num_nodes, precision=precision,
+        gradient_clip_val=train.gradient_clip_val, callbacks=all_callbacks, logger=loggers or False,
+        default_root_dir=str(run_dir), log_every_n_steps=train.log_every_n_steps,
+        deterministic=train.deterministic, enable_progress_bar=not quiet, enable_model_summary=not quiet,
+        num_sanity_val_steps=0, **options)
+
+
+def _versions() -> dict[str, str]:
+    import lightning
+
+    from mirmodels import __version__
+
+    return {"mirmodels": __version__, "torch": torch.__version__, "lightning": lightning.__version__,
+            "python": platform.python_version()}
+
+
+def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | None = None,
+        data_root: str | os.PathLike | None = None, resume: bool = False, overrides: Sequence[str] = (),
+        jobs: int = 1, quiet: bool = True, callbacks: list | None = None) -> FitResult:
+    """Train an experiment.
+
+    Parameters
+    ----------
+    config : ExperimentConfig or path of the YAML
+    out : run directory (default ``runs/<config stem>``)
+    data_root : folder of the dataset pair (overrides ``dataset.root``)
+    resume : continue from ``RUN_DIR/checkpoints/last.ckpt``
+    overrides : ``key.path=value`` items (when ``config`` is a path)
+    jobs : processes used to build the feature cache
+    quiet : no progress bars
+    callbacks : extra Lightning callbacks
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    MirError
+        Bad config or data, a model whose output does not fit the target, an existing run without
+        ``resume``, a NaN loss (:class:`mirmodels.tasks.base.TrainingError`).
+    """
+    import lightning as L
+
+    from mirmodels.tasks import get_task_class
+
+    if not isinstance(config, ExperimentConfig):
+        config = load_config(config, overrides)
+    stem = config.source.stem if config.source is not None else "experiment"
+    run_dir = Path(out) if out is not None else Path("runs") / stem
+    paths = run_paths(run_dir)
+    ckpt_path = None
+    if resume:
+        if not paths["last_ckpt"].exists():
+            raise MirError(f"{paths['last_ckpt']}: no such checkpoint to resume from")
+        ckpt_path = str(paths["last_ckpt"])
+    elif paths["best_ckpt"].exists() or paths["last_ckpt"].exists():
+        raise MirError(f"{run_dir}: already holds a trained run; use --resume to continue it or --out for a new one")
+
+    L.seed_everything(config.train.seed, workers=True, verbose=False)
+    prepared = prepare_data(config, data_root, jobs=jobs, quiet=quiet)
+    network = build_network(config, prepared.input_shape, prepared.n_out)
+    check_output_shape(prepared.problem, network.output_shape, prepared.input_shape,
+                       int(prepared.target.num_outputs), where="model")
+    train = config.train
+    task = get_task_class(prepared.problem)(network, optimizer=train.optimizer, lr=train.lr,
+                                            weight_decay=train.weight_decay, momentum=train.momentum, **train.task)
+    datamodule = ExperimentDataModule(prepared, batch_size=train.batch_size, num_workers=train.num_workers,
+                                      seed=train.seed)
+    trainer = build_trainer(config, run_dir, quiet=quiet, callbacks=callbacks)
+    metadata = dict(prepared.metadata(), versions=_versions())
+    if trainer.is_global_zero:
+        paths["checkpoints"].mkdir(parents=True, exist_ok=True)
+        config.save(paths["config"])
+        write_json(metadata, paths["meta"])
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+
+    checkpoint = next((c for c in trainer.callbacks if type(c).__name__ == "BestCheckpoint"), None)
+    best_score = checkpoint.best_model_score if checkpoint is not None else None
+    if best_score is None or not paths["best_ckpt"].exists():
+        raise MirError(f"{run_dir}: no valid_loss was logged, so no best checkpoint was saved "
+                       "(is the validation split empty or train.limit_val_batches 0?)")
+    metadata.update(best_valid_loss=float(best_score), epochs=int(trainer.current_epoch),
+                    global_step=int(trainer.global_step))
+    if trainer.is_global_zero:
+        write_json(metadata, paths["meta"])
+    return FitResult(run_dir, paths["best_ckpt"], paths["best_pt"], float(best_score), int(trainer.current_epoch),
+                     metadata)
+
+
+def load_run(run_dir: str | os.PathLike) -> tuple[ExperimentConfig, dict]:
+    """The resolved config and ``run.json`` of a run directory."""
+    from mirmodels.config import config_from_dict, read_yaml
+
+    paths = run_paths(run_dir)
+    if not Path(run_dir).is_dir():
+        raise MirError(f"{run_dir}: no such run directory")
+    for name in ("config", "meta"):
+        if not paths[name].exists():
+            raise MirError(f"{paths[name]}: missing; {run_dir} is not a run directory written by mirmodels fit")
+    config = config_from_dict(read_yaml(paths["config"]), source=paths["config"])
+    try:
+        metadata = json.loads(paths["meta"].read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise MirError(f"{paths['meta']}: malformed JSON at line {error.lineno}: {error.msg}") from None
+    return config, metadata
+
+
+def load_network(run_dir: str | os.PathLike, config: ExperimentConfig | None = None, metadata: dict | None = None):
+    """The trained network of a run (best epoch), in eval mode on CPU."""
+    if config is None or metadata is None:
+        config, metadata = load_run(run_dir)
+    paths = run_paths(run_dir)
+    network = build_network(config, metadata["input_shape"], metadata["n_out"])
+    load_state_dict(network, paths["best_pt"], config_label=str(paths["config"]))
+    return network.eval()
