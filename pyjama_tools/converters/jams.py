@@ -1,0 +1,298 @@
+"""JAMS: a folder of ``.jams`` / ``.jamz`` (gzipped) files, each beside its audio (same file stem).
+
+``song.jams`` (or ``song.jamz``) goes with ``song.wav`` / ``song.mp3`` / ... in the same folder; the key is
+the audio file's path relative to SRC. Plain ``json`` + ``gzip`` read the files (no dependency on the
+``jams`` package); both data layouts of JAMS are read: a list of observations
+``[{time, duration, value, confidence}, ...]`` and a dict of arrays ``{time: [...], duration: [...], ...}``.
+
+Fields
+------
+Each annotation becomes a field named after its namespace. A second annotation of the same namespace in
+a file becomes ``<namespace>_1``, a third ``<namespace>_2``, ... (annotations are never merged: two
+annotators' chords would otherwise overlap in one field). The namespace decides the extent
+(:data:`EXTENT_BY_NAME`, :data:`EXTENT_BY_PREFIX`, else segment):
+
+- marker (``beat``, ``onset``, ``beat_position``): ``time`` + ``value`` (+ ``confidence``);
+- breakpoint (``pitch_contour``, ``pitch_hz``, ``pitch_midi``): one atom per annotation, ``time`` (N,) and
+  ``value`` (1, N); for pitch_contour the value ``{index, frequency, voiced}`` gives its frequency, 0 when
+  unvoiced; a negative pitch_hz (the JAMS mark of an unvoiced frame) gives 0; durations are dropped;
+- global (``tag_*``, ``mood*``): ``value`` (+ ``confidence``); a list of numbers is stored as a (1, n) matrix;
+- segment (everything else: ``chord*``, ``segment_*``, ``note_*``, ``key_mode``, ``pattern_*``, ``tempo``,
+  ``lyrics``, ...): ``time``, ``duration``, ``value`` (+ ``confidence``).
+
+Values that are objects (e.g. pattern_jku's ``{pattern_id, midi_pitch, ...}``) or lists outside global
+fields are stored as compact JSON text (sorted keys) so that nothing is lost. ``file_metadata`` gives
+``title``, ``artist``, ``album`` (JAMS ``release``) and ``duration`` (s) when not empty.
+A NaN/None confidence is left out. Negative or non-finite times/durations make the file a Problem.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from pyjama_tools.audio_store import AudioSource
+from pyjama_tools.converters.base import Converter, Item, Problem, audio_files, register_converter
+from pyjama_tools.errors import MirError
+from pyjama_tools.pyjama import FieldDefinition, atom, breakpoint_atom
+
+JAMS_SUFFIXES = (".jams", ".jamz")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a", ".mp4")
+
+#: namespace → pyjama extent (exact names)
+EXTENT_BY_NAME = {
+    "beat": "marker", "onset": "marker", "beat_position": "marker",
+    "pitch_contour": "breakpoint", "pitch_hz": "breakpoint", "pitch_midi": "breakpoint",
+}
+#: namespace prefix → extent (checked after the exact names, first match wins)
+EXTENT_BY_PREFIX = (("tag_", "global"), ("mood", "global"))
+DEFAULT_EXTENT = "segment"
+#: file_metadata key → field name
+METADATA_FIELDS = {"title": "title", "artist": "artist", "release": "album", "duration": "duration"}
+
+
+class JamsFormatError(ValueError):
+    """The JAMS content breaks the format (message names the annotation and observation)."""
+
+
+def extent_of(namespace: str) -> str:
+    """The pyjama extent of a JAMS namespace (see the module docstring)."""
+    if namespace in EXTENT_BY_NAME:
+        return EXTENT_BY_NAME[namespace]
+    for prefix, extent in EXTENT_BY_PREFIX:
+        if namespace.startswith(prefix):
+            return extent
+    return DEFAULT_EXTENT
+
+
+def read_jams(path: Path) -> dict[str, Any]:
+    """The JSON object of a ``.jams`` or gzipped ``.jamz`` file; raises JamsFormatError when unreadable."""
+    try:
+        if path.suffix.lower() == ".jamz":
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                text = handle.read()
+        else:
+            text = path.read_text(encoding="utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as error:  # gzip.BadGzipFile is an OSError
+        raise JamsFormatError(f"cannot read ({error})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise JamsFormatError(f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+        raise JamsFormatError("not a JAMS object (no 'annotations' list)")
+    return data
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def observations(data: Any, where: str) -> list[dict[str, Any]]:
+    """The observations of an annotation's ``data`` (either layout) as dicts time/duration/value/confidence."""
+    if isinstance(data, list):
+        if not all(isinstance(o, dict) for o in data):
+            raise JamsFormatError(f"{where}: an observation is not an object")
+        return data
+    if isinstance(data, dict):
+        columns = {k: data[k] for k in ("time", "duration", "value", "confidence") if k in data}
+        if "time" not in columns or "value" not in columns:
+            raise JamsFormatError(f"{where}: data has no 'time' or 'value' array")
+        if not all(isinstance(v, list) for v in columns.values()):
+            raise JamsFormatError(f"{where}: data arrays are not lists")
+        lengths = {k: len(v) for k, v in columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise JamsFormatError(f"{where}: data arrays differ in length {lengths}")
+        return [{k: v[i] for k, v in columns.items()} for i in range(lengths["time"])]
+    raise JamsFormatError(f"{where}: 'data' is neither a list of observations nor a dict of arrays")
+
+
+def _check_time(observation: dict[str, Any], name: str, where: str) -> float:
+    value = observation.get(name)
+    if not _is_real(value) or not math.isfinite(value) or value < 0:
+        raise JamsFormatError(f"{where}: {name} {value!r} is not a number >= 0")
+    return float(value)
+
+
+def _confidence(observation: dict[str, Any]) -> float | None:
+    value = observation.get("confidence")
+    return float(value) if _is_real(value) and math.isfinite(value) else None
+
+
+def _plain_value(value: Any, extent: str, where: str) -> Any:
+    """A JAMS value as a pyjama atom value (objects → JSON text; global number lists → (1, n) matrix)."""
+    if _is_real(value):
+        if not math.isfinite(value):
+            raise JamsFormatError(f"{where}: value {value!r} is not finite")
+        return value
+    if isinstance(value, list) and extent == "global" and value and all(_is_real(v) and math.isfinite(v)
+                                                                         for v in value):
+        return [list(value)]
+    if isinstance(value, (dict, list)):
+        try:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            raise JamsFormatError(f"{where}: value holds NaN or inf") from None
+    return value  # text or None
+
+
+def _pitch(value: Any, namespace: str, where: str) -> float:
+    """Frequency (Hz, or MIDI for pitch_midi) of a pitch observation; 0 when unvoiced."""
+    if namespace == "pitch_contour":
+        if not isinstance(value, dict) or not _is_real(value.get("frequency")):
+            raise JamsFormatError(f"{where}: pitch_contour value {value!r} has no numeric 'frequency'")
+        frequency = float(value["frequency"])
+        voiced = value.get("voiced", frequency > 0)
+        result = frequency if voiced else 0.0
+    elif _is_real(value):
+        result = float(value)
+    else:
+        raise JamsFormatError(f"{where}: {namespace} value {value!r} is not a number")
+    if not math.isfinite(result):
+        raise JamsFormatError(f"{where}: {namespace} value {value!r} is not finite")
+    return max(result, 0.0)
+
+
+def annotation_atoms(annotation: Any, where: str) -> tuple[str, list[dict[str, Any]]]:
+    """(namespace, atoms) of one JAMS annotation."""
+    if not isinstance(annotation, dict) or not isinstance(annotation.get("namespace"), str):
+        raise JamsFormatError(f"{where}: not an annotation object with a 'namespace'")
+    namespace = annotation["namespace"]
+    where = f"{where} ({namespace})"
+    extent = extent_of(namespace)
+    rows = observations(annotation.get("data"), where)
+    if extent == "breakpoint":
+        times, pitches = [], []
+        for index, observation in enumerate(rows):
+            spot = f"{where}, observation {index}"
+            times.append(_check_time(observation, "time", spot))
+            pitches.append(_pitch(observation.get("value"), namespace, spot))
+        return namespace, ([breakpoint_atom(times, pitches)] if rows else [])
+    atoms = []
+    for index, observation in enumerate(rows):
+        spot = f"{where}, observation {index}"
+        time = _check_time(observation, "time", spot) if extent != "global" else None
+        duration = _check_time(observation, "duration", spot) if extent == "segment" else None
+        value = _plain_value(observation.get("value"), extent, spot)
+        confidence = _confidence(observation)
+        if extent == "global":
+            atoms.append(atom(value, confidence=confidence))
+        elif extent == "marker":
+            atoms.append(atom(value, time=time, confidence=confidence))
+        else:
+            atoms.append(atom(value, time=time, duration=duration, confidence=confidence))
+    return namespace, atoms
+
+
+def jams_annotations(data: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """Fields of a JAMS document.
+
+    Returns
+    -------
+    fields : field name → atoms (namespaces, then the file_metadata fields)
+    namespaces : field name → its namespace (``chord_1`` → ``chord``)
+    """
+    fields: dict[str, list[dict[str, Any]]] = {}
+    namespaces: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for index, annotation in enumerate(data["annotations"]):
+        namespace, atoms = annotation_atoms(annotation, f"annotation {index}")
+        number = counts.get(namespace, 0)
+        counts[namespace] = number + 1
+        name = namespace if number == 0 else f"{namespace}_{number}"
+        fields[name] = atoms
+        namespaces[name] = namespace
+    metadata = data.get("file_metadata")
+    if isinstance(metadata, dict):
+        for key, name in METADATA_FIELDS.items():
+            value = metadata.get(key)
+            if key == "duration":
+                if _is_real(value) and math.isfinite(value) and value >= 0:
+                    fields[name] = [atom(float(value))]
+            elif isinstance(value, str) and value.strip():
+                fields[name] = [atom(value.strip())]
+    return fields, namespaces
+
+
+@dataclass
+class _Pair:
+    jams: list[Path] = field(default_factory=list)
+    audio: list[Path] = field(default_factory=list)
+
+
+@register_converter
+class JamsConverter(Converter):
+    """SRC holds ``.jams``/``.jamz`` files beside their audio (any depth); keys are the audio paths."""
+
+    name = "jams"
+    default_base = "jams"
+    summary = "JAMS (.jams/.jamz beside same-name audio) → one field per namespace + title/artist/album/duration"
+
+    def __init__(self, source, **options: Any):
+        super().__init__(source, **options)
+        #: field name → namespace, over every item read
+        self._namespaces: dict[str, str] = {}
+
+    def _pairs(self) -> dict[Path, _Pair]:
+        """(folder / stem) → the JAMS and audio files with that stem, sorted by path."""
+        pairs: dict[Path, _Pair] = {}
+        for path in sorted(p for p in self.source.rglob("*") if p.is_file() and p.suffix.lower() in JAMS_SUFFIXES):
+            pairs.setdefault(path.with_suffix(""), _Pair()).jams.append(path)
+        for path in audio_files(self.source, AUDIO_SUFFIXES):
+            pairs.setdefault(path.with_suffix(""), _Pair()).audio.append(path)
+        return dict(sorted(pairs.items()))
+
+    def items(self) -> Iterator[Item | Problem]:
+        for stem, pair in self._pairs().items():
+            if not pair.jams:
+                yield Problem(str(pair.audio[0]), f"no {stem.name}.jams or .jamz beside it (skipped)")
+                continue
+            if len(pair.jams) > 1:
+                yield Problem(str(pair.jams[0]), f"several annotation files for one stem: "
+                                                 f"{', '.join(p.name for p in pair.jams)} (skipped)")
+                continue
+            jams_path = pair.jams[0]
+            if not pair.audio:
+                yield Problem(str(jams_path), f"no audio file {stem.name}.{{wav,flac,mp3,...}} beside it (skipped)")
+                continue
+            if len(pair.audio) > 1:
+                yield Problem(str(jams_path), f"several audio files match: "
+                                              f"{', '.join(p.name for p in pair.audio)} (skipped)")
+                continue
+            audio = pair.audio[0]
+            try:
+                self.safe_path(audio)
+                fields, namespaces = jams_annotations(read_jams(jams_path))
+            except JamsFormatError as error:
+                yield Problem(str(jams_path), str(error))
+                continue
+            except MirError as error:  # safe_path: a link leading outside SRC
+                yield Problem(str(audio), str(error).split(": ", 1)[-1])
+                continue
+            for name, namespace in namespaces.items():
+                self._namespaces.setdefault(name, namespace)
+            yield Item(self.relative_key(audio), AudioSource(audio), fields)
+
+    def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
+        names: list[str] = []
+        for item in items:
+            names.extend(n for n in item.annotations if n not in names)
+        definitions = {}
+        for name in names:
+            values = [a.get("value") for i in items for a in i.annotations.get(name, [])]
+            if name in METADATA_FIELDS.values():
+                extent = "global"
+            else:
+                extent = extent_of(self._namespaces.get(name, name))
+            numeric = bool(values) and all(_is_real(v) or (isinstance(v, list) and extent in ("global", "breakpoint"))
+                                           for v in values)
+            if extent == "global" and not numeric and values and all(isinstance(v, str) for v in values) \
+                    and name not in METADATA_FIELDS.values():
+                definitions[name] = FieldDefinition("global", "text", "value_in_dictionary", sorted(set(values)))
+            else:
+                definitions[name] = FieldDefinition(extent, "numeric" if numeric else "text", "free")
+        return definitions
