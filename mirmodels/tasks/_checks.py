@@ -1,0 +1,45 @@
+"""Shape and option checks shared by the task modules (one-line errors naming the problem)."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+from pyjama_tools.errors import MirError, ParameterError
+
+
+def shape_error(problem: str, what: str, output: Tensor, y: Tensor, expected: str) -> MirError:
+    """A one-line error about mismatched model output / target shapes."""
+    return MirError(
+        f"{problem} task: {what}: model output {tuple(output.shape)}, target y {tuple(y.shape)}; expected {expected}"
+    )
+
+
+def check_number(name: str, value, low: float, high: float | None = None, low_inclusive: bool = True,
+                 allow_none: bool = False) -> None:
+    """Raise ParameterError unless ``value`` is a finite number in the allowed range."""
+    if value is None and allow_none:
+        return
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if ok:
+        ok = value >= low if low_inclusive else value > low
+        if high is not None:
+            ok = ok and value < high
+    if not ok:
+        bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and < {high}" if high is not None else "")
+        raise ParameterError(f"{name}={value!r}: expected a number {bound}")
+
+
+def check_class_range(problem: str, y: Tensor, num_classes: int, ignore_index: int | None = None) -> None:
+    """Raise MirError when a class index is outside [0, num_classes) (ignore_index allowed)."""
+    valid = y if ignore_index is None else y[y != ignore_index]
+    if valid.numel() == 0:
+        return
+    low, high = int(valid.min()), int(valid.max())
+    if low < 0 or high >= num_classes:
+        bad = high if high >= num_classes else low
+        raise MirError(
+            f"{problem} task: class index {bad} in y is outside the model's {num_classes} outputs; "
+            "make the model's n_out match the target's number of classes"
+        )

@@ -1,0 +1,231 @@
+"""The common LightningModule of every problem type, and the task registry.
+
+A task wraps a network (``nn.Module`` from :func:`mirmodels.build_model`) with what training needs:
+the loss, the optimizer, the logging of ``train_loss`` / ``valid_loss`` (per epoch, synchronised
+across DDP processes, so ``EarlyStopping`` and ``ModelCheckpoint`` can monitor ``valid_loss``),
+and ``predict_step`` returning probabilities (or embeddings).  One module per problem type
+registers its subclass with :func:`register_task`; :func:`get_task_class` finds it by name.
+
+Batches are dicts ``{'X': Tensor, 'y': Tensor, 'key': list[str], 'start': Tensor}`` as produced by
+:class:`mirfeat.patches.PatchDataset` with torch's default collate.
+
+Task-specific options (``label_smoothing``, ``margin``, ``mining``, ...) are the fields of the
+subclass's frozen ``Options`` dataclass; they arrive as keyword arguments and are validated on
+construction (an unknown option raises :class:`~pyjama_tools.errors.ParameterError` listing the
+allowed ones).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from pyjama_tools.errors import MirError, ParameterError
+from mirmodels.optim import build_optimizer, check_optimizer_params
+
+__all__ = ["Task", "TaskOptions", "TrainingError", "TASKS", "register_task", "get_task_class", "task_names"]
+
+
+class TrainingError(MirError):
+    """Training cannot go on (e.g. the loss became NaN); the message says where and what to try."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskOptions:
+    """Options of a task without specific options."""
+
+
+TASKS: dict[str, type["Task"]] = {}
+
+
+def register_task(name: str):
+    """Class decorator registering a :class:`Task` subclass under the problem ``name``."""
+
+    def decorator(cls: type[Task]) -> type[Task]:
+        cls.problem = name
+        TASKS[name] = cls
+        return cls
+
+    return decorator
+
+
+def task_names() -> list[str]:
+    """The registered problem names, sorted."""
+    return sorted(TASKS)
+
+
+def get_task_class(problem: str) -> type["Task"]:
+    """The task class registered for ``problem`` (``multiclass``, ``multilabel``, ``framelabel``,
+    ``multipitch``, ``metric``).
+
+    Raises
+    ------
+    ParameterError
+        One line listing the known problems.
+    """
+    cls = TASKS.get(str(problem).lower()) if isinstance(problem, str) else None
+    if cls is None:
+        raise ParameterError(f"problem {problem!r} is unknown; known problems: {', '.join(task_names())}")
+    return cls
+
+
+class Task(L.LightningModule):
+    """Base LightningModule: loss, optimizer, logging and NaN guard shared by all problems.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network; ``model(X)`` gives the logits (or embeddings) of a batch.
+    optimizer : str
+        Registered optimizer name (``adam``, ``adamw``, ``sgd``), see :mod:`mirmodels.optim`.
+    lr : float
+        Learning rate (> 0).
+    weight_decay : float
+        Weight decay (>= 0).
+    momentum : float
+        SGD momentum in [0, 1).
+    **task_options
+        Fields of the subclass's ``Options`` dataclass.
+
+    Notes
+    -----
+    Subclasses implement :meth:`compute_loss` (and :meth:`output_activation` when the
+    prediction is not the raw output).  The network is not part of the saved hyper-parameters:
+    reload with ``TaskClass.load_from_checkpoint(path, model=build_model(...))``.
+    """
+
+    problem: ClassVar[str] = ""
+    Options: ClassVar[type] = TaskOptions
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        **task_options: Any,
+    ):
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise ParameterError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        check_optimizer_params(optimizer, lr, weight_decay, momentum)
+        self.options = self._parse_options(task_options)
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self.optimizer_name = optimizer.lower()
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.momentum = float(momentum)
+
+    # ------------------------------------------------------------------ options
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """Names of the task-specific options accepted as keyword arguments."""
+        return [f.name for f in dataclasses.fields(cls.Options)]
+
+    @classmethod
+    def _parse_options(cls, task_options: dict[str, Any]):
+        allowed = cls.option_names()
+        unknown = sorted(set(task_options) - set(allowed))
+        if unknown:
+            known = ", ".join(allowed) if allowed else "none"
+            raise ParameterError(
+                f"{cls.problem or cls.__name__} task: unknown option {unknown[0]!r}; allowed options: {known}"
+            )
+        return cls.Options(**task_options)
+
+    # ------------------------------------------------------------------ model
+    def forward(self, x: Tensor) -> Tensor:
+        """Raw network output (logits or embeddings)."""
+        return self.model(x)
+
+    def output_activation(self, output: Tensor) -> Tensor:
+        """Network output -> prediction (probabilities, or embeddings unchanged)."""
+        return output
+
+    def compute_loss(self, output: Tensor, y: Tensor) -> Tensor:
+        """Loss of one batch (0-d tensor); implemented by each problem type."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ steps
+    def _step(self, batch: dict, batch_idx: int, stage: str) -> Tensor:
+        if not isinstance(batch, dict) or "X" not in batch or "y" not in batch:
+            got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+            raise MirError(f"{stage} batch: expected a dict with 'X' and 'y', got {got}")
+        output = self(batch["X"])
+        loss = self.compute_loss(output, batch["y"])
+        self._check_finite(loss, batch, batch_idx, stage)
+        if self._trainer is not None:
+            self.log(
+                f"{stage}_loss",
+                loss,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=True,
+                sync_dist=True,
+                batch_size=int(batch["X"].shape[0]),
+            )
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        """Loss of a training batch, logged as ``train_loss`` (epoch mean)."""
+        return self._step(batch, batch_idx, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> Tensor:
+        """Loss of a validation batch, logged as ``valid_loss`` (epoch mean)."""
+        return self._step(batch, batch_idx, "valid")
+
+    def test_step(self, batch: dict, batch_idx: int) -> Tensor:
+        """Loss of a test batch, logged as ``test_loss``."""
+        return self._step(batch, batch_idx, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        """Predictions of a batch.
+
+        Returns
+        -------
+        dict
+            ``output``: float32 tensor of probabilities (sigmoid / softmax of the logits) or
+            embeddings, batch first; ``key`` and ``start`` copied from the batch when present.
+        """
+        x = batch["X"] if isinstance(batch, dict) else batch
+        output = self.output_activation(self(x)).float()
+        result: dict[str, Any] = {"output": output}
+        if isinstance(batch, dict):
+            for name in ("key", "start"):
+                if name in batch:
+                    result[name] = batch[name]
+        return result
+
+    def _check_finite(self, loss: Tensor, batch: dict, batch_idx: int, stage: str) -> None:
+        bad = not bool(torch.isfinite(loss.detach()))
+        trainer = self._trainer
+        if trainer is not None and trainer.world_size > 1:
+            # every process must raise together, or the others hang in the next all-reduce
+            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if not bad:
+            return
+        value = float(loss.detach().float()) if loss.numel() == 1 else float("nan")
+        what = "NaN" if math.isnan(value) else "infinite"
+        where = f"{stage} epoch {self.current_epoch}, step {self.global_step} (batch {batch_idx})"
+        x = batch["X"]
+        if torch.is_tensor(x) and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            keys = batch.get("key")
+            first = f" (first key {keys[0]!r})" if isinstance(keys, (list, tuple)) and keys else ""
+            raise TrainingError(f"loss is {what} at {where}: the input X contains NaN/inf{first}; check the feature cache")
+        raise TrainingError(
+            f"loss is {what} at {where}: lower the learning rate (lr={self.lr:g}), "
+            "enable gradient clipping, or check the targets"
+        )
+
+    # ------------------------------------------------------------------ optimizer
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """The registered optimizer over all trainable parameters."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return build_optimizer(self.optimizer_name, params, self.lr, self.weight_decay, self.momentum)

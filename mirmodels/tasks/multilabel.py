@@ -1,0 +1,46 @@
+"""Multi-label tagging (several tags per patch, e.g. MagnaTagATune): sigmoid + binary cross-entropy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mirmodels.tasks._checks import check_number, shape_error
+from mirmodels.tasks.base import Task, register_task
+
+
+@dataclass(frozen=True)
+class MultilabelOptions:
+    """Options of the multi-label task.
+
+    Attributes
+    ----------
+    pos_weight : float or None
+        Weight of the positive examples of every tag in the BCE (> 0), e.g. to counter rare tags.
+    """
+
+    pos_weight: float | None = None
+
+    def __post_init__(self) -> None:
+        check_number("pos_weight", self.pos_weight, 0.0, low_inclusive=False, allow_none=True)
+
+
+@register_task("multilabel")
+class MultilabelTask(Task):
+    """Logits (B, K) vs multi-hot y (B, K) float: BCE with logits; predictions are sigmoid (B, K)."""
+
+    Options = MultilabelOptions
+
+    def compute_loss(self, output: Tensor, y: Tensor) -> Tensor:
+        if output.shape != y.shape or output.dim() != 2:
+            raise shape_error("multilabel", "shape mismatch", output, y, "logits and y both (batch, n_tags)")
+        pos_weight = None
+        if self.options.pos_weight is not None:
+            pos_weight = torch.tensor(self.options.pos_weight, dtype=torch.float32, device=output.device)
+        return F.binary_cross_entropy_with_logits(output.float(), y.float(), pos_weight=pos_weight)
+
+    def output_activation(self, output: Tensor) -> Tensor:
+        return torch.sigmoid(output.float())

@@ -1,0 +1,61 @@
+"""Multi-pitch estimation (pitch salience over frequency bins and frames): sigmoid + BCE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mirmodels.tasks._checks import check_number, shape_error
+from mirmodels.tasks.base import Task, register_task
+
+
+@dataclass(frozen=True)
+class MultipitchOptions:
+    """Options of the multi-pitch task.
+
+    Attributes
+    ----------
+    pos_weight : float or None
+        Weight of the active bins in the BCE (> 0); salience targets are very sparse.
+    """
+
+    pos_weight: float | None = None
+
+    def __post_init__(self) -> None:
+        check_number("pos_weight", self.pos_weight, 0.0, low_inclusive=False, allow_none=True)
+
+
+def squeeze_salience(output: Tensor) -> Tensor:
+    """(B, 1, F, T) -> (B, F, T); (B, F, T) unchanged."""
+    if output.dim() == 4 and output.shape[1] == 1:
+        return output[:, 0]
+    return output
+
+
+@register_task("multipitch")
+class MultipitchTask(Task):
+    """Logits (B, F, T) or (B, 1, F, T) vs binary salience y (B, F, T): BCE with logits.
+
+    Predictions are sigmoid salience of shape (B, F, T).
+    """
+
+    Options = MultipitchOptions
+
+    def compute_loss(self, output: Tensor, y: Tensor) -> Tensor:
+        output = squeeze_salience(output)
+        y = squeeze_salience(y)
+        if output.shape != y.shape or output.dim() != 3:
+            raise shape_error(
+                "multipitch", "shape mismatch", output, y,
+                "logits (batch, [1,] bins, frames) matching y (batch, bins, frames)",
+            )
+        pos_weight = None
+        if self.options.pos_weight is not None:
+            pos_weight = torch.tensor(self.options.pos_weight, dtype=torch.float32, device=output.device)
+        return F.binary_cross_entropy_with_logits(output.float(), y.float(), pos_weight=pos_weight)
+
+    def output_activation(self, output: Tensor) -> Tensor:
+        return torch.sigmoid(squeeze_salience(output).float())
