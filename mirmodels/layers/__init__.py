@@ -10,6 +10,7 @@ from mirmodels.layers.registry import (
     LAST,
     TRAILING,
     InferContext,
+    LayerInputError,
     LayerSpec,
     get_layer,
     layer_names,
@@ -17,4 +18,4 @@ from mirmodels.layers.registry import (
 )
 from mirmodels.layers import attention, conv, dense, norm, pooling, recurrent, shape, sinc, unet  # noqa: F401  (registration)
 
-__all__ = ["CHANNELS", "LAST", "TRAILING", "InferContext", "LayerSpec", "get_layer", "layer_names", "register_layer"]
+__all__ = ["CHANNELS", "LAST", "TRAILING", "InferContext", "LayerInputError", "LayerSpec", "get_layer", "layer_names", "register_layer"]

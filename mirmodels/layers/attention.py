@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from pyjama_tools.errors import MirError, ParameterError
-from mirmodels.layers.registry import CHANNELS, LAST, InferContext, register_layer
+from mirmodels.layers.registry import CHANNELS, LAST, InferContext, LayerInputError, register_layer
 
 
 def sinusoidal_encoding(length: int, d_model: int, device=None, dtype=None) -> torch.Tensor:
@@ -118,7 +118,7 @@ class FiLM(nn.Module):
     def forward(self, x: torch.Tensor, store: dict[str, torch.Tensor]) -> torch.Tensor:
         condition = store[self.key]
         if condition.dim() != 2:
-            raise ValueError(f"FiLM condition {self.key!r} must be (B, features), got {tuple(condition.shape[1:])} per example")
+            raise LayerInputError(f"FiLM condition {self.key!r} must be (B, features), got {tuple(condition.shape[1:])} per example")
         scale, shift = self.to_scale_shift(condition).chunk(2, dim=1)
         view = (x.shape[0], self.in_channels) + (1,) * (x.dim() - 2)
         return (1 + scale.view(view)) * x + shift.view(view)

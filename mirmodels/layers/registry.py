@@ -22,6 +22,11 @@ from typing import Any, Callable, Mapping
 from pyjama_tools.errors import MirError
 
 
+class LayerInputError(MirError, ValueError):
+    """Raised by a brick's ``forward`` when the incoming tensor cannot fit it (wrong rank, axis
+    not of size 1, mismatched concatenation); the message describes the shapes."""
+
+
 @dataclass(frozen=True)
 class InferContext:
     """What an inference rule may look at.

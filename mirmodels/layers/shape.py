@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from pyjama_tools.errors import ParameterError
-from mirmodels.layers.registry import register_layer
+from mirmodels.layers.registry import LayerInputError, register_layer
 
 register_layer("Flatten")(nn.Flatten)
 
@@ -38,7 +38,7 @@ class Squeeze(nn.Module):
         for axis in self.dim:
             if not -x.dim() <= axis < x.dim() or x.shape[axis] != 1:
                 size = "out of range" if not -x.dim() <= axis < x.dim() else f"of size {x.shape[axis]}"
-                raise ValueError(f"cannot squeeze axis {axis} {size} (shape with batch {tuple(x.shape)})")
+                raise LayerInputError(f"cannot squeeze axis {axis} {size} (shape with batch {tuple(x.shape)})")
         return x.squeeze(self.dim)
 
 
@@ -67,7 +67,7 @@ class Permute(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != len(self.shape):
-            raise ValueError(f"permutation {list(self.shape)} needs a rank-{len(self.shape)} tensor, "
+            raise LayerInputError(f"permutation {list(self.shape)} needs a rank-{len(self.shape)} tensor, "
                              f"got shape with batch {tuple(x.shape)}")
         return x.permute(self.shape)
 

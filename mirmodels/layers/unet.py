@@ -1,4 +1,4 @@
-"""Skip-connection bricks for U-Nets: StoreAs KEY, CatWith KEY, DoubleChannel.
+"""Skip-connection bricks for U-Nets: StoreAs KEY, CatWith KEY, DoubleChannel, Recall KEY.
 
 The built model threads one dictionary through a forward pass (created afresh for every
 call, never kept on the module): ``StoreAs`` puts the current tensor in it, ``CatWith``
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from pyjama_tools.errors import ParameterError
-from mirmodels.layers.registry import register_layer
+from mirmodels.layers.registry import LayerInputError, register_layer
 
 
 def _key(key) -> str:
@@ -52,12 +52,12 @@ class CatWith(nn.Module):
 
     def forward(self, x: torch.Tensor, store: dict[str, torch.Tensor]) -> torch.Tensor:
         if self.key not in store:
-            raise KeyError(f"no tensor stored as {self.key!r} before this layer "
+            raise LayerInputError(f"no tensor stored as {self.key!r} before this layer "
                            f"(stored: {', '.join(map(repr, store)) or 'none'})")
         other = store[self.key]
         keep = [a for a in range(x.dim()) if a != self.dim % x.dim()]
         if other.dim() != x.dim() or [x.shape[a] for a in keep] != [other.shape[a] for a in keep]:
-            raise ValueError(f"cannot concatenate stored {self.key!r} {tuple(other.shape[1:])} with incoming "
+            raise LayerInputError(f"cannot concatenate stored {self.key!r} {tuple(other.shape[1:])} with incoming "
                              f"{tuple(x.shape[1:])}: sizes differ off axis {self.dim}")
         return torch.cat((x, other), dim=self.dim)
 
@@ -76,3 +76,24 @@ class DoubleChannel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
+
+
+@register_layer("Recall", positional="key")
+class Recall(nn.Module):
+    """Continue from the tensor stored under ``key`` (the current one is dropped): lets one
+    YAML stream branch, e.g. keep the input, compute a summary for ``FiLM``, then come back."""
+
+    uses_store = True
+
+    def __init__(self, key: str):
+        super().__init__()
+        self.key = _key(key)
+
+    def forward(self, x: torch.Tensor, store: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.key not in store:
+            raise LayerInputError(f"no tensor stored as {self.key!r} before this layer "
+                           f"(stored: {', '.join(map(repr, store)) or 'none'})")
+        return store[self.key]
+
+    def extra_repr(self) -> str:
+        return f"key={self.key!r}"

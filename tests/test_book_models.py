@@ -1,0 +1,101 @@
+"""The book's architectures in examples/models/: build, forward and backward on a batch of 2."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from mirmodels.factory import build_model
+
+MODELS = Path(__file__).resolve().parents[1] / "examples" / "models"
+
+# name: (documented input, documented output, smaller test input, its output). Sizes shrink only
+# where the architecture allows (time axes; 'same'-padded frequency axes).
+CASES = {
+    "autotag_lms": ((1, 128, 64), (10,), (1, 128, 64), (10,)),
+    "autotag_wave_conv1d": ((1, 3200), (10,), (1, 3200), (10,)),
+    "autotag_wave_tcn": ((1, 1, 3200), (10,), (1, 1, 1600), (10,)),
+    "autotag_wave_sincnet": ((1, 1, 3200), (10,), (1, 3200), (10,)),
+    "multipitch_conv2d": ((6, 360, 64), (1, 360, 64), (6, 72, 16), (1, 72, 16)),
+    "multipitch_depthsep": ((6, 360, 64), (1, 360, 64), (6, 72, 16), (1, 72, 16)),
+    "multipitch_resnet": ((6, 360, 64), (1, 360, 64), (6, 72, 16), (1, 72, 16)),
+    "multipitch_convnext": ((6, 360, 64), (1, 360, 64), (6, 72, 16), (1, 72, 16)),
+    "multipitch_unet": ((6, 360, 64), (1, 360, 64), (6, 48, 16), (1, 48, 16)),
+    "chord_bilstm": ((1, 72, 1024), (25, 1024), (1, 72, 96), (25, 96)),
+    "cover_move": ((1, 23, 1800), (32,), (1, 23, 200), (32,)),
+}
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():  # PyTorch notes that 'same' with the even 70-bin kernel pads a copy
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
+def test_every_example_file_is_covered():
+    assert sorted(path.stem for path in MODELS.glob("*.yaml")) == sorted(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_backward(name):
+    _, _, shape, expected = CASES[name]
+    torch.manual_seed(0)
+    model = build_model(MODELS / f"{name}.yaml", shape)
+    assert model.training
+    assert model.output_shape == expected
+    x = torch.randn(2, *shape)
+    out = model(x)
+    assert tuple(out.shape) == (2, *expected)
+    assert torch.isfinite(out).all()
+    # the two examples differ, so the network must not collapse them
+    assert not torch.allclose(out[0], out[1])
+    target = torch.randn_like(out)
+    torch.nn.functional.mse_loss(out, target).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"parameters without gradient (DDP would need find_unused_parameters): {missing}"
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    assert sum(float(p.grad.abs().sum()) for p in model.parameters()) > 0
+
+
+@pytest.mark.parametrize("name", ["autotag_lms", "autotag_wave_conv1d", "autotag_wave_tcn", "autotag_wave_sincnet",
+                                  "multipitch_conv2d", "chord_bilstm"])
+def test_documented_shapes(name):
+    shape, expected, _, _ = CASES[name]
+    assert build_model(MODELS / f"{name}.yaml", shape).output_shape == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["multipitch_depthsep", "multipitch_resnet", "multipitch_convnext", "multipitch_unet",
+                                  "cover_move"])
+def test_documented_shapes_heavy(name):
+    shape, expected, _, _ = CASES[name]
+    assert build_model(MODELS / f"{name}.yaml", shape).output_shape == expected
+
+
+def test_waveform_models_take_both_layouts():
+    for shape in [(1, 3200), (1, 1, 3200)]:
+        assert build_model(MODELS / "autotag_wave_conv1d.yaml", shape).output_shape == (10,)
+
+
+def test_chord_model_labels_any_length():
+    model = build_model(MODELS / "chord_bilstm.yaml", (1, 72, 64)).eval()
+    with torch.no_grad():
+        assert tuple(model(torch.randn(1, 1, 72, 300)).shape) == (1, 25, 300)
+
+
+def test_unet_needs_sizes_divisible_by_8():
+    from mirmodels.factory import ModelConfigError
+
+    with pytest.raises(ModelConfigError, match=r"\(CatWith\): cannot concatenate stored 'E256'"):
+        build_model(MODELS / "multipitch_unet.yaml", (6, 44, 16))
+
+
+def test_cover_embeddings_are_batch_normalized():
+    model = build_model(MODELS / "cover_move.yaml", (1, 23, 200))
+    out = model(torch.randn(8, 1, 23, 200))
+    assert torch.allclose(out.mean(0), torch.zeros(32), atol=1e-4)  # affine-free BatchNorm1d last
+    assert not any(p.requires_grad for p in model.block_l[1][0][3].parameters())
