@@ -1,0 +1,103 @@
+"""Execution backends of a cache build, registered by name.
+
+Each backend maps :func:`mirfeat.cache_work.compute_key_in_worker` over a list of
+:class:`~mirfeat.cache_work.KeyJob` and yields the small :class:`KeyResult` of each job as it
+finishes (any order).  Workers read their audio and write their shards themselves, so a
+backend only moves job descriptions and status tuples.
+
+- ``serial``: in this process (used for ``jobs=1``), one BLAS thread.
+- ``loky``: a joblib process pool, ``return_as="generator_unordered"`` (lazy dispatch, results
+  streamed to the writer in the parent as soon as each file is done).
+- ``dask``: a Dask cluster: the scheduler at ``scheduler`` (``tcp://host:port``), or a local
+  cluster of ``jobs`` single-threaded worker processes started for the run.  Submission is
+  windowed (at most a few tasks per worker in flight) so the parent's memory stays flat.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Callable, Iterator
+
+from mirfeat.cache_work import KeyJob, KeyResult, compute_key, compute_key_in_worker
+from pyjama_tools.errors import MirError
+
+Backend = Callable[[list[KeyJob], int, "str | None"], Iterator[KeyResult]]
+BACKENDS: dict[str, Backend] = {}
+
+
+def register_backend(name: str) -> Callable[[Backend], Backend]:
+    """Decorator: register a backend function under ``name``."""
+
+    def decorate(function: Backend) -> Backend:
+        BACKENDS[name] = function
+        return function
+
+    return decorate
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``; unknown names list the known ones."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise MirError(f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}") from None
+
+
+@register_backend("serial")
+def run_serial(jobs: list[KeyJob], n_jobs: int = 1, scheduler: str | None = None) -> Iterator[KeyResult]:
+    """Compute every job in this process, BLAS/OpenMP pinned to one thread meanwhile."""
+    from threadpoolctl import threadpool_limits
+
+    for job in jobs:
+        with threadpool_limits(1):
+            result = compute_key(job)
+        yield result
+
+
+@register_backend("loky")
+def run_loky(jobs: list[KeyJob], n_jobs: int = 2, scheduler: str | None = None) -> Iterator[KeyResult]:
+    """A joblib loky pool of ``n_jobs`` processes; results in completion order."""
+    if n_jobs == 1:
+        yield from run_serial(jobs)
+        return
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered",
+                        pre_dispatch="2*n_jobs")
+    yield from parallel(delayed(compute_key_in_worker)(job) for job in jobs)
+
+
+@register_backend("dask")
+def run_dask(jobs: list[KeyJob], n_jobs: int = 2, scheduler: str | None = None) -> Iterator[KeyResult]:
+    """The same work on a Dask cluster (``scheduler`` address, else a local cluster of ``n_jobs`` processes)."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - dask is an optional dependency
+        raise MirError("backend 'dask' needs dask[distributed] (pip install 'mir101[dask]')") from None
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError) as error:
+                raise MirError(f"cannot reach the Dask scheduler {scheduler!r} ({error})") from None
+        else:
+            cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        with client:
+            workers = max(1, len(client.scheduler_info().get("workers", {})) or n_jobs)
+            window = 2 * workers
+            pending = iter(jobs)
+            first = [client.submit(compute_key_in_worker, job, pure=False) for job in islice(pending, window)]
+            finished = as_completed(first)
+            for future in finished:
+                result = future.result()
+                future.release()
+                following = next(pending, None)
+                if following is not None:
+                    finished.add(client.submit(compute_key_in_worker, following, pure=False))
+                yield result
+    finally:
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,134 @@
+"""The unit of work of a cache build: one key, computed by a worker that reads its own audio.
+
+A worker receives only a small :class:`KeyJob` (paths, key, the feature object, dtype): it
+opens the audio store itself (once per process), computes the feature, writes the result as
+a journal shard and returns a tiny status tuple.  No waveform or feature array crosses a
+process boundary, so memory in the parent stays flat in the number of files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mirfeat.cache_journal import write_shard, write_skip
+from mirfeat.features.base import BadAudioError, Feature
+from pyjama_tools.audio_store import AudioStore
+from pyjama_tools.errors import MirError
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+@dataclass(frozen=True)
+class KeyJob:
+    """Everything a worker needs to compute one key.
+
+    Attributes
+    ----------
+    audio_path : str, the audio HDF5 store (read by the worker)
+    key : str, the audio key
+    feature : Feature, the configured feature (small, picklable)
+    dtype : str, "float32" or "float16"
+    shard_dir : str, the journal's shard folder (written by the worker)
+    """
+
+    audio_path: str
+    key: str
+    feature: Feature
+    dtype: str
+    shard_dir: str
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """What a worker returns: the key, DONE / SKIPPED / FAILED and a one-line message."""
+
+    key: str
+    status: str
+    message: str = ""
+
+
+_STORES: dict[str, AudioStore] = {}
+_THREADS_LIMITED = False
+
+
+def _store(path: str) -> AudioStore:
+    """The audio store of this process (opened once per process and path)."""
+    store = _STORES.get(path)
+    if store is None:
+        store = _STORES[path] = AudioStore(path)
+    return store
+
+
+def limit_worker_threads() -> None:
+    """Pin BLAS / OpenMP / torch to one thread in this worker process (once).
+
+    The pool already runs one task per core; nested threads would oversubscribe them.
+    """
+    global _THREADS_LIMITED
+    if _THREADS_LIMITED:
+        return
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    _THREADS_LIMITED = True
+
+
+def compute_key(job: KeyJob) -> KeyResult:
+    """Compute one key and write its shard; bad audio is recorded as skipped.
+
+    Returns
+    -------
+    KeyResult
+        DONE, SKIPPED (bad audio: the feature raised BadAudioError) or FAILED (any other
+        user-facing error, e.g. float16 overflow; the message is one line naming the key).
+    """
+    store = _store(job.audio_path)
+    shard_dir = Path(job.shard_dir)
+    try:
+        audio = store.read(job.key)
+        rate = store.sample_rate(job.key)
+        result = job.feature.compute(audio, rate)
+    except BadAudioError as error:
+        write_skip(shard_dir, job.key, str(error))
+        return KeyResult(job.key, SKIPPED, str(error))
+    except MirError as error:
+        return KeyResult(job.key, FAILED, f"key {job.key!r}: {error}")
+    value = np.asarray(result.value)
+    problem = _check_result(job, value, result.time_sec, result.frequency_hz)
+    if problem:
+        return KeyResult(job.key, FAILED, f"key {job.key!r}: {problem}")
+    if job.dtype == "float16":
+        peak = float(np.max(np.abs(value))) if value.size else 0.0
+        if peak > _FLOAT16_MAX:
+            return KeyResult(job.key, FAILED, f"key {job.key!r}: values up to {peak:.4g} overflow dtype float16 "
+                                              f"(max {_FLOAT16_MAX:g}); use dtype float32")
+    write_shard(shard_dir, job.key, value.astype(job.dtype, copy=False), result.time_sec, result.frequency_hz)
+    return KeyResult(job.key, DONE)
+
+
+def compute_key_in_worker(job: KeyJob) -> KeyResult:
+    """:func:`compute_key` in a pool worker: first pins the worker to one thread."""
+    limit_worker_threads()
+    return compute_key(job)
+
+
+def _check_result(job: KeyJob, value: np.ndarray, time_sec, frequency_hz) -> str:
+    """A message when the feature broke its contract (shape (C, F, T) and matching axes), else ''."""
+    name = job.feature.name
+    if value.ndim != 3:
+        return f"feature {name!r} returned shape {value.shape}, expected (C, F, T)"
+    if np.shape(time_sec) != (value.shape[2],):
+        return f"feature {name!r} returned {np.shape(time_sec)} times for {value.shape[2]} frames"
+    if frequency_hz is not None and np.shape(frequency_hz) != (value.shape[1],):
+        return f"feature {name!r} returned {np.shape(frequency_hz)} frequencies for {value.shape[1]} bins"
+    return ""
