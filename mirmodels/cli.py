@@ -53,7 +53,7 @@ def fit_command(config: str, overrides: tuple[str, ...], data_root: str | None, 
     from mirmodels.experiment import fit
 
     result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs, quiet=quiet)
-    if result.metadata.get("is_global_zero", True):
+    if result.is_global_zero:
         click.echo(f"run: {result.run_dir}  best valid_loss {result.best_valid_loss:.4f} after {result.epochs} "
                    f"epochs  checkpoint {result.best_checkpoint}")
 

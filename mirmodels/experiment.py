@@ -58,6 +58,7 @@ class FitResult:
     best_valid_loss: float
     epochs: int
     metadata: dict
+    is_global_zero: bool = True
 
 
 def run_paths(run_dir: str | os.PathLike) -> dict[str, Path]:
@@ -288,7 +289,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     if trainer.is_global_zero:
         write_json(metadata, paths["meta"])
     return FitResult(run_dir, paths["best_ckpt"], paths["best_pt"], float(best_score), int(trainer.current_epoch),
-                     metadata)
+                     metadata, bool(trainer.is_global_zero))
 
 
 def load_run(run_dir: str | os.PathLike) -> tuple[ExperimentConfig, dict]:

@@ -1,0 +1,442 @@
+"""``mirmodels evaluate``: score a trained run on whole files; write ``RUN_DIR/metrics.json``.
+
+The network runs over consecutive patches covering each whole file (hop ``eval.patch_hop``,
+default the patch length; the last patch is aligned with the file's end, or the file is
+zero-padded when shorter than one patch) and overlapping outputs are averaged.  Then, per problem
+(one scorer per problem, registered in :data:`SCORERS`, the metric functions are those of
+:mod:`mirmodels.metrics`):
+
+* multiclass: file prediction = mean of the patch probabilities → accuracy, macro
+  recall / precision / F1, confusion matrix;
+* multilabel: file scores = mean of the patch probabilities → macro ROC-AUC and average precision
+  (per tag too);
+* framelabel: frame accuracy and macro recall; ``mir_eval.chord`` majmin when the labels are chords;
+* multipitch: frames above ``eval.threshold`` on the stitched salience vs. the annotation converted
+  the mir_eval way (f0 breakpoints → their times and Hz; notes → sampled on the feature's frames),
+  ``mir_eval.multipitch`` per file then averaged over files; also the tutorial's per-patch average
+  (each patch scored against its quantised target, then averaged), under its own key;
+* metric: MR1, MRR, P@1/5/10, mAP from the whole-file embeddings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from mirmodels.experiment import load_network, load_run, run_paths, write_json
+from pyjama_tools.errors import MirError
+
+__all__ = ["SCORERS", "EvalResult", "evaluate", "format_metrics", "cover_starts", "run_patches",
+           "FileInputs", "file_inputs", "predict_files", "score_predictions", "multipitch_reference"]
+
+
+# ----------------------------------------------------------------------------- stitching
+
+
+def cover_starts(num_frames: int, patch_length: int, hop: int) -> np.ndarray:
+    """Patch starts covering all ``num_frames`` frames: every ``hop``, the last one ending at the end.
+
+    A file shorter than one patch gives the single start 0 (the caller zero-pads it).
+    """
+    if num_frames <= patch_length:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, num_frames - patch_length + 1, hop, dtype=np.int64)
+    if starts[-1] + patch_length < num_frames:
+        starts = np.append(starts, num_frames - patch_length)
+    return starts
+
+
+def _patches(array: np.ndarray, starts: np.ndarray, patch_length: int) -> np.ndarray:
+    """(N, ..., L) patches of ``array`` (..., T) at ``starts`` (zero-padded at the end when T < L)."""
+    if array.shape[-1] < patch_length:
+        pad = [(0, 0)] * (array.ndim - 1) + [(0, patch_length - array.shape[-1])]
+        array = np.pad(array, pad)
+    return np.stack([array[..., s:s + patch_length] for s in starts])
+
+
+@torch.no_grad()
+def run_patches(network: torch.nn.Module, activation: Callable[[torch.Tensor], torch.Tensor], array: np.ndarray,
+                patch_length: int, hop: int, batch_size: int = 32,
+                device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """The network's activated output on patches covering ``array`` (..., T).
+
+    Returns
+    -------
+    outputs : np.ndarray float32 (N, *output_shape)
+    starts : np.ndarray int64 (N,)
+    """
+    starts = cover_starts(array.shape[-1], patch_length, hop)
+    patches = _patches(np.asarray(array, dtype=np.float32), starts, patch_length)
+    outputs = []
+    for first in range(0, len(patches), batch_size):
+        x = torch.from_numpy(patches[first:first + batch_size]).to(device)
+        outputs.append(activation(network(x)).float().cpu().numpy())
+    return np.concatenate(outputs), starts
+
+
+def stitch(outputs: np.ndarray, starts: np.ndarray, num_frames: int) -> np.ndarray:
+    """Average per-patch outputs (N, ..., L) over their frames → (..., num_frames)."""
+    length = outputs.shape[-1]
+    total = max(num_frames, int(starts[-1]) + length)
+    acc = np.zeros(outputs.shape[1:-1] + (total,), dtype=np.float64)
+    count = np.zeros(total, dtype=np.float64)
+    for output, start in zip(outputs, starts):
+        acc[..., start:start + length] += output
+        count[start:start + length] += 1
+    return (acc / np.maximum(count, 1))[..., :num_frames].astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class FileInputs:
+    """One file as the network sees it.
+
+    Attributes
+    ----------
+    key : str
+    array : np.ndarray float32, (C, F, T) feature or (1, N) waveform
+    time_sec : np.ndarray (T,)
+    frequency_hz : np.ndarray (F,) or None
+    """
+
+    key: str
+    array: np.ndarray
+    time_sec: np.ndarray
+    frequency_hz: np.ndarray | None
+
+
+def file_inputs(metadata: dict, keys: Sequence[str]):
+    """Yield :class:`FileInputs` for ``keys`` from the run's feature cache (or audio store)."""
+    if metadata.get("cache_path"):
+        from mirfeat.cache import FeatureCache
+
+        cache = FeatureCache(metadata["cache_path"])
+        try:
+            for key in keys:
+                yield FileInputs(key, cache.read(key), np.asarray(cache.time_sec(key)),
+                                 None if cache.frequency_hz(key) is None else np.asarray(cache.frequency_hz(key)))
+        finally:
+            cache.close()
+    else:
+        from pyjama_tools.audio_store import AudioStore
+
+        with AudioStore(metadata["audio_path"]) as store:
+            for key in keys:
+                audio = store.read(key)
+                rate = store.sample_rate(key)
+                yield FileInputs(key, audio.reshape(1, -1), np.arange(audio.shape[-1]) / rate, None)
+
+
+def _activation(problem: str, network: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    from mirmodels.tasks import get_task_class
+
+    task = get_task_class(problem)(network)
+    return task.output_activation
+
+
+def predict_files(network: torch.nn.Module, problem: str, inputs, patch_length: int, hop: int,
+                  batch_size: int = 32, device: str | torch.device = "cpu") -> dict[str, dict[str, Any]]:
+    """Per file: ``output`` (multiclass/multilabel (K,) mean of patch probabilities; framelabel
+    (K, T) and multipitch (F, T) stitched; metric (D,) embedding), ``patches`` (N, ...) and ``starts``,
+    ``time_sec``, ``frequency_hz``."""
+    activation = _activation(problem, network)
+    network = network.to(device).eval()
+    results: dict[str, dict[str, Any]] = {}
+    for item in inputs:
+        num_frames = item.array.shape[-1]
+        if problem == "metric":
+            array = item.array[..., :patch_length]
+            outputs, starts = run_patches(network, activation, array, patch_length, patch_length, 1, device)
+            output = outputs[0]
+        else:
+            outputs, starts = run_patches(network, activation, item.array, patch_length, hop, batch_size, device)
+            if problem in ("multiclass", "multilabel"):
+                output = outputs.mean(axis=0)
+            else:
+                if outputs.ndim == 4 and outputs.shape[1] == 1:  # (N, 1, F, L) → (N, F, L)
+                    outputs = outputs[:, 0]
+                if outputs.shape[-1] != patch_length:
+                    raise MirError(f"model output has {outputs.shape[-1]} frames for a {patch_length}-frame patch; "
+                                   "whole-file stitching needs one output per input frame")
+                output = stitch(outputs, starts, num_frames)
+        results[item.key] = {"output": output, "patches": outputs, "starts": starts, "time_sec": item.time_sec,
+                             "frequency_hz": item.frequency_hz}
+    return results
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def midi_to_hz(midi: np.ndarray) -> np.ndarray:
+    """MIDI note numbers → Hz (A4 = 69 = 440 Hz)."""
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69.0) / 12.0)
+
+
+def multipitch_reference(doc: Any, key: str, field_name: str, time_sec: np.ndarray,
+                         unit: str = "midi") -> tuple[np.ndarray, list[np.ndarray]]:
+    """The mir_eval reference of one file: times (N,) in s and a list of Hz arrays (one per time).
+
+    Breakpoint f0 (Bach10's ``f0multi``, MIDI, 0 = silent) keeps its own times; note segments
+    (MAPS's ``pitchmidi``) are sampled on the feature's frame times ``time_sec``.
+    """
+    definition = doc.definition(field_name)
+    to_hz = midi_to_hz if unit == "midi" else (lambda v: np.asarray(v, dtype=float))
+    if definition.type_extent == "breakpoint":
+        times, values = doc.breakpoints(key, field_name)
+        freqs = [to_hz(column[column > 0]) for column in np.asarray(values, dtype=float).T]
+        return np.asarray(times, dtype=float), freqs
+    onsets, durations, pitches = doc.segments(key, field_name)
+    pitches = np.asarray(pitches, dtype=float)
+    times = np.asarray(time_sec, dtype=float)
+    active = (times[:, None] >= onsets[None, :]) & (times[:, None] < (onsets + durations)[None, :])
+    freqs = [to_hz(pitches[row & (pitches > 0)]) for row in active]
+    return times, freqs
+
+
+def salience_to_freqs(salience: np.ndarray, frequency_hz: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """(F, T) salience → per frame, the Hz of the bins above ``threshold``."""
+    active = np.asarray(salience) > threshold
+    frequency_hz = np.asarray(frequency_hz, dtype=float)
+    return [frequency_hz[column] for column in active.T]
+
+
+# ----------------------------------------------------------------------------- scorers
+
+Scorer = Callable[..., dict[str, Any]]
+SCORERS: dict[str, Scorer] = {}
+
+
+def _register(problem: str) -> Callable[[Scorer], Scorer]:
+    def decorate(function: Scorer) -> Scorer:
+        SCORERS[problem] = function
+        return function
+    return decorate
+
+
+def _file_labels(target: Any, keys: Sequence[str]) -> np.ndarray:
+    return np.stack([np.asarray(target.for_file(k, None, None)) for k in keys])
+
+
+@_register("multiclass")
+def score_multiclass(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
+    """File-level accuracy, macro recall / precision / F1 and the confusion matrix."""
+    from mirmodels import metrics
+
+    keys = list(predictions)
+    y_true = _file_labels(target, keys).astype(int)
+    probabilities = np.stack([predictions[k]["output"] for k in keys])
+    return {"metrics": metrics.multiclass_scores(y_true, probabilities.argmax(axis=1),
+                                                 labels=list(target.vocabulary or range(probabilities.shape[1])))}
+
+
+@_register("multilabel")
+def score_multilabel(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
+    """Macro ROC-AUC and average precision over tags (and per tag)."""
+    from mirmodels import metrics
+
+    keys = list(predictions)
+    y_true = _file_labels(target, keys).astype(int)
+    scores = np.stack([predictions[k]["output"] for k in keys])
+    return {"metrics": metrics.multilabel_scores(y_true, scores, tags=list(target.vocabulary or range(scores.shape[1])))}
+
+
+@_register("framelabel")
+def score_framelabel(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
+    """Frame accuracy and macro recall (frames with the ignore index left out); chord majmin when chords."""
+    from mirmodels import metrics
+
+    y_true, y_pred, times = [], [], []
+    for key, prediction in predictions.items():
+        y_true.append(np.asarray(target.for_file(key, prediction["time_sec"], prediction["frequency_hz"])).astype(int))
+        y_pred.append(prediction["output"].argmax(axis=0))
+        times.append(prediction["time_sec"])
+    vocabulary = list(target.vocabulary or [])
+    result = metrics.framelabel_scores(np.concatenate(y_true), np.concatenate(y_pred), labels=vocabulary,
+                                       ignore_index=int(getattr(target, "ignore_index", -100)))
+    if getattr(target.spec, "chord_vocabulary", None) is not None or _looks_like_chords(vocabulary):
+        chord = [metrics.chord_scores(t, yt, yp, vocabulary) for t, yt, yp in zip(times, y_true, y_pred)]
+        result.update(_mean_dicts(chord, prefix="chord_"))
+    return {"metrics": result}
+
+
+def _looks_like_chords(vocabulary: Sequence[str]) -> bool:
+    return bool(vocabulary) and all(v == "N" or ":" in str(v) for v in vocabulary)
+
+
+def _mean_dicts(items: Sequence[dict], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in items[0] if items else ():
+        values = [float(d[name]) for d in items if isinstance(d.get(name), (int, float, np.floating))]
+        if values:
+            out[prefix + name] = float(np.mean(values))
+    return out
+
+
+@_register("multipitch")
+def score_multipitch(predictions: dict, target: Any, doc: Any = None, threshold: float = 0.5,
+                     annot_key: str | None = None, patch_starts: dict | None = None,
+                     patch_length: int | None = None, **_: Any) -> dict[str, Any]:
+    """Whole-file mir_eval.multipitch (mean over files) + the tutorial's per-patch average."""
+    from mirmodels import metrics
+
+    unit = getattr(target.spec, "pitch_unit", "midi")
+    field_name = annot_key or target.spec.field
+    per_file = {}
+    for key, prediction in predictions.items():
+        ref_time, ref_freqs = multipitch_reference(doc, key, field_name, prediction["time_sec"], unit)
+        est_freqs = salience_to_freqs(prediction["output"], prediction["frequency_hz"], threshold)
+        per_file[key] = metrics.multipitch_scores(ref_time, ref_freqs, np.asarray(prediction["time_sec"], float),
+                                                  est_freqs)
+    result: dict[str, Any] = {"metrics": _mean_dicts(list(per_file.values())),
+                              "per_file": {k: {n: float(v) for n, v in d.items()} for k, d in per_file.items()}}
+    # the tutorial's number: every training-grid patch scored against its quantised target, averaged
+    patch_scores = []
+    for key, prediction in predictions.items():
+        time_sec, frequency_hz = prediction["time_sec"], prediction["frequency_hz"]
+        starts = (patch_starts or {}).get(key)
+        if starts is None or patch_length is None:
+            continue
+        salience = prediction["output"]
+        for start in starts:
+            stop = start + patch_length
+            reference = np.asarray(target.for_patch(key, int(start), patch_length, time_sec, frequency_hz))
+            times = np.asarray(time_sec[start:stop], dtype=float)
+            patch_scores.append(metrics.multipitch_scores(
+                times, salience_to_freqs(reference, frequency_hz, 0.5),
+                times, salience_to_freqs(salience[:, start:stop], frequency_hz, threshold)))
+    if patch_scores:
+        result["metrics_patch_average_tutorial"] = _mean_dicts(patch_scores)
+        result["metrics_patch_average_tutorial"]["num_patches"] = len(patch_scores)
+    return result
+
+
+@_register("metric")
+def score_metric(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
+    """MR1, MRR, P@1/5/10 and mAP of the whole-file embeddings (each file queries all others)."""
+    from mirmodels import metrics
+
+    keys = list(predictions)
+    embeddings = np.stack([predictions[k]["output"] for k in keys])
+    work_ids = np.asarray(target.work_ids(keys) if hasattr(target, "work_ids") else _file_labels(target, keys))
+    return {"metrics": metrics.retrieval_scores(embeddings, work_ids)}
+
+
+def score_predictions(problem: str, predictions: dict, target: Any, **context: Any) -> dict[str, Any]:
+    """Score per-file predictions (as :func:`predict_files` returns them) with the problem's scorer."""
+    try:
+        scorer = SCORERS[problem]
+    except KeyError:
+        raise MirError(f"problem {problem!r} has no scorer; known: {', '.join(sorted(SCORERS))}") from None
+    return scorer(predictions, target, **context)
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` wrote to ``metrics.json``."""
+
+    path: Path
+    data: dict = field(default_factory=dict)
+
+
+def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: str | os.PathLike | None = None,
+             quiet: bool = True, device: str | None = None) -> EvalResult:
+    """Score the best network of a run on the whole files of a split.
+
+    Parameters
+    ----------
+    run_dir : a directory written by :func:`mirmodels.experiment.fit`
+    split : valid | test | train (default ``eval.split`` of the run's config)
+    data_root : folder of the dataset pair (default: where the run was trained)
+    quiet : no progress bar
+    device : torch device (default cuda when available, else cpu)
+
+    Returns
+    -------
+    EvalResult
+        ``RUN_DIR/metrics.json`` and its content.
+
+    Raises
+    ------
+    MirError
+        Not a run directory, a checkpoint of another model, features that do not match the run's
+        input shape, an empty split.
+    """
+    from tqdm import tqdm
+
+    from mirmodels.data import prepare_data
+
+    config, metadata = load_run(run_dir)
+    split = split or config.eval.split
+    if data_root is None and metadata.get("audio_path"):
+        data_root = Path(metadata["audio_path"]).parent
+    prepared = prepare_data(config, data_root, quiet=quiet)
+    if tuple(prepared.input_shape) != tuple(metadata["input_shape"]):
+        raise MirError(f"{run_dir}: the dataset's features give examples of shape {tuple(prepared.input_shape)}, "
+                       f"the run was trained on {tuple(metadata['input_shape'])}")
+    keys = prepared.splits.get(split) or []
+    if not keys:
+        raise MirError(f"{run_dir}: the {split!r} split is empty (rule {config.dataset.split!r})")
+    network = load_network(run_dir, config, metadata)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    patch_length = config.feature.patch_length
+    hop = config.eval.patch_hop or patch_length
+    metadata = dict(metadata, cache_path=None if prepared.cache_path is None else str(prepared.cache_path),
+                    audio_path=str(prepared.audio_path))
+    inputs = tqdm(file_inputs(metadata, keys), total=len(keys), disable=quiet, unit="file", desc="evaluate")
+    predictions = predict_files(network, prepared.problem, inputs, patch_length, hop,
+                                config.eval.batch_size or config.train.batch_size, device)
+    context: dict[str, Any] = {"doc": prepared.doc, "threshold": config.eval.threshold,
+                               "annot_key": prepared.annot_key}
+    if prepared.problem == "multipitch":
+        from mirfeat.patches import patch_starts
+
+        context["patch_length"] = patch_length
+        context["patch_starts"] = {k: patch_starts(len(p["time_sec"]), patch_length, config.feature.patch_hop)
+                                   for k, p in predictions.items()}
+    scores = score_predictions(prepared.problem, predictions, prepared.target, **context)
+    data = {"run": str(run_dir), "split": split, "problem": prepared.problem, "num_files": len(keys),
+            "threshold": config.eval.threshold if prepared.problem in ("multipitch", "multilabel") else None,
+            **_json_ready(scores)}
+    path = write_json(data, run_paths(run_dir)["metrics"])
+    return EvalResult(path, data)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def format_metrics(result: EvalResult | dict) -> str:
+    """The scalar metrics as a two-column table (nested per-tag / per-file values left to the JSON)."""
+    data = result.data if isinstance(result, EvalResult) else result
+    rows = []
+    for section in ("metrics", "metrics_patch_average_tutorial"):
+        values = data.get(section) or {}
+        label = "" if section == "metrics" else "patch average (tutorial) "
+        for name, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                rows.append((label + name, f"{value:.4f}" if isinstance(value, float) else str(value)))
+    width = max((len(r[0]) for r in rows), default=6)
+    header = f"{data.get('problem', '')} on {data.get('split', '')} ({data.get('num_files', 0)} files)"
+    lines = [header, f"{'metric'.ljust(width)}  value", f"{'-' * width}  -----"]
+    lines += [f"{name.ljust(width)}  {value}" for name, value in rows]
+    if isinstance(result, EvalResult):
+        lines.append(f"written: {result.path}")
+    return "\n".join(lines)

@@ -1,0 +1,307 @@
+"""``mirmodels predict``: run a trained model on any audio file.
+
+The file is decoded at the run's sample rate (:func:`pyjama_tools.audio_store.decode`), the run's
+feature is computed with the run's parameters, the network runs over patches covering the file
+(as in evaluation), and the predictions are written next to the audio (or in ``-o DIR``):
+
+* ``<stem>_predictions.json`` and ``<stem>_predictions.csv``: per patch (multiclass, multilabel:
+  class probabilities, plus the file-level mean in the JSON), per frame (framelabel: label and
+  probability; multipitch: active bins), or the embedding (metric);
+* ``<stem>_predictions.png``: a tag-o-gram (classes × time) for multiclass / multilabel / framelabel,
+  a piano roll over the CQT for multipitch, the embedding for metric;
+* multipitch also ``<stem>_notes.pyjama``: frames above the threshold merged into note segments
+  per pitch bin rounded to MIDI (field ``pitchmidi``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from mirmodels.evaluate import FileInputs, predict_files
+from mirmodels.experiment import load_network, load_run, write_json
+from pyjama_tools.errors import MirError
+
+__all__ = ["PredictResult", "predict", "salience_to_notes", "WRITERS"]
+
+
+@dataclass
+class PredictResult:
+    """The files written by :func:`predict` and the predictions (JSON content)."""
+
+    files: list[Path] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+
+def _atomic_text(text: str, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_csv(rows: list[list[Any]], header: list[str], path: Path) -> Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return _atomic_text(buffer.getvalue(), path)
+
+
+def _save_figure(figure: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(f".{path.stem}.partial.png")
+    try:
+        figure.savefig(tmp, dpi=100, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(figure)
+    return path
+
+
+def hz_to_midi(frequency_hz: np.ndarray) -> np.ndarray:
+    """Hz → (fractional) MIDI note numbers."""
+    return 69.0 + 12.0 * np.log2(np.asarray(frequency_hz, dtype=float) / 440.0)
+
+
+def salience_to_notes(salience: np.ndarray, frequency_hz: np.ndarray, time_sec: np.ndarray,
+                      threshold: float = 0.5) -> list[tuple[float, float, int]]:
+    """Note segments from a (F, T) salience: frames above ``threshold`` whose bin rounds to the same
+    MIDI pitch, merged over consecutive frames.
+
+    Returns
+    -------
+    list of (onset_sec, duration_sec, midi) sorted by onset then pitch; a note ends one frame hop
+    after its last active frame.
+    """
+    salience = np.asarray(salience)
+    time_sec = np.asarray(time_sec, dtype=float)
+    if salience.shape[-1] == 0:
+        return []
+    hop = float(np.median(np.diff(time_sec))) if len(time_sec) > 1 else 0.0
+    midi = np.round(hz_to_midi(frequency_hz)).astype(int)
+    active = salience > threshold
+    notes = []
+    for pitch in np.unique(midi[active.any(axis=1)]):
+        frames = active[midi == pitch].any(axis=0).astype(np.int8)
+        edges = np.diff(np.concatenate([[0], frames, [0]]))
+        for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
+            onset = time_sec[first]
+            notes.append((float(onset), float(time_sec[last] + hop - onset), int(pitch)))
+    return sorted(notes)
+
+
+def _frame_segments(labels: np.ndarray, time_sec: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
+    """Consecutive frames with the same label → segments {time, duration, value}."""
+    if labels.size == 0:
+        return []
+    hop = float(np.median(np.diff(time_sec))) if len(time_sec) > 1 else 0.0
+    change = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [labels.size]])
+    return [{"time": float(time_sec[a]), "duration": float(time_sec[b - 1] + hop - time_sec[a]),
+             "value": names[int(labels[a])] if int(labels[a]) < len(names) else str(int(labels[a]))}
+            for a, b in zip(starts, stops)]
+
+
+# ----------------------------------------------------------------------------- writers per problem
+
+Writer = Callable[..., dict[str, Any]]
+WRITERS: dict[str, Writer] = {}
+
+
+def _register(*problems: str) -> Callable[[Writer], Writer]:
+    def decorate(function: Writer) -> Writer:
+        for problem in problems:
+            WRITERS[problem] = function
+        return function
+    return decorate
+
+
+@_register("multiclass", "multilabel")
+def _write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, files: list[Path],
+                **_: Any) -> dict[str, Any]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = metadata.get("vocabulary") or [str(i) for i in range(prediction["patches"].shape[1])]
+    patches, starts, time_sec = prediction["patches"], prediction["starts"], prediction["time_sec"]
+    length = metadata["patch_length"]
+    hop = float(np.median(np.diff(time_sec))) if len(time_sec) > 1 else 0.0
+    start_sec = [float(time_sec[min(s, len(time_sec) - 1)]) for s in starts]
+    end_sec = [float(time_sec[min(s + length, len(time_sec)) - 1] + hop) for s in starts]
+    mean = prediction["output"]
+    data: dict[str, Any] = {"labels": names, "file": {n: float(p) for n, p in zip(names, mean)}}
+    if metadata["problem"] == "multiclass":
+        data["predicted"] = names[int(np.argmax(mean))]
+    else:
+        data["predicted"] = [n for n, p in zip(names, mean) if p > threshold]
+    data["patches"] = [{"start_sec": a, "end_sec": b, "probabilities": [float(v) for v in p]}
+                       for a, b, p in zip(start_sec, end_sec, patches)]
+    rows = [[f"{a:.3f}", f"{b:.3f}"] + [f"{v:.6f}" for v in p] for a, b, p in zip(start_sec, end_sec, patches)]
+    files.append(_write_csv(rows, ["start_sec", "end_sec"] + list(names), stem.with_name(stem.name + "_predictions.csv")))
+    figure, axis = plt.subplots(figsize=(max(6, len(starts) * 0.3), max(3, len(names) * 0.25)))
+    image = axis.imshow(patches.T, aspect="auto", origin="lower", vmin=0, vmax=1, cmap="viridis",
+                        extent=(start_sec[0], end_sec[-1], -0.5, len(names) - 0.5))
+    axis.set_yticks(range(len(names)), names, fontsize=7)
+    axis.set_xlabel("time (s)")
+    axis.set_title(f"{metadata['problem']} probabilities per patch (tag-o-gram)")
+    figure.colorbar(image, ax=axis)
+    files.append(_save_figure(figure, stem.with_name(stem.name + "_predictions.png")))
+    return data
+
+
+@_register("framelabel")
+def _write_frames(prediction: dict, metadata: dict, stem: Path, files: list[Path], **_: Any) -> dict[str, Any]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    output, time_sec = prediction["output"], np.asarray(prediction["time_sec"], dtype=float)
+    names = metadata.get("vocabulary") or [str(i) for i in range(output.shape[0])]
+    labels = output.argmax(axis=0)
+    data = {"labels": names, "segments": _frame_segments(labels, time_sec, names)}
+    rows = [[f"{t:.4f}", names[int(k)], f"{float(output[int(k), i]):.6f}"] for i, (t, k) in enumerate(zip(time_sec, labels))]
+    files.append(_write_csv(rows, ["time_sec", "label", "probability"], stem.with_name(stem.name + "_predictions.csv")))
+    figure, axis = plt.subplots(figsize=(10, max(3, len(names) * 0.2)))
+    axis.imshow(output, aspect="auto", origin="lower", vmin=0, vmax=1, cmap="viridis",
+                extent=(time_sec[0], time_sec[-1], -0.5, len(names) - 0.5))
+    axis.set_yticks(range(len(names)), names, fontsize=6)
+    axis.set_xlabel("time (s)")
+    axis.set_title("frame label probabilities")
+    files.append(_save_figure(figure, stem.with_name(stem.name + "_predictions.png")))
+    return data
+
+
+@_register("multipitch")
+def _write_pitch(prediction: dict, metadata: dict, stem: Path, threshold: float, files: list[Path],
+                 feature_value: np.ndarray | None = None, **_: Any) -> dict[str, Any]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pyjama_tools import pyjama
+
+    salience, time_sec = prediction["output"], np.asarray(prediction["time_sec"], dtype=float)
+    frequency_hz = np.asarray(prediction["frequency_hz"], dtype=float)
+    notes = salience_to_notes(salience, frequency_hz, time_sec, threshold)
+    data = {"threshold": threshold, "notes": [{"time": t, "duration": d, "midi": m} for t, d, m in notes]}
+    active = salience > threshold
+    rows = [[f"{t:.4f}", " ".join(f"{f:.2f}" for f in frequency_hz[active[:, i]])] for i, t in enumerate(time_sec)]
+    files.append(_write_csv(rows, ["time_sec", "frequencies_hz"], stem.with_name(stem.name + "_predictions.csv")))
+    doc = pyjama.PyjamaDoc()
+    doc.define("pitchmidi", "segment", "numeric")
+    doc.add_entry(metadata.get("input_name", stem.name), {
+        "pitchmidi": pyjama.segment_atoms([n[0] for n in notes], [n[1] for n in notes], [n[2] for n in notes])})
+    notes_path = stem.with_name(stem.name + "_notes.pyjama")
+    pyjama.save(doc, notes_path)
+    files.append(notes_path)
+    figure, axis = plt.subplots(figsize=(10, 5))
+    extent = (time_sec[0], time_sec[-1], 0, len(frequency_hz))
+    if feature_value is not None:
+        background = np.log1p(np.abs(feature_value[min(1, feature_value.shape[0] - 1)] if feature_value.shape[0] == 6
+                                     else feature_value[0]))
+        axis.imshow(background, aspect="auto", origin="lower", cmap="gray_r", extent=extent)
+    roll = np.ma.masked_where(~active, salience)
+    axis.imshow(roll, aspect="auto", origin="lower", cmap="autumn", vmin=threshold, vmax=1, extent=extent, alpha=0.8)
+    ticks = np.linspace(0, len(frequency_hz) - 1, 7).astype(int)
+    axis.set_yticks(ticks, [f"{frequency_hz[i]:.0f}" for i in ticks])
+    axis.set_ylabel("frequency (Hz)")
+    axis.set_xlabel("time (s)")
+    axis.set_title(f"piano roll (salience > {threshold:g}) over the CQT")
+    files.append(_save_figure(figure, stem.with_name(stem.name + "_predictions.png")))
+    return data
+
+
+@_register("metric")
+def _write_embedding(prediction: dict, metadata: dict, stem: Path, files: list[Path], **_: Any) -> dict[str, Any]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    embedding = [float(v) for v in prediction["output"]]
+    files.append(_write_csv([[i, f"{v:.6f}"] for i, v in enumerate(embedding)], ["dimension", "value"],
+                            stem.with_name(stem.name + "_predictions.csv")))
+    figure, axis = plt.subplots(figsize=(6, 3))
+    axis.bar(range(len(embedding)), embedding)
+    axis.set_xlabel("dimension")
+    axis.set_title("embedding")
+    files.append(_save_figure(figure, stem.with_name(stem.name + "_predictions.png")))
+    return {"embedding": embedding}
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+            threshold: float | None = None, device: str | None = None) -> PredictResult:
+    """Predict on one audio file with the best network of a run.
+
+    Parameters
+    ----------
+    run_dir : a run directory written by :func:`mirmodels.experiment.fit`
+    audio_file : any audio file :func:`pyjama_tools.audio_store.decode` reads (wav, flac, mp3, mp4 ...)
+    out_dir : output folder (default: the audio file's folder)
+    threshold : decision threshold (default ``eval.threshold``)
+    device : torch device (default cuda when available)
+
+    Returns
+    -------
+    PredictResult
+        The files written (JSON, CSV, PNG, and for multipitch the notes .pyjama).
+    """
+    from mirfeat.features import build_feature
+    from pyjama_tools.audio_store import decode
+
+    config, metadata = load_run(run_dir)
+    threshold = config.eval.threshold if threshold is None else float(threshold)
+    if not 0 < threshold < 1:
+        raise MirError(f"--threshold: expected a number in (0, 1), got {threshold}")
+    audio_file = Path(audio_file)
+    audio, sample_rate = decode(audio_file, sample_rate=int(metadata["sample_rate"]), mono=True)
+    feature = build_feature(metadata["feature"], metadata["feature_params"])
+    value = feature.compute(audio, sample_rate)
+    if metadata["feature"] == "waveform":
+        array = value.value.reshape(1, -1)
+    else:
+        array = value.value
+    expected = tuple(metadata["input_shape"][:-1])
+    if tuple(array.shape[:-1]) != expected:
+        raise MirError(f"{audio_file}: the feature has shape {tuple(array.shape[:-1])} (without time), the run "
+                       f"expects {expected}")
+    network = load_network(run_dir, config, metadata)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    patch_length = config.feature.patch_length
+    item = FileInputs(audio_file.name, array, np.asarray(value.time_sec), value.frequency_hz)
+    prediction = predict_files(network, metadata["problem"], [item], patch_length,
+                               config.eval.patch_hop or patch_length,
+                               config.eval.batch_size or config.train.batch_size, device)[audio_file.name]
+    out = Path(out_dir) if out_dir is not None else audio_file.parent
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / audio_file.stem
+    files: list[Path] = []
+    writer = WRITERS[metadata["problem"]]
+    details = writer(prediction, dict(metadata, input_name=audio_file.name), stem, threshold=threshold, files=files,
+                     feature_value=value.value)
+    data = {"file": str(audio_file), "run": str(run_dir), "problem": metadata["problem"],
+            "duration_sec": float(len(audio) / sample_rate), **details}
+    json_path = write_json(data, stem.with_name(stem.name + "_predictions.json"))
+    files.insert(0, json_path)
+    return PredictResult(files, data)
