@@ -1,0 +1,196 @@
+"""Train / valid / test splits of a dataset's keys.
+
+Three rules, registered by name in :data:`SPLIT_RULES`:
+
+- ``index_mod5`` (the tutorial's): entries whose index in the .pyjama document is a multiple of 5
+  go to ``valid``, the others to ``train``;
+- ``field``: the value of a global field of each entry (``split`` by default): ``train``, ``valid``
+  (``validation`` and ``val`` are read as ``valid``) or ``test``;
+- ``list``: text files with one key or relative path per line (``blues/blues.00000.wav`` is the
+  key ``blues+++blues.00000.wav``); the split is named by the file (``train_filtered.txt`` →
+  ``train``) or by the mapping key when ``list_files`` is a dict. Entries in no list are left out
+  (the point of fault-filtered lists); a line naming no entry is an error.
+
+Group-aware splitting (``group_field``, e.g. ``piece``, ``track`` or ``work-id``): all the entries
+of a group land in the same split. With ``index_mod5`` the rule is applied to the group's ordinal
+(groups numbered in order of first appearance), so about a fifth of the groups go to ``valid``;
+with ``field`` and ``list`` a group whose entries disagree is an error naming the group.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+from pyjama_tools.audio_store import KEY_SEPARATOR
+from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.pyjama import PyjamaDoc
+
+SPLIT_NAMES = ("train", "valid", "test")
+_ALIASES = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid",
+            "test": "test", "testing": "test"}
+
+#: rule name → function(doc, indices, field, list_files) -> {entry index: split name}
+SPLIT_RULES: dict[str, Callable[..., dict[int, str]]] = {}
+
+
+def _register(name: str):
+    def decorate(function):
+        SPLIT_RULES[name] = function
+        return function
+    return decorate
+
+
+def _split_name(value: object, where: str) -> str:
+    name = _ALIASES.get(str(value).strip().lower())
+    if name is None:
+        raise MirError(f"{where}: split {value!r} not one of {', '.join(SPLIT_NAMES)}")
+    return name
+
+
+@_register("index_mod5")
+def _rule_index_mod5(doc: PyjamaDoc, indices: list[int], groups: list | None, **_) -> dict[int, str]:
+    if groups is None:
+        return {i: "valid" if i % 5 == 0 else "train" for i in indices}
+    ordinal: dict = {}
+    for group in groups:  # every entry of the document, so that ordinals do not depend on `keys`
+        ordinal.setdefault(group, len(ordinal))
+    return {i: "valid" if ordinal[groups[i]] % 5 == 0 else "train" for i in indices}
+
+
+@_register("field")
+def _rule_field(doc: PyjamaDoc, indices: list[int], field: str, **_) -> dict[int, str]:
+    doc.definition(field)
+    out = {}
+    for i in indices:
+        values = doc.values(i, field)
+        where = f"entry {i} ({doc.keys()[i]!r}), field {field!r}"
+        if len(values) != 1:
+            raise MirError(f"{where}: needs exactly one split value, found {len(values)}")
+        out[i] = _split_name(values[0], where)
+    return out
+
+
+def _list_name(path: Path) -> str:
+    stem = path.name.split(".")[0]
+    for part in (stem, stem.split("_")[0], stem.split("-")[0]):
+        if part.lower() in _ALIASES:
+            return _ALIASES[part.lower()]
+    raise MirError(f"{path}: cannot tell the split from the file name (expected train/valid/test in it); "
+                   f"pass list_files as a dict {{split: path}}")
+
+
+def _line_to_index(line: str, lookup: dict[str, int], suffix_lookup: dict[str, int]) -> int | None:
+    candidates = [line, line.replace("/", KEY_SEPARATOR).replace("\\", KEY_SEPARATOR)]
+    for candidate in candidates:
+        if candidate in lookup:
+            return lookup[candidate]
+    for candidate in candidates:  # a key holding a longer prefix (corpus root folder) than the line
+        if candidate in suffix_lookup:
+            return suffix_lookup[candidate]
+    return None
+
+
+@_register("list")
+def _rule_list(doc: PyjamaDoc, indices: list[int], list_files, **_) -> dict[int, str]:
+    if not list_files:
+        raise ParameterError("rule 'list' needs list_files (a dict {split: path} or a list of paths)")
+    if isinstance(list_files, Mapping):
+        files = [(_split_name(name, f"list_files key {name!r}"), Path(path)) for name, path in list_files.items()]
+    elif isinstance(list_files, (str, os.PathLike)):
+        files = [(_list_name(Path(list_files)), Path(list_files))]
+    else:
+        files = [(_list_name(Path(path)), Path(path)) for path in list_files]
+    keys = doc.keys()
+    lookup = {k: i for i, k in enumerate(keys) if k is not None}
+    suffix_lookup: dict[str, int] = {}
+    for k, i in lookup.items():
+        parts = k.split(KEY_SEPARATOR)
+        for start in range(1, len(parts)):
+            suffix_lookup.setdefault(KEY_SEPARATOR.join(parts[start:]), i)
+    wanted = set(indices)
+    out: dict[int, str] = {}
+    where_from: dict[int, str] = {}
+    for name, path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise MirError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise MirError(f"{path}: cannot read ({error})") from None
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            index = _line_to_index(line, lookup, suffix_lookup)
+            if index is None:
+                raise MirError(f"{path}, line {number}: {line!r} names no entry of the .pyjama document")
+            if index in out and out[index] != name:
+                raise MirError(f"{path}, line {number}: {line!r} is also in {where_from[index]} ({out[index]})")
+            if index in wanted:
+                out[index] = name
+                where_from[index] = str(path)
+    return out
+
+
+def split_keys(doc: PyjamaDoc, keys: Iterable[str] | None = None, rule: str = "index_mod5", field: str = "split",
+               list_files: Mapping[str, str | os.PathLike] | Sequence[str | os.PathLike] | str | os.PathLike | None = None,
+               group_field: str | None = None) -> dict[str, list[str]]:
+    """Split the keys of ``doc`` into train / valid (/ test).
+
+    Parameters
+    ----------
+    doc : PyjamaDoc
+    keys : iterable of str, optional
+        Restrict to these keys (e.g. those present in the feature cache); default every entry.
+    rule : str
+        ``index_mod5``, ``field`` or ``list`` (see the module docstring).
+    field : str
+        The field holding the split name (rule ``field``).
+    list_files : dict {split: path}, list of paths, or one path
+        The list files (rule ``list``).
+    group_field : str, optional
+        A global field (``piece``, ``track``, ``work-id``) whose groups must not straddle splits.
+
+    Returns
+    -------
+    dict
+        ``{'train': [...], 'valid': [...]}`` plus ``'test'`` when the rule gives one; keys keep the
+        document's entry order.
+
+    Raises
+    ------
+    MirError
+        Unknown rule or key, bad split value, unreadable list file, a line naming no entry, or a
+        group split across two sets.
+    """
+    if rule not in SPLIT_RULES:
+        raise ParameterError(f"split rule {rule!r} unknown; known: {', '.join(SPLIT_RULES)}")
+    all_keys = doc.keys()
+    indices = list(range(len(all_keys))) if keys is None else sorted(doc.index_of(k) for k in keys)
+    groups = None
+    if group_field is not None:
+        doc.definition(group_field)
+        groups = []
+        for i in range(len(all_keys)):
+            values = doc.values(i, group_field)
+            if len(values) != 1:
+                raise MirError(f"entry {i} ({all_keys[i]!r}), field {group_field!r}: needs exactly one group value, "
+                               f"found {len(values)}")
+            groups.append(str(values[0]))
+    assignment = SPLIT_RULES[rule](doc, indices, field=field, list_files=list_files, groups=groups)
+    if groups is not None:
+        seen: dict[str, tuple[str, int]] = {}
+        for i in sorted(assignment):
+            group = groups[i]
+            if group in seen and seen[group][0] != assignment[i]:
+                other_split, other = seen[group]
+                raise MirError(f"{group_field} {group!r} straddles splits: entry {other} ({all_keys[other]!r}) is "
+                               f"{other_split}, entry {i} ({all_keys[i]!r}) is {assignment[i]}")
+            seen.setdefault(group, (assignment[i], i))
+    result: dict[str, list[str]] = {"train": [], "valid": []}
+    for i in indices:
+        if i in assignment:
+            result.setdefault(assignment[i], []).append(all_keys[i])
+    return result

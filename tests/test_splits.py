@@ -1,0 +1,148 @@
+"""Splits: the tutorial's index % 5 rule, a split field, list files (real GTZAN lists), groups, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import fixture_path
+from mirfeat.splits import split_keys
+from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.pyjama import PyjamaDoc, global_atoms
+
+
+def make_doc(num_entries=23, groups=None, splits=None):
+    doc = PyjamaDoc()
+    doc.define("piece", "global")
+    doc.define("split", "global")
+    for i in range(num_entries):
+        fields = {}
+        if groups is not None:
+            fields["piece"] = global_atoms([groups[i]])
+        if splits is not None:
+            fields["split"] = global_atoms([splits[i]])
+        doc.add_entry(f"folder+++file{i:02d}.wav", fields)
+    return doc
+
+
+def test_index_mod5_is_the_tutorial_rule():
+    doc = make_doc(23)
+    result = split_keys(doc)
+    keys = doc.keys()
+    assert result["valid"] == [k for i, k in enumerate(keys) if i % 5 == 0]
+    assert result["train"] == [k for i, k in enumerate(keys) if i % 5 != 0]
+    assert "test" not in result
+
+
+def test_index_mod5_uses_document_indices_for_a_subset():
+    doc = make_doc(23)
+    keys = doc.keys()
+    subset = [keys[i] for i in (12, 3, 10, 5, 6)]  # any order in, document order out
+    result = split_keys(doc, keys=subset)
+    assert result == {"train": [keys[3], keys[6], keys[12]], "valid": [keys[5], keys[10]]}
+
+
+def test_index_mod5_group_aware():
+    rng = np.random.default_rng(0)
+    groups = [f"p{int(g)}" for g in rng.integers(0, 9, 60)]
+    doc = make_doc(60, groups=groups)
+    result = split_keys(doc, group_field="piece")
+    valid_groups = {groups[doc.index_of(k)] for k in result["valid"]}
+    train_groups = {groups[doc.index_of(k)] for k in result["train"]}
+    assert not valid_groups & train_groups
+    assert sorted(result["train"] + result["valid"]) == sorted(doc.keys())
+    # reference: groups numbered by first appearance, ordinal % 5 == 0 → valid
+    ordinal = {}
+    for g in groups:
+        ordinal.setdefault(g, len(ordinal))
+    assert valid_groups == {g for g, o in ordinal.items() if o % 5 == 0}
+
+
+def test_field_rule_with_aliases_and_test_split():
+    values = ["train", "validation", "test", "val", "TRAIN"]
+    doc = make_doc(5, splits=values)
+    keys = doc.keys()
+    result = split_keys(doc, rule="field")
+    assert result == {"train": [keys[0], keys[4]], "valid": [keys[1], keys[3]], "test": [keys[2]]}
+
+
+def test_field_rule_bad_values():
+    doc = make_doc(3, splits=["train", "dev", "test"])
+    with pytest.raises(MirError, match=r"entry 1 \('folder\+\+\+file01.wav'\), field 'split': split 'dev' not one of"):
+        split_keys(doc, rule="field")
+    doc = make_doc(2, splits=["train", "test"])
+    doc.add_entry("nosplit", {})
+    with pytest.raises(MirError, match=r"entry 2 \('nosplit'\), field 'split': needs exactly one split value, found 0"):
+        split_keys(doc, rule="field")
+    with pytest.raises(MirError, match="field 'fold' is not defined"):
+        split_keys(doc, rule="field", field="fold")
+
+
+def test_field_rule_group_straddling_is_an_error():
+    doc = make_doc(4, groups=["a", "a", "b", "b"], splits=["train", "train", "train", "valid"])
+    with pytest.raises(MirError, match=r"piece 'b' straddles splits: entry 2 .* is train, entry 3 .* is valid"):
+        split_keys(doc, rule="field", group_field="piece")
+    ok = make_doc(4, groups=["a", "a", "b", "b"], splits=["train", "train", "valid", "valid"])
+    assert len(split_keys(ok, rule="field", group_field="piece")["valid"]) == 2
+
+
+def test_list_rule_with_keys_paths_comments(tmp_path):
+    doc = make_doc(6)
+    keys = doc.keys()
+    (tmp_path / "train.txt").write_text(f"# training files\n{keys[0]}\nfolder/file01.wav\n\nfile02.wav\n")
+    (tmp_path / "valid_filtered.txt").write_text("folder/file03.wav\r\n")
+    (tmp_path / "my_test_list.txt").write_text("folder/file04.wav\n")
+    result = split_keys(doc, rule="list", list_files=[tmp_path / "train.txt", tmp_path / "valid_filtered.txt"])
+    assert result == {"train": keys[:3], "valid": [keys[3]]}  # file05 is in no list: left out
+    result = split_keys(doc, rule="list", list_files={"train": tmp_path / "train.txt",
+                                                      "test": tmp_path / "my_test_list.txt"})
+    assert result == {"train": keys[:3], "valid": [], "test": [keys[4]]}
+    with pytest.raises(MirError, match="cannot tell the split from the file name"):
+        split_keys(doc, rule="list", list_files=[tmp_path / "my_test_list.txt"])
+
+
+def test_list_rule_bad_input(tmp_path):
+    doc = make_doc(3)
+    with pytest.raises(MirError, match="missing.txt: no such file"):
+        split_keys(doc, rule="list", list_files={"train": tmp_path / "missing.txt"})
+    (tmp_path / "train.txt").write_text("folder/file00.wav\nfolder/file99.wav\n")
+    with pytest.raises(MirError, match=r"train.txt, line 2: 'folder/file99.wav' names no entry"):
+        split_keys(doc, rule="list", list_files={"train": tmp_path / "train.txt"})
+    (tmp_path / "a.txt").write_text("folder/file00.wav\n")
+    (tmp_path / "b.txt").write_text("folder/file00.wav\n")
+    with pytest.raises(MirError, match=r"b.txt, line 1: 'folder/file00.wav' is also in .*a.txt \(train\)"):
+        split_keys(doc, rule="list", list_files={"train": tmp_path / "a.txt", "valid": tmp_path / "b.txt"})
+    with pytest.raises(ParameterError, match="needs list_files"):
+        split_keys(doc, rule="list")
+    with pytest.raises(ParameterError, match="split rule 'random' unknown"):
+        split_keys(doc, rule="random")
+    with pytest.raises(MirError, match="key 'nope' is not in"):
+        split_keys(doc, keys=["nope"])
+
+
+def test_list_rule_real_gtzan_lists():
+    folder = fixture_path("gtzan_genre", "_splits_jongpillee", "GTZAN_split")
+    lists = sorted(folder.glob("*_filtered.txt"))
+    lines = {p: [x.strip() for x in p.read_text().splitlines() if x.strip()] for p in lists}
+    doc = PyjamaDoc()
+    doc.define("genre", "global")
+    everything = sorted({line for values in lines.values() for line in values})
+    for line in everything:  # keys as the GTZAN converter writes them: relative to genres/
+        doc.add_entry(line.replace("/", "+++"), {"genre": global_atoms([line.split("/")[0]])})
+    result = split_keys(doc, rule="list", list_files=lists)
+    assert {name: len(v) for name, v in result.items()} == {
+        "train": len(lines[folder / "train_filtered.txt"]), "valid": len(lines[folder / "valid_filtered.txt"]),
+        "test": len(lines[folder / "test_filtered.txt"])}
+    assert "blues+++blues.00000.wav" in result["valid"]
+
+
+def test_list_rule_keys_with_a_corpus_prefix(tmp_path):
+    # keys holding the corpus folder as well ('genres+++blues+++...') still match 'blues/...' lines
+    doc = PyjamaDoc()
+    for i in range(6):
+        doc.add_entry(f"genres+++blues+++blues.0000{i}.wav")
+    (tmp_path / "train.txt").write_text("blues/blues.00001.wav\nblues/blues.00002.wav\n")
+    (tmp_path / "test.txt").write_text("genres/blues/blues.00003.wav\n")
+    result = split_keys(doc, rule="list", list_files=[tmp_path / "train.txt", tmp_path / "test.txt"])
+    assert result == {"train": ["genres+++blues+++blues.00001.wav", "genres+++blues+++blues.00002.wav"],
+                      "valid": [], "test": ["genres+++blues+++blues.00003.wav"]}
