@@ -195,7 +195,8 @@ def framelabel_scores(y_true, y_pred, ignore_index: int = -100, num_classes: int
 
     Parameters
     ----------
-    y_true : array-like of int, shape (T,), or a list of such arrays (one per file)
+    y_true : array-like of int, shape (T,), or a list of such arrays (one per file; a list whose
+        items are arrays is taken as per-file)
         True class per frame; frames equal to ``ignore_index`` are left out.
     y_pred : same structure as ``y_true``, int (T,) or scores (K, T) per file
         Predicted class per frame, or class scores with the class axis first (arg-maxed).
@@ -210,7 +211,7 @@ def framelabel_scores(y_true, y_pred, ignore_index: int = -100, num_classes: int
         ``frame_accuracy``, ``macro_recall``, ``macro_precision``, ``macro_f1``,
         ``confusion_matrix``, ``num_frames`` (scored frames); see :func:`multiclass_scores`.
     """
-    if isinstance(y_true, (list, tuple)):
+    if isinstance(y_true, (list, tuple)) and len(y_true) and np.ndim(y_true[0]) >= 1:  # one array per file
         if not isinstance(y_pred, (list, tuple)) or len(y_pred) != len(y_true):
             raise MirError("y_true and y_pred: expected two lists with one array per file")
         pairs = list(zip(y_true, y_pred))
