@@ -5,6 +5,7 @@ The frequency axis is pitch classes (C, C#, ..., B), not Hz, so ``frequency_hz``
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import librosa
@@ -85,10 +86,12 @@ class Chroma(Feature):
         self.check_sample_rate(sr)
         p = self.params
         audio = check_audio(audio, self.name, min_samples=self.min_samples())
-        chroma = librosa.feature.chroma_cqt(
-            y=audio, sr=sr, hop_length=p.hop_length, fmin=p.fmin, n_chroma=p.n_chroma,
-            n_octaves=p.n_octaves, bins_per_octave=p.bins_per_octave, tuning=p.tuning,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # librosa warns when its n_fft exceeds a very short signal
+            chroma = librosa.feature.chroma_cqt(
+                y=audio, sr=sr, hop_length=p.hop_length, fmin=p.fmin, n_chroma=p.n_chroma,
+                n_octaves=p.n_octaves, bins_per_octave=p.bins_per_octave, tuning=p.tuning,
+            )
         n_frames = 1 + audio.size // p.hop_length
         time_sec = librosa.frames_to_time(np.arange(n_frames), sr=sr, hop_length=p.hop_length)
         return FeatureValue(chroma[:, :n_frames].astype(np.float32)[np.newaxis], time_sec.astype(np.float64), None)

@@ -39,7 +39,9 @@ class CQTParams(FeatureParams):
     n_octaves : int
         Octaves per grid (bins = 12 × bins_per_semitone × n_octaves).
     hop_length : int
-        Frame hop in samples at the audio's sample rate.
+        Frame hop in samples at the audio's sample rate.  Low octaves are computed at the input rate
+        divided by 2**k only while 2**k divides the hop (as in librosa), so a hop with few factors of
+        two (e.g. 441) is allowed but slow and memory-hungry.
     """
 
     harmonics: tuple[float, ...] = (1.0,)
