@@ -1,0 +1,485 @@
+"""Patch index and torch ``Dataset``s that read lazily from a feature cache (or the audio store).
+
+The patch rule is the tutorial's: a file of T frames gives ``floor((T - L) / S) + 1`` patches of
+L frames every S frames (none when T < L). An item is ``{'X': float32 tensor (C, F, L), 'y': tensor,
+'key': str, 'start': int}``; waveform features (no frequency axis) give X of shape (1, L).
+
+Reading (why it is fast and safe):
+
+- the HDF5 file is opened on first use **in each process** (a pid check), never inherited across a
+  fork, so any ``num_workers`` and ``persistent_workers`` work; the dataset pickles without handles;
+- each patch is one hyperslab read ``value[:, :, s:s+L]`` straight into a preallocated array
+  (``read_direct``), with the HDF5 chunk cache sized for the chunks one patch spans;
+- a DataLoader batch is fetched through ``__getitems__``, which reads the batch's patches sorted by
+  (file, start) (neighbouring patches share chunks) and returns them in the sampler's order;
+- ``in_memory=True`` loads every array once (for small sets), then patches are array slices.
+
+The default collate (:func:`torch.utils.data.default_collate`) stacks X and y and keeps ``key`` as a
+list of str; :func:`collate` is that function.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler, default_collate
+
+from pyjama_tools.audio_store import AudioStore
+from pyjama_tools.errors import MirError, ParameterError
+
+from mirfeat.targets import IGNORE_INDEX, Target
+
+collate = default_collate
+
+#: cap on the chunk cache of one open dataset (bytes), and on open datasets per process
+MAX_CHUNK_CACHE_BYTES = 16 * 2**20
+MAX_OPEN_DATASETS = 8
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ParameterError(f"{name} {value!r} must be a positive integer")
+    return int(value)
+
+
+def patch_starts(num_frames: int, patch_length: int, patch_hop: int) -> np.ndarray:
+    """Start frame of every patch of a file: ``floor((T - L) / S) + 1`` starts, none when T < L.
+
+    Parameters
+    ----------
+    num_frames : int
+        T, frames in the file.
+    patch_length : int
+        L, frames per patch.
+    patch_hop : int
+        S, frames between two patch starts.
+
+    Returns
+    -------
+    np.ndarray (N,) int64
+    """
+    patch_length = _positive_int(patch_length, "patch_length")
+    patch_hop = _positive_int(patch_hop, "patch_hop")
+    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 0:
+        raise ParameterError(f"num_frames {num_frames!r} must be an integer >= 0")
+    if num_frames < patch_length:
+        return np.zeros(0, dtype=np.int64)
+    return np.arange((num_frames - patch_length) // patch_hop + 1, dtype=np.int64) * patch_hop
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+class _FeatureSource:
+    """A feature cache file (layout ``/<key>/value`` (C, F, T), ``time_sec``, ``frequency_hz``).
+
+    Opened lazily once per process; open datasets are kept in a small LRU (each holds its own chunk
+    cache, so the LRU bounds memory).
+    """
+
+    def __init__(self, path: str | os.PathLike, patch_length: int | None):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise MirError(f"{self.path}: no such file")
+        self.patch_length = patch_length
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+        self._datasets: OrderedDict[str, h5py.Dataset] = OrderedDict()
+
+    def _open(self, rdcc_nbytes: int | None = None) -> h5py.File:
+        try:
+            kwargs = {} if rdcc_nbytes is None else {"rdcc_nbytes": rdcc_nbytes, "rdcc_nslots": 10007}
+            return h5py.File(self.path, "r", **kwargs)
+        except OSError as error:
+            raise MirError(f"{self.path}: not a readable HDF5 file ({error})") from None
+
+    def describe(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Shapes and grids of ``keys`` (opened and closed here, in the calling process)."""
+        shapes, times, freqs, chunk_bytes = [], [], [], 0
+        with self._open() as handle:
+            for key in keys:
+                group = handle.get(key)
+                if not isinstance(group, h5py.Group) or "value" not in group:
+                    raise MirError(f"{self.path}: no feature for key {key!r}")
+                if "complete" in group.attrs and not bool(group.attrs["complete"]):
+                    raise MirError(f"{self.path}: feature of key {key!r} is incomplete (resume the cache)")
+                value = group["value"]
+                if value.ndim != 3:
+                    raise MirError(f"{self.path}: {key}/value has shape {value.shape}, expected (C, F, T)")
+                shapes.append(value.shape)
+                times.append(np.asarray(group["time_sec"][()], dtype=float) if "time_sec" in group else None)
+                freqs.append(np.asarray(group["frequency_hz"][()], dtype=float) if "frequency_hz" in group else None)
+                if value.chunks is not None and self.patch_length is not None:
+                    c, f, t = value.chunks
+                    spans = math.ceil(value.shape[0] / c) * math.ceil(value.shape[1] / f) \
+                        * (math.ceil(self.patch_length / t) + 1)
+                    chunk_bytes = max(chunk_bytes, spans * c * f * t * value.dtype.itemsize)
+        self.rdcc_nbytes = int(min(max(chunk_bytes, 2**20), MAX_CHUNK_CACHE_BYTES))
+        return {"shapes": shapes, "time_sec": times, "frequency_hz": freqs}
+
+    @property
+    def file(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = self._open(getattr(self, "rdcc_nbytes", None))
+            self._pid = os.getpid()
+            self._datasets = OrderedDict()
+        return self._file
+
+    def dataset(self, key: str) -> h5py.Dataset:
+        handle = self.file
+        dataset = self._datasets.get(key)
+        if dataset is None:
+            dataset = handle[key]["value"]
+            self._datasets[key] = dataset
+            if len(self._datasets) > MAX_OPEN_DATASETS:
+                self._datasets.popitem(last=False)
+        else:
+            self._datasets.move_to_end(key)
+        return dataset
+
+    def read_into(self, key: str, start: int, out: np.ndarray) -> None:
+        """Frames ``start:start + out.shape[-1]`` of ``key`` into ``out`` (C, F, L) float32."""
+        dataset = self.dataset(key)
+        selection = np.s_[:, :, start:start + out.shape[-1]]
+        if dataset.dtype == np.float32:
+            dataset.read_direct(out, source_sel=selection)
+        else:
+            out[...] = dataset[selection]
+
+    def read(self, key: str) -> np.ndarray:
+        return np.asarray(self.dataset(key)[()], dtype=np.float32)
+
+    def close(self) -> None:
+        self._datasets = OrderedDict()
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(_file=None, _pid=None, _datasets=OrderedDict())
+        return state
+
+
+class _AudioSource:
+    """The audio HDF5 store as a (1, 1, T) 'feature' whose frames are samples."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.store = AudioStore(path)
+        self.path = self.store.path
+
+    def describe(self, keys: Sequence[str]) -> dict[str, Any]:
+        shapes, rates = [], []
+        for key in keys:
+            if key not in self.store:
+                raise MirError(f"{self.path}: no audio key {key!r}")
+            shape = self.store.file[key].shape
+            if len(shape) != 1:
+                raise MirError(f"{self.path}: audio {key!r} has shape {shape}, expected mono (samples,)")
+            shapes.append((1, 1, shape[0]))
+            rates.append(self.store.sample_rate(key))
+        self.store.close()
+        self.rates = rates
+        return {"shapes": shapes, "time_sec": [None] * len(keys), "frequency_hz": [None] * len(keys)}
+
+    def time_sec(self, file_index: int, num_samples: int) -> np.ndarray:
+        return np.arange(num_samples, dtype=float) / self.rates[file_index]
+
+    def read_into(self, key: str, start: int, out: np.ndarray) -> None:
+        out[0, 0, :] = self.store.read(key, start, start + out.shape[-1])
+
+    def read(self, key: str) -> np.ndarray:
+        return self.store.read(key)[None, None, :]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+class _Base(Dataset):
+    def _setup(self, source, keys: Sequence[str], target: Target | None) -> None:
+        keys = list(keys)
+        if not keys:
+            raise MirError(f"{source.path}: no keys to read")
+        if len(set(keys)) != len(keys):
+            raise MirError(f"{source.path}: duplicate keys given")
+        self._source = source
+        self.keys = keys
+        self.target = target
+        info = source.describe(keys)
+        self._shapes = info["shapes"]
+        self._frequency_hz = info["frequency_hz"]
+        self._time_sec = info["time_sec"]
+        self.has_frequency = all(f is not None for f in self._frequency_hz)
+        if target is not None and target.per_frame:
+            for i, key in enumerate(keys):
+                if self._time_sec[i] is None:
+                    if isinstance(source, _AudioSource):
+                        self._time_sec[i] = source.time_sec(i, self._shapes[i][2])
+                    else:
+                        raise MirError(f"{source.path}: key {key!r} has no time_sec, needed by a per-frame target")
+                if len(self._time_sec[i]) != self._shapes[i][2]:
+                    raise MirError(f"{source.path}: key {key!r} has {len(self._time_sec[i])} times for "
+                                   f"{self._shapes[i][2]} frames")
+        if target is not None:
+            for i, key in enumerate(keys):  # errors in annotations surface now, not in a worker
+                target.prepare(key, self._time_sec[i], self._frequency_hz[i])
+        channels = {s[:2] for s in self._shapes}
+        if len(channels) > 1:
+            raise MirError(f"{source.path}: keys have different (C, F) shapes {sorted(channels)}")
+        self._channels, self._bins = self._shapes[0][:2]
+
+    def _x_shape(self, length: int) -> tuple[int, ...]:
+        if self.has_frequency:
+            return (self._channels, self._bins, length)
+        return (self._channels * self._bins, length)
+
+    def close(self) -> None:
+        """Close the file handle of this process (it reopens on the next read)."""
+        self._source.close()
+
+
+class PatchDataset(_Base):
+    """Patches of L frames every S frames over the files of a feature cache.
+
+    Parameters
+    ----------
+    cache_path : path
+        A feature cache (``/<key>/value`` (C, F, T), ``/<key>/time_sec``, ``/<key>/frequency_hz``).
+    keys : sequence of str
+        The files to use (e.g. one split).
+    target : Target or None
+        Gives ``y`` (:func:`mirfeat.targets.build_target`); None gives items without ``y``.
+    patch_length, patch_hop : int
+        L and S in frames (samples for waveforms).
+    in_memory : bool
+        Load every array once (fast for small sets); else read each patch lazily.
+
+    Attributes
+    ----------
+    keys : list of str
+    index : np.ndarray (N, 2) int64
+        (file index into ``keys``, start frame) of every patch.
+    short_keys : list of str
+        Files shorter than ``patch_length`` (no patch).
+    input_shape : tuple
+        Shape of X: (C, F, L), or (C, L) without a frequency axis.
+    """
+
+    def __init__(self, cache_path: str | os.PathLike, keys: Sequence[str], target: Target | None,
+                 patch_length: int, patch_hop: int, in_memory: bool = False):
+        self.patch_length = _positive_int(patch_length, "patch_length")
+        self.patch_hop = _positive_int(patch_hop, "patch_hop")
+        self._setup(_FeatureSource(cache_path, self.patch_length), keys, target)
+        self._build_index()
+        self.in_memory = bool(in_memory)
+        self._arrays: list[np.ndarray] | None = None
+        if self.in_memory:
+            self._arrays = [self._source.read(key) for key in self.keys]
+            self._source.close()
+
+    @classmethod
+    def from_audio(cls, audio_path: str | os.PathLike, keys: Sequence[str], target: Target | None,
+                   patch_length: int, patch_hop: int, in_memory: bool = False) -> "PatchDataset":
+        """Waveform patches read directly from an audio store: X (1, L), L and S in samples."""
+        self = cls.__new__(cls)
+        self.patch_length = _positive_int(patch_length, "patch_length")
+        self.patch_hop = _positive_int(patch_hop, "patch_hop")
+        self._setup(_AudioSource(audio_path), keys, target)
+        self._build_index()
+        self.in_memory = bool(in_memory)
+        self._arrays = [self._source.read(key) for key in self.keys] if self.in_memory else None
+        if self.in_memory:
+            self._source.close()
+        return self
+
+    def _build_index(self) -> None:
+        parts, self.short_keys = [], []
+        for i, shape in enumerate(self._shapes):
+            starts = patch_starts(int(shape[2]), self.patch_length, self.patch_hop)
+            if starts.size == 0:
+                self.short_keys.append(self.keys[i])
+            parts.append(np.stack([np.full(starts.size, i, dtype=np.int64), starts], axis=1))
+        self.index = np.concatenate(parts, axis=0)
+        if len(self.index) == 0:
+            raise MirError(f"{self._source.path}: no patch: every file is shorter than patch_length="
+                           f"{self.patch_length}")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one X."""
+        return self._x_shape(self.patch_length)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _read(self, file_index: int, start: int) -> np.ndarray:
+        stop = start + self.patch_length
+        if self._arrays is not None:
+            return np.ascontiguousarray(self._arrays[file_index][:, :, start:stop])
+        out = np.empty((self._channels, self._bins, self.patch_length), dtype=np.float32)
+        self._source.read_into(self.keys[file_index], start, out)
+        return out
+
+    def _item(self, i: int) -> dict[str, Any]:
+        file_index, start = (int(v) for v in self.index[i])
+        key = self.keys[file_index]
+        x = self._read(file_index, start).reshape(self.input_shape)
+        item: dict[str, Any] = {"X": torch.from_numpy(x)}
+        if self.target is not None:
+            y = self.target.for_patch(key, start, self.patch_length, self._time_sec[file_index],
+                                      self._frequency_hz[file_index])
+            item["y"] = torch.from_numpy(np.asarray(y))
+        item["key"] = key
+        item["start"] = start
+        return item
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"patch {i} out of range ({len(self)} patches)")
+        return self._item(int(i) % len(self))
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """A batch of items, read in (file, start) order and returned in the order asked."""
+        indices = [int(i) for i in indices]
+        order = sorted(range(len(indices)), key=lambda j: tuple(self.index[indices[j]]))
+        items: list[Any] = [None] * len(indices)
+        for j in order:
+            items[j] = self[indices[j]]
+        return items
+
+
+class FileDataset(_Base):
+    """One item per whole file, for whole-file evaluation or metric learning.
+
+    Parameters
+    ----------
+    cache_path : path
+    keys : sequence of str
+    target : Target or None
+    crop_or_pad : int or None
+        Crop the first N frames or zero-pad at the end to N frames (e.g. 1800 for CREMA), so that
+        files of different lengths batch together; per-frame targets are cropped / padded too
+        (frame labels with ``ignore_index``, pitch with 0).
+
+    Items are ``{'X': (C, F, T) (or (C, T)), 'y', 'key', 'num_frames'}`` where ``num_frames`` is the
+    number of real (not padded) frames.
+    """
+
+    def __init__(self, cache_path: str | os.PathLike, keys: Sequence[str], target: Target | None,
+                 crop_or_pad: int | None = None):
+        self.crop_or_pad = None if crop_or_pad is None else _positive_int(crop_or_pad, "crop_or_pad")
+        self._setup(_FeatureSource(cache_path, self.crop_or_pad), keys, target)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """Shape of X when ``crop_or_pad`` fixes the length, else None."""
+        return None if self.crop_or_pad is None else self._x_shape(self.crop_or_pad)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"file {i} out of range ({len(self)} files)")
+        i = int(i) % len(self)
+        key = self.keys[i]
+        total = int(self._shapes[i][2])
+        length = total if self.crop_or_pad is None else self.crop_or_pad
+        kept = min(total, length)
+        x = np.zeros((self._channels, self._bins, length), dtype=np.float32)
+        if kept == length:  # crop (or exact): read straight into the output
+            self._source.read_into(key, 0, x)
+        else:  # pad: read the real frames, zeros after
+            part = np.empty((self._channels, self._bins, kept), dtype=np.float32)
+            self._source.read_into(key, 0, part)
+            x[:, :, :kept] = part
+        item: dict[str, Any] = {"X": torch.from_numpy(x.reshape(self._x_shape(length)))}
+        if self.target is not None:
+            y = self.target.for_file(key, self._time_sec[i], self._frequency_hz[i])
+            if self.target.per_frame:
+                y = _fit_frames(y, length, IGNORE_INDEX if y.dtype.kind == "i" else 0)
+            item["y"] = torch.from_numpy(np.ascontiguousarray(y))
+        item["key"] = key
+        item["num_frames"] = kept
+        return item
+
+
+def _fit_frames(y: np.ndarray, length: int, fill: float) -> np.ndarray:
+    """Crop or pad the last axis of ``y`` to ``length`` with ``fill``."""
+    if y.shape[-1] >= length:
+        return y[..., :length]
+    pad = np.full(y.shape[:-1] + (length - y.shape[-1],), fill, dtype=y.dtype)
+    return np.concatenate([y, pad], axis=-1)
+
+
+# ----------------------------------------------------------------------------- metric learning
+
+
+class WorkBatchSampler(Sampler[list[int]]):
+    """Batches of ``works_per_batch`` works × ``performances_per_work`` performances (K × P).
+
+    Each epoch shuffles the works and cuts them into batches of K (an incomplete last batch is
+    dropped); each work contributes P of its items, drawn without replacement when it has at least
+    P, **with replacement** otherwise (a work with 2 performances and P = 4 repeats them, so every
+    anchor has a positive; a work with a single performance only gives identical positives; leave
+    such works out with ``min_performances=2``). The draw depends only on ``seed`` and the epoch
+    (incremented on each ``iter``, or set with :meth:`set_epoch`).
+
+    Parameters
+    ----------
+    work_ids : list of int
+        Work of each dataset item (``CliqueTarget.work_ids(keys)``).
+    works_per_batch : int
+        K.
+    performances_per_work : int
+        P.
+    seed : int
+    min_performances : int
+        Works with fewer items are never sampled.
+    """
+
+    def __init__(self, work_ids: Sequence[int], works_per_batch: int = 16, performances_per_work: int = 4,
+                 seed: int = 0, min_performances: int = 1):
+        self.works_per_batch = _positive_int(works_per_batch, "works_per_batch")
+        self.performances_per_work = _positive_int(performances_per_work, "performances_per_work")
+        self.min_performances = _positive_int(min_performances, "min_performances")
+        self.seed = int(seed)
+        ids = np.asarray(list(work_ids))
+        if ids.ndim != 1 or ids.size == 0:
+            raise ParameterError("work_ids must be a non-empty list of work indices, one per item")
+        works, inverse = np.unique(ids, return_inverse=True)
+        members = [np.flatnonzero(inverse == w) for w in range(len(works))]
+        self._members = [m for m in members if len(m) >= self.min_performances]
+        if len(self._members) < self.works_per_batch:
+            raise ParameterError(f"works_per_batch {self.works_per_batch} is more than the {len(self._members)} "
+                                 f"works with at least {self.min_performances} performance(s)")
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the batches of ``epoch`` on the next ``iter``."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self._members) // self.works_per_batch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        order = rng.permutation(len(self._members))
+        k, p = self.works_per_batch, self.performances_per_work
+        for b in range(len(self)):
+            batch: list[int] = []
+            for w in order[b * k:(b + 1) * k]:
+                members = self._members[w]
+                batch.extend(int(i) for i in rng.choice(members, size=p, replace=len(members) < p))
+            yield batch

@@ -1,0 +1,349 @@
+"""Patch index, lazy / in-memory patch datasets, waveform patches, whole files, the K×P work sampler."""
+
+from __future__ import annotations
+
+import pickle
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from mirfeat.patches import FileDataset, PatchDataset, WorkBatchSampler, patch_starts
+from mirfeat.targets import IGNORE_INDEX, TargetSpec, build_target
+from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.pyjama import PyjamaDoc, global_atoms, segment_atoms
+
+HOP = 512 / 22050
+
+
+def write_cache(path, arrays: dict, frequency=True, dtype="float32", chunk_frames=16, complete=True):
+    """A feature cache in the documented layout: /<key>/value (C, F, T) chunked along time, time_sec, frequency_hz."""
+    with h5py.File(path, "w") as out:
+        out.attrs["feature"] = "cqt"
+        out.attrs["params"] = "{}"
+        for key, value in arrays.items():
+            group = out.create_group(key)
+            c, f, t = value.shape
+            group.create_dataset("value", data=value.astype(dtype), chunks=(c, f, min(chunk_frames, t)))
+            group.create_dataset("time_sec", data=np.arange(t) * HOP)
+            if frequency:
+                group.create_dataset("frequency_hz", data=32.7 * 2 ** (np.arange(f) / 12))
+            group.attrs["complete"] = complete
+    return path
+
+
+def make_doc(keys, rng):
+    doc = PyjamaDoc()
+    doc.define("genre", "global")
+    doc.define("chord", "segment")
+    doc.define("notes", "segment", "numeric")
+    doc.define("work-id", "global")
+    for i, key in enumerate(keys):
+        bounds = np.sort(rng.uniform(0, 3, 8))
+        doc.add_entry(key, {
+            "genre": global_atoms([["rock", "jazz", "pop"][i % 3]]),
+            "chord": segment_atoms(bounds[:-1], np.diff(bounds), rng.choice(["C:maj", "A:min", "G:7"], 7)),
+            "notes": segment_atoms(rng.uniform(0, 3, 10), rng.uniform(0.1, 1, 10), rng.integers(30, 60, 10)),
+            "work-id": global_atoms([str(i // 2)]),
+        })
+    return doc
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    lengths = {"a+++one.wav": 130, "b+++two.wav": 64, "c+++three.wav": 40, "d+++four.wav": 97}
+    arrays = {k: rng.standard_normal((2, 24, t)).astype(np.float32) for k, t in lengths.items()}
+    path = write_cache(tmp_path / "set_cqt_feat.hdf5", arrays)
+    return path, arrays, make_doc(list(arrays), rng)
+
+
+# ----------------------------------------------------------------------------- index
+
+
+def test_patch_starts_rule():
+    for num_frames in range(0, 60):
+        for length in (1, 5, 16):
+            for hop in (1, 3, 16, 20):
+                expected = [s for s in range(0, num_frames) if s + length <= num_frames][::hop]
+                assert patch_starts(num_frames, length, hop).tolist() == expected
+                count = (num_frames - length) // hop + 1 if num_frames >= length else 0
+                assert len(expected) == count
+
+
+@pytest.mark.parametrize("args, match", [((10, 0, 1), "patch_length 0"), ((10, 4, -2), "patch_hop -2"),
+                                         ((-1, 4, 2), "num_frames -1"), ((10, 2.5, 1), "patch_length 2.5")])
+def test_patch_starts_bad(args, match):
+    with pytest.raises(ParameterError, match=match):
+        patch_starts(*args)
+
+
+# ----------------------------------------------------------------------------- PatchDataset
+
+
+def test_items_are_the_cache_windows_and_targets(data):
+    path, arrays, doc = data
+    target = build_target(TargetSpec("framelabel", "chord", chord_vocabulary="majmin"), doc)
+    dataset = PatchDataset(path, list(arrays), target, patch_length=64, patch_hop=16)
+    assert dataset.input_shape == (2, 24, 64)
+    assert dataset.short_keys == ["c+++three.wav"]
+    expected_index = [(f, s) for f, k in enumerate(arrays) for s in patch_starts(arrays[k].shape[2], 64, 16)]
+    assert dataset.index.tolist() == [list(x) for x in expected_index]
+    assert len(dataset) == 5 + 1 + 0 + 3
+    time_sec = {k: np.arange(a.shape[2]) * HOP for k, a in arrays.items()}
+    for i in range(len(dataset)):
+        item = dataset[i]
+        key, start = item["key"], item["start"]
+        assert item["X"].dtype == torch.float32 and tuple(item["X"].shape) == (2, 24, 64)
+        np.testing.assert_array_equal(item["X"].numpy(), arrays[key][:, :, start:start + 64])
+        np.testing.assert_array_equal(item["y"].numpy(), target.for_file(key, time_sec[key])[start:start + 64])
+        assert item["y"].dtype == torch.int64
+    with pytest.raises(IndexError):
+        dataset[len(dataset)]
+    np.testing.assert_array_equal(dataset[-1]["X"].numpy(), dataset[len(dataset) - 1]["X"].numpy())
+
+
+def test_pitch_patches_and_global_targets(data):
+    path, arrays, doc = data
+    pitch = build_target(TargetSpec("pitch", "notes"), doc)
+    dataset = PatchDataset(path, ["a+++one.wav"], pitch, 32, 32)
+    assert pitch.num_outputs == 24
+    item = dataset[2]
+    assert tuple(item["y"].shape) == (24, 32) and item["y"].dtype == torch.float32
+    frequency = 32.7 * 2 ** (np.arange(24) / 12)
+    full = pitch.for_file("a+++one.wav", np.arange(130) * HOP, frequency)
+    np.testing.assert_array_equal(item["y"].numpy(), full[:, 64:96])
+    genre = build_target(TargetSpec("multiclass", "genre"), doc)
+    batch = next(iter(DataLoader(PatchDataset(path, list(arrays), genre, 64, 64), batch_size=4)))
+    assert batch["y"].tolist() == [genre.vocabulary.index(g) for g in ["rock", "rock", "jazz", "rock"]]
+    assert batch["key"] == ["a+++one.wav", "a+++one.wav", "b+++two.wav", "d+++four.wav"]
+    assert batch["start"].tolist() == [0, 64, 0, 0]
+
+
+def test_in_memory_equals_lazy(data):
+    path, arrays, doc = data
+    target = build_target(TargetSpec("multilabel", "genre"), doc)
+    lazy = PatchDataset(path, list(arrays), target, 20, 7)
+    memory = PatchDataset(path, list(arrays), target, 20, 7, in_memory=True)
+    assert len(lazy) == len(memory)
+    for i in range(len(lazy)):
+        a, b = lazy[i], memory[i]
+        assert torch.equal(a["X"], b["X"]) and torch.equal(a["y"], b["y"]) and a["key"] == b["key"]
+
+
+def test_getitems_reads_sorted_returns_in_order(data):
+    path, arrays, doc = data
+    dataset = PatchDataset(path, list(arrays), None, 16, 8)
+    order = [7, 0, 30, 3, 7, 12]
+    items = dataset.__getitems__(order)
+    for i, item in zip(order, items):
+        assert item["start"] == dataset[i]["start"] and torch.equal(item["X"], dataset[i]["X"])
+        assert "y" not in item
+
+
+def _batches(dataset, num_workers, epochs=2):
+    sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(7))
+    loader = DataLoader(dataset, batch_size=5, sampler=sampler, num_workers=num_workers,
+                        persistent_workers=num_workers > 0)
+    return [batch for _ in range(epochs) for batch in loader]
+
+
+def test_workers_give_identical_batches_in_order(data):
+    path, arrays, doc = data
+    target = build_target(TargetSpec("framelabel", "chord"), doc)
+    dataset = PatchDataset(path, list(arrays), target, 16, 5)
+    dataset[0]  # the main process opens the file before the workers fork: they must reopen it
+    serial = _batches(dataset, 0)
+    parallel = _batches(dataset, 2)
+    assert len(serial) == len(parallel) == 2 * ((len(dataset) + 4) // 5)
+    for a, b in zip(serial, parallel):
+        assert torch.equal(a["X"], b["X"]) and torch.equal(a["y"], b["y"])
+        assert a["key"] == b["key"] and isinstance(a["key"], list) and isinstance(a["key"][0], str)
+    assert not torch.equal(serial[0]["X"], serial[len(serial) // 2]["X"])  # the second epoch is reshuffled
+
+
+def test_pickles_without_handle(data):
+    path, arrays, doc = data
+    dataset = PatchDataset(path, list(arrays), None, 16, 16)
+    first = dataset[3]
+    clone = pickle.loads(pickle.dumps(dataset))
+    assert torch.equal(clone[3]["X"], first["X"])
+    dataset.close()
+    assert torch.equal(dataset[3]["X"], first["X"])  # reopens
+
+
+def test_float16_cache_reads_float32(tmp_path):
+    arrays = {"k": np.random.default_rng(1).standard_normal((1, 8, 50)).astype(np.float32)}
+    path = write_cache(tmp_path / "half.hdf5", arrays, dtype="float16")
+    item = PatchDataset(path, ["k"], None, 10, 10)[2]
+    assert item["X"].dtype == torch.float32
+    np.testing.assert_array_equal(item["X"].numpy(), arrays["k"][:, :, 20:30].astype(np.float16).astype(np.float32))
+
+
+def test_waveform_cache_without_frequency_gives_channels_by_length(tmp_path):
+    arrays = {"k": np.arange(100, dtype=np.float32).reshape(1, 1, 100)}
+    path = write_cache(tmp_path / "wave.hdf5", arrays, frequency=False)
+    dataset = PatchDataset(path, ["k"], None, 30, 25)
+    assert dataset.input_shape == (1, 30) and len(dataset) == 3
+    assert dataset[1]["X"].tolist() == [list(range(25, 55))]
+
+
+def test_with_a_cache_built_by_mirfeat_cache(tmp_path):
+    cache = pytest.importorskip("mirfeat.cache")
+    import soundfile
+
+    from pyjama_tools.audio_store import AudioSource, write_audio_store
+
+    sr = 22050
+    t = np.arange(int(1.5 * sr)) / sr
+    for name, freq in (("x.wav", 220.0), ("y.wav", 330.0)):
+        soundfile.write(tmp_path / name, 0.3 * np.sin(2 * np.pi * freq * t), sr)
+    audio = tmp_path / "tones_audio.hdf5"
+    write_audio_store(audio, [(n, AudioSource(tmp_path / n)) for n in ("x.wav", "y.wav")], sample_rate=sr)
+    out = tmp_path / "tones_lms_feat.hdf5"
+    cache.build_cache(audio, out, "lms")
+    reader = cache.FeatureCache(out)
+    dataset = PatchDataset(out, ["x.wav", "y.wav"], None, 8, 4)
+    assert dataset.input_shape == (1, 128, 8)
+    assert len(dataset) == 2 * len(patch_starts(reader.num_frames("x.wav"), 8, 4))
+    item = dataset[len(dataset) - 1]
+    np.testing.assert_array_equal(item["X"].numpy(), reader.read(item["key"], item["start"], item["start"] + 8))
+    # waveform patches straight from the audio store
+    doc = PyjamaDoc()
+    doc.define("genre", "global")
+    doc.add_entry("x.wav", {"genre": global_atoms(["low"])})
+    doc.add_entry("y.wav", {"genre": global_atoms(["high"])})
+    target = build_target(TargetSpec("multiclass", "genre"), doc)
+    wave = PatchDataset.from_audio(audio, ["x.wav", "y.wav"], target, 3200, 1000)
+    assert wave.input_shape == (1, 3200)
+    assert len(wave) == 2 * ((len(t) - 3200) // 1000 + 1)
+    item = wave[len(wave) - 1]
+    from pyjama_tools.audio_store import AudioStore
+
+    expected = AudioStore(audio).read("y.wav", item["start"], item["start"] + 3200)
+    np.testing.assert_array_equal(item["X"].numpy(), expected[None, :])
+    assert target.vocabulary[int(item["y"])] == "high"
+    frames = PatchDataset.from_audio(audio, ["x.wav"], None, 3200, 1000, in_memory=True)
+    assert torch.equal(frames[5]["X"], wave[5]["X"])
+
+
+# ----------------------------------------------------------------------------- FileDataset
+
+
+def test_file_dataset_crop_or_pad(data):
+    path, arrays, doc = data
+    target = build_target(TargetSpec("framelabel", "chord"), doc)
+    dataset = FileDataset(path, list(arrays), target, crop_or_pad=100)
+    assert dataset.input_shape == (2, 24, 100) and len(dataset) == 4
+    long, short = dataset[0], dataset[2]  # 130 frames cropped, 40 frames padded
+    np.testing.assert_array_equal(long["X"].numpy(), arrays["a+++one.wav"][:, :, :100])
+    np.testing.assert_array_equal(short["X"].numpy()[:, :, :40], arrays["c+++three.wav"])
+    assert not short["X"][:, :, 40:].any() and short["num_frames"] == 40 and long["num_frames"] == 100
+    full_y = target.for_file("c+++three.wav", np.arange(40) * HOP)
+    np.testing.assert_array_equal(short["y"].numpy()[:40], full_y)
+    assert (short["y"][40:] == IGNORE_INDEX).all()
+    batch = next(iter(DataLoader(dataset, batch_size=4)))
+    assert tuple(batch["X"].shape) == (4, 2, 24, 100) and tuple(batch["y"].shape) == (4, 100)
+    pitch = build_target(TargetSpec("pitch", "notes"), doc)
+    padded = FileDataset(path, ["c+++three.wav"], pitch, crop_or_pad=64)[0]
+    assert tuple(padded["y"].shape) == (24, 64) and not padded["y"][:, 40:].any()
+    whole = FileDataset(path, ["d+++four.wav"], None)[0]
+    assert tuple(whole["X"].shape) == (2, 24, 97) and dataset.__class__(path, ["b+++two.wav"], None).input_shape is None
+
+
+# ----------------------------------------------------------------------------- WorkBatchSampler
+
+
+def test_work_batch_sampler():
+    work_ids = [0] * 6 + [1] * 2 + [2] * 5 + [3] * 1 + [4] * 4 + [5] * 3
+    sampler = WorkBatchSampler(work_ids, works_per_batch=2, performances_per_work=4, seed=3)
+    assert len(sampler) == 3
+    first = list(sampler)
+    assert len(first) == 3
+    seen_works = []
+    for batch in first:
+        assert len(batch) == 8
+        works = [work_ids[i] for i in batch]
+        groups = [works[j:j + 4] for j in (0, 4)]
+        for group, indices in zip(groups, (batch[:4], batch[4:])):
+            assert len(set(group)) == 1  # P items of one work, consecutive
+            work = group[0]
+            members = work_ids.count(work)
+            if members >= 4:
+                assert len(set(indices)) == 4  # without replacement
+            seen_works.append(work)
+        assert len({g[0] for g in groups}) == 2  # K different works
+    assert sorted(seen_works) == list(range(6))  # every work once per epoch
+    second = list(sampler)
+    assert first != second  # a new epoch draws again
+    sampler.set_epoch(0)
+    assert list(sampler) == first  # reproducible
+    assert list(WorkBatchSampler(work_ids, 2, 4, seed=3)) == first
+    strict = WorkBatchSampler(work_ids, 5, 2, min_performances=2)
+    assert len(strict) == 1 and 13 not in sum(list(strict), [])  # the single-performance work is left out
+
+
+def test_work_batch_sampler_with_dataloader(data):
+    path, arrays, doc = data
+    target = build_target(TargetSpec("clique", "work-id"), doc)
+    dataset = FileDataset(path, list(arrays), target, crop_or_pad=50)
+    sampler = WorkBatchSampler(target.work_ids(dataset.keys), works_per_batch=2, performances_per_work=2)
+    batches = list(DataLoader(dataset, batch_sampler=sampler))
+    assert len(batches) == 1
+    assert tuple(batches[0]["X"].shape) == (4, 2, 24, 50)
+    y = batches[0]["y"].tolist()
+    assert y[0] == y[1] and y[2] == y[3] and y[0] != y[2]
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(work_ids=[]), "non-empty"),
+                                           (dict(work_ids=[0, 1], works_per_batch=3), "works_per_batch 3 is more"),
+                                           (dict(work_ids=[0, 1], performances_per_work=0), "performances_per_work 0")])
+def test_work_batch_sampler_bad(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        WorkBatchSampler(**kwargs)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_inputs(tmp_path, data):
+    path, arrays, doc = data
+    with pytest.raises(MirError, match="nothere.hdf5: no such file"):
+        PatchDataset(tmp_path / "nothere.hdf5", ["k"], None, 4, 4)
+    (tmp_path / "text.hdf5").write_text("not hdf5")
+    with pytest.raises(MirError, match="text.hdf5: not a readable HDF5 file"):
+        PatchDataset(tmp_path / "text.hdf5", ["k"], None, 4, 4)
+    with pytest.raises(MirError, match="no feature for key 'zzz'"):
+        PatchDataset(path, ["a+++one.wav", "zzz"], None, 4, 4)
+    with pytest.raises(MirError, match="no patch: every file is shorter than patch_length=200"):
+        PatchDataset(path, list(arrays), None, 200, 4)
+    with pytest.raises(MirError, match="no keys to read"):
+        PatchDataset(path, [], None, 4, 4)
+    with pytest.raises(ParameterError, match="patch_hop 0"):
+        PatchDataset(path, ["a+++one.wav"], None, 4, 0)
+    incomplete = write_cache(tmp_path / "partial.hdf5", {"k": np.zeros((1, 4, 10), np.float32)}, complete=False)
+    with pytest.raises(MirError, match="feature of key 'k' is incomplete"):
+        PatchDataset(incomplete, ["k"], None, 4, 4)
+    mixed = write_cache(tmp_path / "mixed.hdf5", {"k": np.zeros((1, 4, 10), np.float32),
+                                                 "j": np.zeros((1, 5, 10), np.float32)})
+    with pytest.raises(MirError, match=r"different \(C, F\) shapes"):
+        PatchDataset(mixed, ["k", "j"], None, 4, 4)
+    wave = write_cache(tmp_path / "wave.hdf5", {"k": np.zeros((1, 1, 10), np.float32)}, frequency=False)
+    pitch_doc = PyjamaDoc()
+    pitch_doc.define("notes", "segment", "numeric")
+    pitch_doc.add_entry("k", {"notes": segment_atoms([0.0], [1.0], [60])})
+    with pytest.raises(ParameterError, match="features without a frequency axis cannot hold pitch"):
+        PatchDataset(wave, ["k"], build_target(TargetSpec("pitch", "notes"), pitch_doc), 4, 4)
+    bad_doc = make_doc(["a+++one.wav"], np.random.default_rng(0))
+    bad_doc.entries[0]["genre"] = []
+    with pytest.raises(MirError, match=r"entry 0 \('a\+\+\+one.wav'\), field 'genre': multiclass needs exactly one"):
+        PatchDataset(path, ["a+++one.wav"], build_target(TargetSpec("multiclass", "genre"), bad_doc), 4, 4)
+    with pytest.raises(MirError, match="no audio key 'nope'"):
+        from pyjama_tools.audio_store import AudioSource  # noqa: F401
+
+        audio = tmp_path / "a_audio.hdf5"
+        with h5py.File(audio, "w") as out:
+            out.create_dataset("x", data=np.zeros(100, np.float32)).attrs["sr_hz"] = 22050
+        PatchDataset.from_audio(audio, ["nope"], None, 10, 10)
