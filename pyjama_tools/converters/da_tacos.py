@@ -10,9 +10,11 @@ attributes ``label`` (= W_id) and ``track_id`` (= P_id), checked against the fol
 
 Output: ``BASE_<feature>_feat.hdf5`` in the layout of :mod:`mirfeat.cache` — one group per key holding
 ``value`` (1, 12, T) float32 (chunked along time) and ``time_sec`` (T,) float64; no ``frequency_hz`` (the
-axis is pitch classes, not Hz); root attributes ``feature``, ``params`` (JSON), ``params_hash``, ``source``,
-``mirfeat_version``; each finished group carries ``complete = True``. The file is written under a temporary
-name and renamed when complete.
+axis is pitch classes, not Hz); root attributes ``feature``, ``params`` (JSON), ``params_hash``, ``source``
+(JSON), ``dtype``, ``compression``, ``mirfeat_version``, ``skipped``, ``complete`` (see
+``mirfeat.cache_format``; this package does not import mirfeat); each group carries ``complete = True``.
+The file is written under a temporary name and renamed when complete, so ``mirfeat.cache.FeatureCache``
+reads it directly.
 
 Frame rate (an assumption, documented): Da-TACOS features were computed with ``acoss``, which reports every
 feature at a hop of 512 samples at 44.1 kHz; its crema (computed by the crema chord model at hop 4096) is
@@ -260,14 +262,9 @@ class DaTacosConverter(Converter):
         problems: list[Problem] = []
         tmp = path.with_name(f".{path.name}.partial")
         frame_period = HOP_LENGTH / SAMPLE_RATE
+        layout = hashlib.sha1()
         try:
             with h5py.File(tmp, "w") as out:
-                out.attrs["feature"] = self.feature
-                out.attrs["params"] = json.dumps(params, sort_keys=True)
-                out.attrs["params_hash"] = params_hash(params)
-                out.attrs["source"] = json.dumps({"corpus": "da-tacos", "folder": self.source.name,
-                                                  "files": len(items)})
-                out.attrs["mirfeat_version"] = _version()
                 for item in tqdm(items, disable=not progress, unit="file", desc=self.feature):
                     file = self._files[item.key]
                     try:
@@ -280,7 +277,20 @@ class DaTacosConverter(Converter):
                     group.create_dataset("value", data=value,
                                          chunks=(1, value.shape[1], min(CHUNK_FRAMES, value.shape[2])))
                     group.create_dataset("time_sec", data=np.arange(value.shape[2]) * frame_period)
-                    group.attrs["complete"] = True
+                    group.attrs["complete"] = True  # written last, as mirfeat.cache does
+                    layout.update(f"{item.key}\t{value.shape}\n".encode())
+                # root attributes of mirfeat's cache layout (see mirfeat.cache_format)
+                out.attrs["feature"] = self.feature
+                out.attrs["params"] = json.dumps(params, sort_keys=True)
+                out.attrs["params_hash"] = params_hash(params)
+                out.attrs["source"] = json.dumps({"file": self.source.name, "corpus": "da-tacos",
+                                                  "keys": len(items) - len(problems),
+                                                  "layout_sha1": layout.hexdigest()}, sort_keys=True)
+                out.attrs["dtype"] = "float32"
+                out.attrs["compression"] = "none"
+                out.attrs["mirfeat_version"] = _version()
+                out.attrs["skipped"] = json.dumps([[p.where, p.message] for p in problems])
+                out.attrs["complete"] = True
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
