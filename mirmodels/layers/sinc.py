@@ -24,9 +24,11 @@ def _mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
 class SincNet(nn.Module):
     """Band-pass convolution whose only parameters are each filter's low cut-off and bandwidth.
 
-    Filter k is ``2 f2 sinc(2 f2 t) - 2 f1 sinc(2 f1 t)`` (ideal band-pass [f1, f2] Hz) times a
-    Hamming window, normalized to unit gain at the centre frequency; the cut-offs start
-    evenly spaced on the mel scale and are learned.
+    Filter k is ``(2 f2 sinc(2 f2 t) - 2 f1 sinc(2 f1 t)) / sample_rate`` (the sampled ideal
+    band-pass [f1, f2] Hz, t in seconds) times a Hamming window, so every filter has unit gain
+    in its pass band (the original scaled the centre tap to 1 instead, which gives narrow bands
+    a gain of sample_rate / (2 × bandwidth)); the cut-offs start evenly spaced on the mel scale
+    and are learned.
 
     Parameters
     ----------
@@ -79,9 +81,8 @@ class SincNet(nn.Module):
         """The current filters, shape (out_channels, 1, kernel_size)."""
         low = self.min_low_hz + self.low_hz.abs()
         high = torch.clamp(low + self.min_band_hz + self.band_hz.abs(), self.min_low_hz, self.sample_rate / 2)
-        band = high - low
         band_pass = 2 * high * torch.sinc(2 * high * self.time_s) - 2 * low * torch.sinc(2 * low * self.time_s)
-        band_pass = band_pass * self.window / (2 * band)  # unit gain at the centre tap
+        band_pass = band_pass * self.window / self.sample_rate  # unit gain in the pass band
         return band_pass.unsqueeze(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
