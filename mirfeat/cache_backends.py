@@ -18,7 +18,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Callable, Iterator
 
-from mirfeat.cache_work import KeyJob, KeyResult, compute_key, compute_key_in_worker
+from mirfeat.cache_work import KeyJob, KeyResult, close_stores, compute_key, compute_key_in_worker
 from pyjama_tools.errors import MirError
 
 Backend = Callable[[list[KeyJob], int, "str | None"], Iterator[KeyResult]]
@@ -48,10 +48,13 @@ def run_serial(jobs: list[KeyJob], n_jobs: int = 1, scheduler: str | None = None
     """Compute every job in this process, BLAS/OpenMP pinned to one thread meanwhile."""
     from threadpoolctl import threadpool_limits
 
-    for job in jobs:
-        with threadpool_limits(1):
-            result = compute_key(job)
-        yield result
+    try:
+        for job in jobs:
+            with threadpool_limits(1):
+                result = compute_key(job)
+            yield result
+    finally:
+        close_stores()  # the parent process must not keep the audio store open
 
 
 @register_backend("loky")

@@ -65,6 +65,12 @@ def _store(path: str) -> AudioStore:
     return store
 
 
+def close_stores() -> None:
+    """Close the audio stores this process opened (the serial backend calls it when done)."""
+    while _STORES:
+        _STORES.popitem()[1].close()
+
+
 def limit_worker_threads() -> None:
     """Pin BLAS / OpenMP / torch to one thread in this worker process (once).
 
