@@ -385,3 +385,21 @@ def test_every_book_layer_name_is_registered():
             "Mean Max AutoPoolWeight AutoPoolWeightSplit SoftmaxWeight AbsLayer LSTMlast LSTMall StoreAs CatWith "
             "DoubleChannel GRU MultiHeadSelfAttention TransformerEncoder PositionalEncoding FiLM").split()
     assert set(book) <= set(layer_names())
+
+
+@pytest.mark.slow
+def test_ddp_and_torch_compile(tmp_path):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    model = build_model(tutorial_unet(), (2, 8, 6))
+    x = torch.randn(3, 2, 8, 6)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        wrapped = DistributedDataParallel(model)  # fails on unused parameters only at backward
+        wrapped(x).mean().backward()
+        assert all(p.grad is not None for p in model.parameters())
+    finally:
+        dist.destroy_process_group()
+    compiled = torch.compile(model.eval(), backend="eager", fullgraph=True)  # the store dict traces in one graph
+    assert torch.allclose(compiled(x), model(x), atol=1e-6)
