@@ -459,6 +459,11 @@ def _check_definition(name: str, definition: FieldDefinition) -> Iterator[str]:
         yield f"{where}: value_in_dictionary without a 'dictionary' list"
 
 
+def _label(index: int, key: str | None) -> str:
+    """How a problem names its entry: ``entry 3 ('a+++b.wav')``."""
+    return f"entry {index} ({key!r})" if key is not None else f"entry {index}"
+
+
 def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[str]:
     """Every problem of ``doc`` under the spec's rules (empty list when valid).
 
@@ -494,34 +499,43 @@ def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[st
             problems.append(f"entry {index}: not an object")
             continue
         key = _entry_key(entry)
-        label = f"entry {index} ({key!r})" if key is not None else f"entry {index}"
         if key is None:
-            problems.append(f"{label}: no 'filepath' atom with a text value")
+            problems.append(f"{_label(index, key)}: no 'filepath' atom with a text value")
         elif key in seen:
-            problems.append(f"{label}: filepath duplicates entry {seen[key]}")
+            problems.append(f"{_label(index, key)}: filepath duplicates entry {seen[key]}")
         else:
             seen[key] = index
             if audio is not None and key not in audio:
-                problems.append(f"{label}, field 'filepath': key not found in the audio file")
+                problems.append(f"{_label(index, key)}, field 'filepath': key not found in the audio file")
         for name, atoms in entry.items():
             plan = plans.get(name)
             if plan is None:
-                problems.append(f"{label}, field '{name}': not in descriptiondefinition")
+                problems.append(f"{_label(index, key)}, field '{name}': not in descriptiondefinition")
                 continue
             if not isinstance(atoms, list):
-                problems.append(f"{label}, field '{name}': is not a list of atoms")
+                problems.append(f"{_label(index, key)}, field '{name}': is not a list of atoms")
                 continue
             definition, allowed, numeric_range = plan
-            if definition.type_extent == "global" and allowed is None and numeric_range is None \
-                    and definition.type_content == "text":
-                # fast path for the most common case (text tags, metadata): only 'value' is required
+            if definition.type_extent == "global" and definition.type_content == "text":
+                # fast path for the most common case (text tags, metadata), same rules as _check_atom:
+                # a 'value', in the dictionary when there is one; locations formatted only for problems
                 for atom_index, atom_ in enumerate(atoms):
-                    if not isinstance(atom_, dict) or "value" not in atom_:
-                        problems.append(f"{label}, field '{name}', atom {atom_index}: atom has no 'value'")
+                    if isinstance(atom_, dict) and "value" in atom_ \
+                            and (allowed is None or _hashable(atom_["value"]) in allowed):
+                        continue
+                    where = f"{_label(index, key)}, field '{name}', atom {atom_index}"
+                    if not isinstance(atom_, dict):
+                        problems.append(f"{where}: atom is not an object")
+                    elif "value" not in atom_:
+                        problems.append(f"{where}: atom has no 'value'")
+                    else:
+                        problems.append(f"{where}: value {atom_['value']!r} is not in the dictionary")
                 continue
             for atom_index, atom_ in enumerate(atoms):
-                problems.extend(_check_atom(f"{label}, field '{name}', atom {atom_index}",
-                                            atom_, definition, allowed, numeric_range))
+                found = list(_check_atom("", atom_, definition, allowed, numeric_range))
+                if found:  # the location is formatted only when there is a problem
+                    where = f"{_label(index, key)}, field '{name}', atom {atom_index}"
+                    problems.extend(where + problem for problem in found)
     return problems
 
 
