@@ -15,7 +15,9 @@ from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
+from pyjama_tools.converters import get_converter_class
 from pyjama_tools.converters.bach10 import INSTRUMENTS
+from pyjama_tools.converters.base import Problem
 from pyjama_tools.errors import MirError
 
 RATE = 8000
@@ -111,34 +113,31 @@ def test_piece_field_keeps_mix_and_stems_together(corpus, tmp_path):
     assert sorted(set(pieces)) == ["01-First", "02-Second"] and pieces.count("01-First") == 5
 
 
-def test_real_piece():
+def test_real_piece(tmp_path):
     root = fixture_path("bach10", "Bach10_v1.1")
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as out:
-        report = convert("bach10", root, out)
-        assert report.entries == 5 and report.problems == []
-        doc = pyjama.load(report.pyjama_path)
-        folder = root / "01-AchGottundHerr"
-        f0s = scipy.io.loadmat(str(folder / "01-AchGottundHerr-GTF0s.mat"))["GTF0s"]
-        gt_notes = scipy.io.loadmat(str(folder / "01-AchGottundHerr-GTNotes.mat"))["GTNotes"]
-        mix = "01-AchGottundHerr+++01-AchGottundHerr.wav"
-        time, value = doc.breakpoints(mix, "f0multi")
-        assert value.shape == f0s.shape == (4, 2519)
-        np.testing.assert_array_equal(value, f0s)
-        assert len(doc.atoms(mix, "pitchmidi")) == sum(gt_notes[i, 0].shape[0] for i in range(4))
-        for row, spelled in enumerate(FILE_NAMES):
-            key = f"01-AchGottundHerr+++01-AchGottundHerr-{spelled}.wav"
-            onsets, durations, midi = doc.segments(key, "pitchmidi")
-            assert len(onsets) == gt_notes[row, 0].shape[0]
-            # 1-based frames: the note's first frame k is GTF0s column k-1, at 0.023 + 0.01 (k-1) s
-            first = np.array([n[0][0, 0] for n in gt_notes[row, 0]])
-            np.testing.assert_allclose(onsets, 0.023 + 0.01 * (first - 1), atol=1e-9)
-            assert np.all(np.abs(midi - f0s[row, first.astype(int) - 1]) < 1)
-        with AudioStore(report.payload_path) as store:
-            assert store.duration(mix) == pytest.approx(25.23, abs=0.01)
-        result = CliRunner().invoke(main, ["validate", str(report.pyjama_path), "--audio", str(report.payload_path)])
-        assert result.exit_code == 0 and "valid (5 entries)" in result.output
+    report = convert("bach10", root, tmp_path / "out")
+    assert report.entries == 5 and report.problems == []
+    doc = pyjama.load(report.pyjama_path)
+    folder = root / "01-AchGottundHerr"
+    f0s = scipy.io.loadmat(str(folder / "01-AchGottundHerr-GTF0s.mat"))["GTF0s"]
+    gt_notes = scipy.io.loadmat(str(folder / "01-AchGottundHerr-GTNotes.mat"))["GTNotes"]
+    mix = "01-AchGottundHerr+++01-AchGottundHerr.wav"
+    time, value = doc.breakpoints(mix, "f0multi")
+    assert value.shape == f0s.shape == (4, 2519)
+    np.testing.assert_array_equal(value, f0s)
+    assert len(doc.atoms(mix, "pitchmidi")) == sum(gt_notes[i, 0].shape[0] for i in range(4))
+    for row, spelled in enumerate(FILE_NAMES):
+        key = f"01-AchGottundHerr+++01-AchGottundHerr-{spelled}.wav"
+        onsets, durations, midi = doc.segments(key, "pitchmidi")
+        assert len(onsets) == gt_notes[row, 0].shape[0]
+        # 1-based frames: the note's first frame k is GTF0s column k-1, at 0.023 + 0.01 (k-1) s
+        first = np.array([n[0][0, 0] for n in gt_notes[row, 0]])
+        np.testing.assert_allclose(onsets, 0.023 + 0.01 * (first - 1), atol=1e-9)
+        assert np.all(np.abs(midi - f0s[row, first.astype(int) - 1]) < 1)
+    with AudioStore(report.payload_path) as store:
+        assert store.duration(mix) == pytest.approx(25.23, abs=0.01)
+    result = CliRunner().invoke(main, ["validate", str(report.pyjama_path), "--audio", str(report.payload_path)])
+    assert result.exit_code == 0 and "valid (5 entries)" in result.output
 
 
 # ----------------------------------------------------------------------------- bad inputs
@@ -175,16 +174,9 @@ def test_notes_out_of_range_and_bad_shape(corpus, tmp_path):
     write_notes(pieces["02-Second"]["folder"] / "02-Second-GTNotes.mat", notes)
     with pytest.raises(MirError, match="no bach10 items"):
         convert("bach10", root, tmp_path / "out")
-    report = pyjama_problems(root)
-    assert any("outside 1..60" in p and "saxophone" in p for p in report)
-    assert any("expected (2, N)" in p for p in report)
-
-
-def pyjama_problems(root: Path) -> list[str]:
-    from pyjama_tools.converters import get_converter_class
-    from pyjama_tools.converters.base import Problem
-
-    return [str(r) for r in get_converter_class("bach10")(root).items() if isinstance(r, Problem)]
+    problems = [str(r) for r in get_converter_class("bach10")(root).items() if isinstance(r, Problem)]
+    assert any("outside 1..60" in p and "saxophone" in p for p in problems)
+    assert any("expected (2, N)" in p for p in problems)
 
 
 def test_missing_files(corpus, tmp_path):

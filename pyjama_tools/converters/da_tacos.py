@@ -34,7 +34,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import click
 import h5py
@@ -119,8 +119,12 @@ def _version() -> str:
 
 
 def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(np.asarray(value).item()) \
-        if isinstance(value, np.ndarray) else str(value)
+    """An HDF5 attribute (bytes, numpy scalar or array, str) as text."""
+    if isinstance(value, np.ndarray):
+        value = value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 @register_converter
