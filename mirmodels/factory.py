@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,7 +322,7 @@ _SIMPLE = {int: "int", float: "float", bool: "bool", str: "str", type(None): "nu
 
 def _type_problem(value: Any, hint: Any) -> str | None:
     """A message when ``value`` plainly does not fit ``hint`` (only simple scalar hints are checked)."""
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     if not options or not all(option in _SIMPLE for option in options):
         return None
     for option in options:
@@ -360,7 +361,7 @@ def _resolve_params(spec: LayerSpec, raw: Any, prefix: str, shape: tuple[int, ..
                 raise ModelConfigError(f"{prefix}: unknown parameter {key!r}{hint}")
     context = InferContext(shape, params, stored)
     for key, rule in spec.infer.items():
-        if params.get(key, -1) == -1 and not isinstance(params.get(key, -1), bool):
+        if key not in params or params[key] == -1:
             try:
                 params[key] = rule(context)
             except MirError as error:

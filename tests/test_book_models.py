@@ -19,11 +19,11 @@ CASES = {
     "autotag_wave_conv1d": ((1, 3200), (10,), (1, 3200), (10,)),
     "autotag_wave_tcn": ((1, 1, 3200), (10,), (1, 1, 1600), (10,)),
     "autotag_wave_sincnet": ((1, 1, 3200), (10,), (1, 3200), (10,)),
-    "multipitch_conv2d": ((6, 360, 64), (1, 360, 64), (6, 72, 16), (1, 72, 16)),
-    "multipitch_depthsep": ((6, 360, 64), (1, 360, 64), (6, 72, 16), (1, 72, 16)),
-    "multipitch_resnet": ((6, 360, 64), (1, 360, 64), (6, 72, 16), (1, 72, 16)),
-    "multipitch_convnext": ((6, 360, 64), (1, 360, 64), (6, 72, 16), (1, 72, 16)),
-    "multipitch_unet": ((6, 360, 64), (1, 360, 64), (6, 48, 16), (1, 48, 16)),
+    "multipitch_conv2d": ((6, 360, 64), (1, 360, 64), (6, 40, 8), (1, 40, 8)),
+    "multipitch_depthsep": ((6, 360, 64), (1, 360, 64), (6, 40, 8), (1, 40, 8)),
+    "multipitch_resnet": ((6, 360, 64), (1, 360, 64), (6, 40, 8), (1, 40, 8)),
+    "multipitch_convnext": ((6, 360, 64), (1, 360, 64), (6, 40, 8), (1, 40, 8)),
+    "multipitch_unet": ((6, 360, 64), (1, 360, 64), (6, 24, 8), (1, 24, 8)),
     "chord_bilstm": ((1, 72, 1024), (25, 1024), (1, 72, 96), (25, 96)),
     "cover_move": ((1, 23, 1800), (32,), (1, 23, 200), (32,)),
 }
@@ -61,16 +61,15 @@ def test_forward_backward(name):
     assert sum(float(p.grad.abs().sum()) for p in model.parameters()) > 0
 
 
-@pytest.mark.parametrize("name", ["autotag_lms", "autotag_wave_conv1d", "autotag_wave_tcn", "autotag_wave_sincnet",
-                                  "multipitch_conv2d", "chord_bilstm"])
+@pytest.mark.parametrize("name", ["autotag_lms", "autotag_wave_conv1d", "autotag_wave_tcn", "autotag_wave_sincnet"])
 def test_documented_shapes(name):
     shape, expected, _, _ = CASES[name]
     assert build_model(MODELS / f"{name}.yaml", shape).output_shape == expected
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["multipitch_depthsep", "multipitch_resnet", "multipitch_convnext", "multipitch_unet",
-                                  "cover_move"])
+@pytest.mark.parametrize("name", ["multipitch_conv2d", "multipitch_depthsep", "multipitch_resnet", "multipitch_convnext",
+                                  "multipitch_unet", "chord_bilstm", "cover_move"])
 def test_documented_shapes_heavy(name):
     shape, expected, _, _ = CASES[name]
     assert build_model(MODELS / f"{name}.yaml", shape).output_shape == expected
@@ -82,9 +81,9 @@ def test_waveform_models_take_both_layouts():
 
 
 def test_chord_model_labels_any_length():
-    model = build_model(MODELS / "chord_bilstm.yaml", (1, 72, 64)).eval()
+    model = build_model(MODELS / "chord_bilstm.yaml", (1, 72, 32)).eval()
     with torch.no_grad():
-        assert tuple(model(torch.randn(1, 1, 72, 300)).shape) == (1, 25, 300)
+        assert tuple(model(torch.randn(1, 1, 72, 150)).shape) == (1, 25, 150)
 
 
 def test_unet_needs_sizes_divisible_by_8():
