@@ -77,6 +77,56 @@ def patch_starts(num_frames: int, patch_length: int, patch_hop: int) -> np.ndarr
 # ----------------------------------------------------------------------------- sources
 
 
+class _RawChunks:
+    """Fast path for the cache's usual layout: uncompressed float32 chunks (C, F, chunk_frames).
+
+    The byte offset of each chunk comes from HDF5's own chunk index (``get_chunk_info_by_coord``,
+    looked up once per chunk); a window is then one ``os.preadv`` per chunk it spans into a reused
+    buffer plus one copy into the output. Measured about 1.5x faster than the HDF5 hyperslab read of
+    the same window with a well-sized chunk cache (bench/bench_patches.py), because HDF5 allocates and
+    evicts chunk-cache entries on every random read. Any other layout (compression, float16,
+    partial chunks along C or F, unallocated chunks) falls back to ``read_direct``.
+    """
+
+    def __init__(self, dataset: h5py.Dataset, fd: int):
+        self.dsid = dataset.id
+        self.fd = fd
+        self.chunk_frames = int(dataset.chunks[2])
+        self.buffer = np.empty(dataset.chunks, dtype=np.float32)
+        self.offsets: dict[int, int | None] = {}
+
+    @staticmethod
+    def eligible(dataset: h5py.Dataset) -> bool:
+        try:
+            return (dataset.chunks is not None and tuple(dataset.chunks[:2]) == tuple(dataset.shape[:2])
+                    and dataset.dtype == np.dtype("<f4") and np.little_endian
+                    and dataset.id.get_create_plist().get_nfilters() == 0
+                    and hasattr(dataset.id, "get_chunk_info_by_coord"))
+        except Exception:  # noqa: BLE001 - any HDF5 oddity: use the generic path
+            return False
+
+    def _offset(self, chunk: int) -> int | None:
+        if chunk not in self.offsets:
+            info = self.dsid.get_chunk_info_by_coord((0, 0, chunk * self.chunk_frames))
+            ok = info.byte_offset is not None and info.filter_mask == 0 and info.size == self.buffer.nbytes
+            self.offsets[chunk] = int(info.byte_offset) if ok else None
+        return self.offsets[chunk]
+
+    def read_into(self, start: int, out: np.ndarray) -> bool:
+        """Frames ``start:start + L`` into ``out`` (C, F, L); False when a chunk cannot be read raw."""
+        length, size = out.shape[-1], self.chunk_frames
+        position = 0
+        for chunk in range(start // size, (start + length - 1) // size + 1):
+            offset = self._offset(chunk)
+            if offset is None or os.preadv(self.fd, [self.buffer], offset) != self.buffer.nbytes:
+                return False
+            first = max(start, chunk * size) - chunk * size
+            last = min(start + length, (chunk + 1) * size) - chunk * size
+            out[:, :, position:position + last - first] = self.buffer[:, :, first:last]
+            position += last - first
+        return True
+
+
 class _FeatureSource:
     """A feature cache file (layout ``/<key>/value`` (C, F, T), ``time_sec``, ``frequency_hz``).
 
@@ -90,8 +140,9 @@ class _FeatureSource:
             raise MirError(f"{self.path}: no such file")
         self.patch_length = patch_length
         self._file: h5py.File | None = None
+        self._fd: int | None = None
         self._pid: int | None = None
-        self._datasets: OrderedDict[str, h5py.Dataset] = OrderedDict()
+        self._datasets: OrderedDict[str, tuple[h5py.Dataset, _RawChunks | None]] = OrderedDict()
 
     def _open(self, rdcc_nbytes: int | None = None) -> h5py.File:
         try:
@@ -128,27 +179,34 @@ class _FeatureSource:
     def file(self) -> h5py.File:
         if self._file is None or self._pid != os.getpid():
             self._file = self._open(getattr(self, "rdcc_nbytes", None))
+            self._fd = os.open(self.path, os.O_RDONLY) if hasattr(os, "preadv") else None
             self._pid = os.getpid()
             self._datasets = OrderedDict()
         return self._file
 
-    def dataset(self, key: str) -> h5py.Dataset:
+    def _entry(self, key: str) -> tuple[h5py.Dataset, _RawChunks | None]:
         handle = self.file
-        dataset = self._datasets.get(key)
-        if dataset is None:
+        entry = self._datasets.get(key)
+        if entry is None:
             dataset = handle[key]["value"]
-            self._datasets[key] = dataset
+            raw = _RawChunks(dataset, self._fd) if self._fd is not None and _RawChunks.eligible(dataset) else None
+            entry = self._datasets[key] = (dataset, raw)
             if len(self._datasets) > MAX_OPEN_DATASETS:
                 self._datasets.popitem(last=False)
         else:
             self._datasets.move_to_end(key)
-        return dataset
+        return entry
+
+    def dataset(self, key: str) -> h5py.Dataset:
+        return self._entry(key)[0]
 
     def read_into(self, key: str, start: int, out: np.ndarray) -> None:
         """Frames ``start:start + out.shape[-1]`` of ``key`` into ``out`` (C, F, L) float32."""
-        dataset = self.dataset(key)
+        dataset, raw = self._entry(key)
+        if raw is not None and out.flags.c_contiguous and raw.read_into(start, out):
+            return
         selection = np.s_[:, :, start:start + out.shape[-1]]
-        if dataset.dtype == np.float32:
+        if dataset.dtype == np.float32 and out.flags.c_contiguous:
             dataset.read_direct(out, source_sel=selection)
         else:
             out[...] = dataset[selection]
@@ -158,13 +216,17 @@ class _FeatureSource:
 
     def close(self) -> None:
         self._datasets = OrderedDict()
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
+        if self._pid == os.getpid():
+            if self._file is not None:
+                self._file.close()
+            if self._fd is not None:
+                os.close(self._fd)
         self._file = None
+        self._fd = None
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.update(_file=None, _pid=None, _datasets=OrderedDict())
+        state.update(_file=None, _fd=None, _pid=None, _datasets=OrderedDict())
         return state
 
 

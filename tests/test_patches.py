@@ -347,3 +347,31 @@ def test_bad_inputs(tmp_path, data):
         with h5py.File(audio, "w") as out:
             out.create_dataset("x", data=np.zeros(100, np.float32)).attrs["sr_hz"] = 22050
         PatchDataset.from_audio(audio, ["nope"], None, 10, 10)
+
+
+@pytest.mark.parametrize("layout", ["raw", "lzf", "chunked_on_bins", "unallocated"])
+def test_every_window_for_every_layout(tmp_path, layout):
+    from mirfeat.patches import _RawChunks
+
+    value = np.random.default_rng(2).standard_normal((2, 6, 77)).astype(np.float32)
+    path = tmp_path / f"{layout}.hdf5"
+    with h5py.File(path, "w") as out:
+        group = out.create_group("k")
+        chunks = (2, 3, 16) if layout == "chunked_on_bins" else (2, 6, 16)
+        dataset = group.create_dataset("value", shape=value.shape, dtype="f4", chunks=chunks,
+                                       compression="lzf" if layout == "lzf" else None)
+        if layout == "unallocated":
+            value[:, :, 32:48] = 0.0  # this chunk is never written: HDF5 returns the fill value
+            dataset[:, :, :32] = value[:, :, :32]
+            dataset[:, :, 48:] = value[:, :, 48:]
+        else:
+            dataset[...] = value
+        group.create_dataset("time_sec", data=np.arange(77) * HOP)
+        group.create_dataset("frequency_hz", data=100.0 * np.arange(1, 7))
+    with h5py.File(path, "r") as handle:
+        assert _RawChunks.eligible(handle["k"]["value"]) == (layout in ("raw", "unallocated"))
+    for length in (1, 5, 16, 33, 77):
+        dataset = PatchDataset(path, ["k"], None, length, 1)
+        for i in range(len(dataset)):
+            item = dataset[i]
+            np.testing.assert_array_equal(item["X"].numpy(), value[:, :, item["start"]:item["start"] + length])
