@@ -31,8 +31,9 @@ import torch
 from mirmodels.experiment import load_network, load_run, run_paths, write_json
 from pyjama_tools.errors import MirError
 
-__all__ = ["SCORERS", "EvalResult", "evaluate", "format_metrics", "cover_starts", "run_patches",
-           "FileInputs", "file_inputs", "predict_files", "score_predictions", "multipitch_reference"]
+__all__ = ["SCORERS", "EvalResult", "evaluate", "format_metrics", "cover_starts", "run_patches", "stitch",
+           "FileInputs", "file_inputs", "predict_files", "score_predictions", "multipitch_reference",
+           "tutorial_patch_predictions"]
 
 
 # ----------------------------------------------------------------------------- stitching
@@ -77,6 +78,32 @@ def run_patches(network: torch.nn.Module, activation: Callable[[torch.Tensor], t
         x = torch.from_numpy(patches[first:first + batch_size]).to(device)
         outputs.append(activation(network(x)).float().cpu().numpy())
     return np.concatenate(outputs), starts
+
+
+@torch.no_grad()
+def tutorial_patch_predictions(network: torch.nn.Module, target: Any, predictions: dict, inputs, patch_length: int,
+                               patch_hop: int, batch_size: int = 32,
+                               device: str | torch.device = "cpu") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The tutorial's evaluation patches: the training grid (``floor((T - L) / S) + 1`` patches), each
+    predicted on its own → {key: (estimate (N, F, L), quantised target (N, F, L))}."""
+    from mirfeat.patches import patch_starts
+
+    activation = _activation("multipitch", network)
+    out = {}
+    for item in inputs:
+        starts = patch_starts(item.array.shape[-1], patch_length, patch_hop)
+        if len(starts) == 0:
+            continue
+        patches = _patches(np.asarray(item.array, dtype=np.float32), starts, patch_length)
+        estimates = []
+        for first in range(0, len(patches), batch_size):
+            y = activation(network(torch.from_numpy(patches[first:first + batch_size]).to(device))).float().cpu()
+            estimates.append(y.numpy().reshape(y.shape[0], -1, patch_length))
+        time_sec, frequency_hz = predictions[item.key]["time_sec"], predictions[item.key]["frequency_hz"]
+        reference = np.stack([np.asarray(target.for_patch(item.key, int(s), patch_length, time_sec, frequency_hz))
+                              for s in starts])
+        out[item.key] = (np.concatenate(estimates), reference)
+    return out
 
 
 def stitch(outputs: np.ndarray, starts: np.ndarray, num_frames: int) -> np.ndarray:
@@ -174,37 +201,20 @@ def predict_files(network: torch.nn.Module, problem: str, inputs, patch_length: 
 # ----------------------------------------------------------------------------- references
 
 
-def midi_to_hz(midi: np.ndarray) -> np.ndarray:
-    """MIDI note numbers → Hz (A4 = 69 = 440 Hz)."""
-    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69.0) / 12.0)
-
-
-def multipitch_reference(doc: Any, key: str, field_name: str, time_sec: np.ndarray,
-                         unit: str = "midi") -> tuple[np.ndarray, list[np.ndarray]]:
+def multipitch_reference(doc: Any, key: str, field_name: str, time_sec: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """The mir_eval reference of one file: times (N,) in s and a list of Hz arrays (one per time).
 
     Breakpoint f0 (Bach10's ``f0multi``, MIDI, 0 = silent) keeps its own times; note segments
     (MAPS's ``pitchmidi``) are sampled on the feature's frame times ``time_sec``.
     """
+    from mirmodels import metrics
+
     definition = doc.definition(field_name)
-    to_hz = midi_to_hz if unit == "midi" else (lambda v: np.asarray(v, dtype=float))
     if definition.type_extent == "breakpoint":
         times, values = doc.breakpoints(key, field_name)
-        freqs = [to_hz(column[column > 0]) for column in np.asarray(values, dtype=float).T]
-        return np.asarray(times, dtype=float), freqs
+        return metrics.midi_to_multipitch(times, values)
     onsets, durations, pitches = doc.segments(key, field_name)
-    pitches = np.asarray(pitches, dtype=float)
-    times = np.asarray(time_sec, dtype=float)
-    active = (times[:, None] >= onsets[None, :]) & (times[:, None] < (onsets + durations)[None, :])
-    freqs = [to_hz(pitches[row & (pitches > 0)]) for row in active]
-    return times, freqs
-
-
-def salience_to_freqs(salience: np.ndarray, frequency_hz: np.ndarray, threshold: float) -> list[np.ndarray]:
-    """(F, T) salience → per frame, the Hz of the bins above ``threshold``."""
-    active = np.asarray(salience) > threshold
-    frequency_hz = np.asarray(frequency_hz, dtype=float)
-    return [frequency_hz[column] for column in active.T]
+    return metrics.notes_to_multipitch(onsets, durations, np.asarray(pitches, dtype=float), time_sec)
 
 
 # ----------------------------------------------------------------------------- scorers
@@ -224,46 +234,79 @@ def _file_labels(target: Any, keys: Sequence[str]) -> np.ndarray:
     return np.stack([np.asarray(target.for_file(k, None, None)) for k in keys])
 
 
+def _names(target: Any, count: int) -> list[str]:
+    vocabulary = getattr(target, "vocabulary", None)
+    return [str(v) for v in vocabulary] if vocabulary else [str(i) for i in range(count)]
+
+
 @_register("multiclass")
 def score_multiclass(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
-    """File-level accuracy, macro recall / precision / F1 and the confusion matrix."""
+    """File-level accuracy, macro recall / precision / F1 and the confusion matrix
+    (file prediction = mean of the patch probabilities)."""
     from mirmodels import metrics
 
     keys = list(predictions)
     y_true = _file_labels(target, keys).astype(int)
     probabilities = np.stack([predictions[k]["output"] for k in keys])
-    return {"metrics": metrics.multiclass_scores(y_true, probabilities.argmax(axis=1),
-                                                 labels=list(target.vocabulary or range(probabilities.shape[1])))}
+    count = probabilities.shape[1]
+    return {"metrics": metrics.multiclass_scores(y_true, probabilities, num_classes=count,
+                                                 class_names=_names(target, count))}
 
 
 @_register("multilabel")
 def score_multilabel(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
-    """Macro ROC-AUC and average precision over tags (and per tag)."""
+    """Macro ROC-AUC and average precision over tags (and per tag) of the file-level scores."""
     from mirmodels import metrics
 
     keys = list(predictions)
     y_true = _file_labels(target, keys).astype(int)
     scores = np.stack([predictions[k]["output"] for k in keys])
-    return {"metrics": metrics.multilabel_scores(y_true, scores, tags=list(target.vocabulary or range(scores.shape[1])))}
+    return {"metrics": metrics.multilabel_scores(y_true, scores, tag_names=_names(target, scores.shape[1]))}
 
 
 @_register("framelabel")
-def score_framelabel(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
-    """Frame accuracy and macro recall (frames with the ignore index left out); chord majmin when chords."""
+def score_framelabel(predictions: dict, target: Any, doc: Any = None, annot_key: str | None = None,
+                     **_: Any) -> dict[str, Any]:
+    """Frame accuracy and macro recall (frames with the ignore index left out); mir_eval chord
+    scores (majmin, root, ...) against the annotated segments when the labels are chords."""
     from mirmodels import metrics
 
-    y_true, y_pred, times = [], [], []
-    for key, prediction in predictions.items():
-        y_true.append(np.asarray(target.for_file(key, prediction["time_sec"], prediction["frequency_hz"])).astype(int))
-        y_pred.append(prediction["output"].argmax(axis=0))
-        times.append(prediction["time_sec"])
-    vocabulary = list(target.vocabulary or [])
-    result = metrics.framelabel_scores(np.concatenate(y_true), np.concatenate(y_pred), labels=vocabulary,
-                                       ignore_index=int(getattr(target, "ignore_index", -100)))
-    if getattr(target.spec, "chord_vocabulary", None) is not None or _looks_like_chords(vocabulary):
-        chord = [metrics.chord_scores(t, yt, yp, vocabulary) for t, yt, yp in zip(times, y_true, y_pred)]
+    keys = list(predictions)
+    y_true = [np.asarray(target.for_file(k, predictions[k]["time_sec"], predictions[k]["frequency_hz"])).astype(int)
+              for k in keys]
+    y_pred = [predictions[k]["output"].argmax(axis=0) for k in keys]
+    count = predictions[keys[0]]["output"].shape[0]
+    result = metrics.framelabel_scores(y_true, y_pred, ignore_index=int(getattr(target, "ignore_index", -100)),
+                                       num_classes=count)
+    vocabulary = _names(target, count)
+    field_name = annot_key or target.spec.field
+    if doc is not None and (getattr(target.spec, "chord_vocabulary", None) is not None or _looks_like_chords(vocabulary)):
+        chord = []
+        for key, pred in zip(keys, y_pred):
+            onsets, durations, labels = doc.segments(key, field_name)
+            intervals = np.stack([onsets, onsets + durations], axis=1) if len(onsets) else np.zeros((0, 2))
+            est_intervals, est_labels = frame_segments(metrics.class_index_to_chord(pred, vocabulary),
+                                                       predictions[key]["time_sec"])
+            chord.append(metrics.chord_scores(intervals, [str(v) for v in labels], est_intervals, est_labels))
         result.update(_mean_dicts(chord, prefix="chord_"))
     return {"metrics": result}
+
+
+def frame_segments(labels: Sequence[str], time_sec: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Consecutive frames with the same label → (intervals (N, 2) in s, labels).
+
+    Frame i covers [b_i, b_(i+1)) with boundaries b half a hop around the frame centres (the first
+    clipped at 0); neighbouring segments share the very same boundary value, so they never overlap
+    by a rounding error (which ``mir_eval.chord`` rejects).
+    """
+    time_sec = np.asarray(time_sec, dtype=float)
+    labels = [str(v) for v in labels]
+    hop = float(np.median(np.diff(time_sec))) if len(time_sec) > 1 else 0.0
+    bounds = np.concatenate([time_sec - hop / 2, [time_sec[-1] + hop / 2]])
+    bounds[0] = max(bounds[0], 0.0)
+    change = [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    starts, stops = [0] + change, change + [len(labels)]
+    return np.stack([bounds[starts], bounds[stops]], axis=1), [labels[i] for i in starts]
 
 
 def _looks_like_chords(vocabulary: Sequence[str]) -> bool:
@@ -273,7 +316,8 @@ def _looks_like_chords(vocabulary: Sequence[str]) -> bool:
 def _mean_dicts(items: Sequence[dict], prefix: str = "") -> dict[str, float]:
     out: dict[str, float] = {}
     for name in items[0] if items else ():
-        values = [float(d[name]) for d in items if isinstance(d.get(name), (int, float, np.floating))]
+        values = [float(d[name]) for d in items if isinstance(d.get(name), (int, float, np.floating))
+                  and not isinstance(d.get(name), bool)]
         if values:
             out[prefix + name] = float(np.mean(values))
     return out
@@ -281,39 +325,28 @@ def _mean_dicts(items: Sequence[dict], prefix: str = "") -> dict[str, float]:
 
 @_register("multipitch")
 def score_multipitch(predictions: dict, target: Any, doc: Any = None, threshold: float = 0.5,
-                     annot_key: str | None = None, patch_starts: dict | None = None,
-                     patch_length: int | None = None, **_: Any) -> dict[str, Any]:
-    """Whole-file mir_eval.multipitch (mean over files) + the tutorial's per-patch average."""
+                     annot_key: str | None = None, tutorial_patches: dict | None = None, **_: Any) -> dict[str, Any]:
+    """Whole-file ``mir_eval.multipitch`` (per file, then the mean over files) against the annotation
+    itself; plus the tutorial's per-patch average (key ``metrics_patch_average_tutorial``) when
+    ``tutorial_patches`` {key: (est (N, F, L), ref (N, F, L))} is given."""
     from mirmodels import metrics
 
-    unit = getattr(target.spec, "pitch_unit", "midi")
     field_name = annot_key or target.spec.field
     per_file = {}
     for key, prediction in predictions.items():
-        ref_time, ref_freqs = multipitch_reference(doc, key, field_name, prediction["time_sec"], unit)
-        est_freqs = salience_to_freqs(prediction["output"], prediction["frequency_hz"], threshold)
-        per_file[key] = metrics.multipitch_scores(ref_time, ref_freqs, np.asarray(prediction["time_sec"], float),
-                                                  est_freqs)
+        time_sec = np.asarray(prediction["time_sec"], dtype=float)
+        ref_time, ref_freqs = multipitch_reference(doc, key, field_name, time_sec)
+        est_time, est_freqs = metrics.salience_to_multipitch(prediction["output"], prediction["frequency_hz"],
+                                                             time_sec, threshold)
+        per_file[key] = metrics.multipitch_scores(ref_time, ref_freqs, est_time, est_freqs)
     result: dict[str, Any] = {"metrics": _mean_dicts(list(per_file.values())),
                               "per_file": {k: {n: float(v) for n, v in d.items()} for k, d in per_file.items()}}
-    # the tutorial's number: every training-grid patch scored against its quantised target, averaged
-    patch_scores = []
-    for key, prediction in predictions.items():
-        time_sec, frequency_hz = prediction["time_sec"], prediction["frequency_hz"]
-        starts = (patch_starts or {}).get(key)
-        if starts is None or patch_length is None:
-            continue
-        salience = prediction["output"]
-        for start in starts:
-            stop = start + patch_length
-            reference = np.asarray(target.for_patch(key, int(start), patch_length, time_sec, frequency_hz))
-            times = np.asarray(time_sec[start:stop], dtype=float)
-            patch_scores.append(metrics.multipitch_scores(
-                times, salience_to_freqs(reference, frequency_hz, 0.5),
-                times, salience_to_freqs(salience[:, start:stop], frequency_hz, threshold)))
-    if patch_scores:
-        result["metrics_patch_average_tutorial"] = _mean_dicts(patch_scores)
-        result["metrics_patch_average_tutorial"]["num_patches"] = len(patch_scores)
+    if tutorial_patches:
+        est = np.concatenate([e for e, _r in tutorial_patches.values()])
+        ref = np.concatenate([r for _e, r in tutorial_patches.values()])
+        frequency_hz = next(iter(predictions.values()))["frequency_hz"]
+        result["metrics_patch_average_tutorial"] = metrics.patchwise_multipitch_scores(
+            est, ref, frequency_hz, threshold=threshold)
     return result
 
 
@@ -398,11 +431,9 @@ def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: st
     context: dict[str, Any] = {"doc": prepared.doc, "threshold": config.eval.threshold,
                                "annot_key": prepared.annot_key}
     if prepared.problem == "multipitch":
-        from mirfeat.patches import patch_starts
-
-        context["patch_length"] = patch_length
-        context["patch_starts"] = {k: patch_starts(len(p["time_sec"]), patch_length, config.feature.patch_hop)
-                                   for k, p in predictions.items()}
+        context["tutorial_patches"] = tutorial_patch_predictions(
+            network, prepared.target, predictions, file_inputs(metadata, keys), patch_length,
+            config.feature.patch_hop, config.eval.batch_size or config.train.batch_size, device)
     scores = score_predictions(prepared.problem, predictions, prepared.target, **context)
     data = {"run": str(run_dir), "split": split, "problem": prepared.problem, "num_files": len(keys),
             "threshold": config.eval.threshold if prepared.problem in ("multipitch", "multilabel") else None,

@@ -148,7 +148,7 @@ def _write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, 
     start_sec = [float(time_sec[min(s, len(time_sec) - 1)]) for s in starts]
     end_sec = [float(time_sec[min(s + length, len(time_sec)) - 1] + hop) for s in starts]
     mean = prediction["output"]
-    data: dict[str, Any] = {"labels": names, "file": {n: float(p) for n, p in zip(names, mean)}}
+    data: dict[str, Any] = {"labels": names, "file_probabilities": {n: float(p) for n, p in zip(names, mean)}}
     if metadata["problem"] == "multiclass":
         data["predicted"] = names[int(np.argmax(mean))]
     else:
