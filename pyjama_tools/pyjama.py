@@ -13,6 +13,7 @@ Unknown keys (of the document, the collection or a definition) are kept as they 
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -361,10 +362,17 @@ def load(path: str | os.PathLike) -> PyjamaDoc:
         raise MirError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise MirError(f"{path}: cannot read ({error})") from None
+    # json builds one dict per atom (~300,000 for MTT): the cyclic GC would rescan them again and
+    # again while they are created; pausing it halves the load time (measured on a 25,000-entry file)
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    finally:
+        if collecting:
+            gc.enable()
     return PyjamaDoc.from_dict(data, source=str(path))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 
 import numpy as np
@@ -121,6 +122,7 @@ def test_load_bad_files_one_line(tmp_path, text, message):
     with pytest.raises(MirError, match=message) as info:
         pyjama.load(path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+    assert gc.isenabled()  # load pauses the cyclic GC while parsing and always turns it back on
 
 
 def test_load_missing_file(tmp_path):
