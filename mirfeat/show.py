@@ -233,6 +233,28 @@ def draw_feature(cache_path: str | os.PathLike, key: str, output: str | os.PathL
         Unknown key, unknown field, key missing from the document, a pitch field on a feature
         without a frequency axis, bad size, or an output folder that does not exist.
     """
+    output = Path(output)
+    if not output.parent.exists():
+        raise MirError(f"{output.parent}: no such folder")
+    figure = feature_figure(cache_path, key, pyjama, field, channel, width, height, dpi)
+    tmp = output.with_name(f".{output.name}.partial")
+    try:
+        figure.savefig(tmp, format="png", dpi=dpi)
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return output
+
+
+def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.PathLike | None = None,
+                   field: str | None = None, channel: int | None = None, width: float = 12.0,
+                   height: float = 5.0, dpi: int = 100):
+    """The matplotlib ``Figure`` drawn by :func:`draw_feature` (Agg canvas; for notebooks and tests).
+
+    The feature axes are ``figure.axes[0]``: x in seconds, y in (fractional) frequency-bin
+    index, so an overlay at frequency f lies at the bin whose centre frequency is f.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -243,9 +265,6 @@ def draw_feature(cache_path: str | os.PathLike, key: str, output: str | os.PathL
         raise ParameterError(f"figure of {width * dpi:.0f} × {height * dpi:.0f} pixels is too large (max 20000 per side)")
     if (pyjama is None) != (field is None):
         raise MirError("--pyjama and --field go together (the document and the field to draw)")
-    output = Path(output)
-    if not output.parent.exists():
-        raise MirError(f"{output.parent}: no such folder")
 
     cache = FeatureCache(cache_path)
     try:
@@ -307,11 +326,4 @@ def draw_feature(cache_path: str | os.PathLike, key: str, output: str | os.PathL
     axes.set_xlim(float(time_sec[0]) if time_sec.size else 0.0, end)
     axes.set_title("  |  ".join(title), fontsize=9)
     figure.tight_layout()
-    tmp = output.with_name(f".{output.name}.partial")
-    try:
-        figure.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return output
+    return figure

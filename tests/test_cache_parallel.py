@@ -1,0 +1,65 @@
+"""Parallel cache builds equal the serial one: a joblib loky pool, and a Dask cluster.
+
+The Dask test starts a ``distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+processes=True)`` and hands its address to ``build_cache(..., backend="dask", scheduler=...)``,
+exactly as a user would with a remote ``tcp://`` scheduler.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mirfeat.cache import FeatureCache, build_cache
+from test_cache import assert_same_cache, make_store
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, Path]:
+    """An audio store with 8 good files and one bad (NaN) file, and its serial HCQT cache."""
+    root = tmp_path_factory.mktemp("parallel")
+    nan = np.ones(SR, np.float32)
+    nan[5] = np.nan
+    store = make_store(root / "eight_audio.hdf5", count=8, seconds=1.0, extra={"bad+++nan.wav": nan})
+    serial = root / "serial.hdf5"
+    report = build_cache(store, serial, "hcqt", {"harmonics": "0.5,1,2", "n_octaves": 4}, jobs=1)
+    assert report.computed == 8 and [k for k, _ in report.skipped] == ["bad+++nan.wav"]
+    return store, serial
+
+
+def test_loky_pool_equals_serial(corpus, tmp_path: Path) -> None:
+    store, serial = corpus
+    out = tmp_path / "loky.hdf5"
+    report = build_cache(store, out, "hcqt", {"harmonics": "0.5,1,2", "n_octaves": 4}, jobs=2)
+    assert report.computed == 8 and [k for k, _ in report.skipped] == ["bad+++nan.wav"]
+    assert_same_cache(out, serial)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_dask_local_cluster_equals_serial(corpus, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    store, serial = corpus
+    out = tmp_path / "dask.hdf5"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        report = build_cache(store, out, "hcqt", {"harmonics": "0.5,1,2", "n_octaves": 4}, jobs=2,
+                             backend="dask", scheduler=cluster.scheduler_address)
+        # the workers really ran the work (they read the audio themselves)
+        with distributed.Client(cluster) as client:
+            assert len(client.scheduler_info()["workers"]) == 2
+    assert report.computed == 8 and [k for k, _ in report.skipped] == ["bad+++nan.wav"]
+    assert_same_cache(out, serial)
+    assert len(FeatureCache(out).keys()) == 8
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler_is_one_line(corpus, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    store, _ = corpus
+    with pytest.raises(Exception, match=r"cannot reach the Dask scheduler 'tcp://127.0.0.1:9'"):
+        build_cache(store, tmp_path / "x.hdf5", "lms", backend="dask", scheduler="tcp://127.0.0.1:9")
