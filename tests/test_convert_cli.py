@@ -1,4 +1,7 @@
-"""The ``pyjama-convert`` command line and the conversion runner: list, validate, info, strict, overwrite, interrupts."""
+"""The ``pyjama-convert`` command line and the conversion runner.
+
+list, validate, info, --strict, --overwrite, --sr, interrupts, and one run as a separate process.
+"""
 
 from __future__ import annotations
 
@@ -172,7 +175,8 @@ def test_interrupted_conversion_leaves_nothing_that_looks_complete(tmp_path, mon
     assert names == ["gtzan-genre_audio.hdf5"]
     monkeypatch.setattr(audio_store, "decode", real_decode)
     assert run("gtzan", corpus, out, "--overwrite", "--quiet").exit_code == 0
-    assert pyjama.validate(pyjama.load(out / "gtzan-genre.pyjama"), AudioStore(out / "gtzan-genre_audio.hdf5").keys()) == []
+    with AudioStore(out / "gtzan-genre_audio.hdf5") as store:
+        assert pyjama.validate(pyjama.load(out / "gtzan-genre.pyjama"), store.keys()) == []
 
 
 def test_console_script_runs_in_a_subprocess(tmp_path):

@@ -70,7 +70,8 @@ def test_gtzan_real_sample_with_split_lists(tmp_path):
     assert doc.labels("split")[0] == ["valid"]  # listed in valid_filtered.txt
     with AudioStore(tmp_path / "gtzan-genre_audio.hdf5") as store:
         assert store.sample_rate("country+++country.00000.wav") == 22050
-        assert store.duration("country+++country.00000.wav") == pytest.approx(soundfile.info(wavs[0]).duration, abs=1e-3)
+        expected = soundfile.info(wavs[0]).duration
+        assert store.duration("country+++country.00000.wav") == pytest.approx(expected, abs=1e-3)
 
 
 def test_gtzan_misplaced_file_and_symlink_out_of_src(tmp_path):
@@ -142,7 +143,8 @@ def test_mtt_tags_metadata_and_layouts(tmp_path, quoted, under_mp3):
     assert doc.labels("clip_id") == [[2], [6], [10], [12]]
     first = doc.entry(0)
     assert first["title"] == [{"value": "Solipsism"}] and first["artist"] == [{"value": "Joram"}]
-    assert first["album"] == [{"value": "Moments of Clarity"}] and first["original_url"] == [{"value": "http://orig/8.mp3"}]
+    assert first["album"] == [{"value": "Moments of Clarity"}]
+    assert first["original_url"] == [{"value": "http://orig/8.mp3"}]
     assert "title" not in doc.entry(1)
     with AudioStore(tmp_path / "out" / "mtt_audio.hdf5") as store:
         decoded = soundfile.read(src / ("mp3" if under_mp3 else "") / REAL_CLIP)[0]
@@ -272,7 +274,8 @@ def test_folder_bad_options(tmp_path):
     labels.write_text("path,label\nhappy/a.wav,pop\n")
     result = cli("folder", src, tmp_path / "out", "--labels", labels, "--key-column", "filename")
     assert result.exit_code == 1
-    assert result.output.strip() == f"error: {labels} line 1: --key-column 'filename' is not a column (columns: path, label)"
+    assert result.output.strip() == \
+        f"error: {labels} line 1: --key-column 'filename' is not a column (columns: path, label)"
     result = cli("folder", src, tmp_path / "out", "--labels", tmp_path / "absent.csv")
     assert result.exit_code == 1 and "absent.csv: no such labels file" in result.output
     write_audio(src / "top.wav")

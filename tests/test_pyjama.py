@@ -90,8 +90,8 @@ def test_built_document_round_trips(tmp_path):
     doc.define("tag", dictionary=["rock", "pop"], type_constraint="value_in_dictionary")
     doc.define("chord", "segment")
     doc.define("f0", "breakpoint", "numeric", row_name=["voice"])
-    doc.add_entry("a+++b.wav", {"tag": ["rock", "pop"],
-                                "chord": pyjama.segment_atoms(np.array([0.0, 1.5]), np.array([1.5, 2.0]), ["C:maj", "N"]),
+    chords = pyjama.segment_atoms(np.array([0.0, 1.5]), np.array([1.5, 2.0]), ["C:maj", "N"])
+    doc.add_entry("a+++b.wav", {"tag": ["rock", "pop"], "chord": chords,
                                 "f0": [pyjama.breakpoint_atom(np.arange(3) * 0.01, np.array([60.0, 61.0, 0.0]))]})
     assert pyjama.validate(doc) == []
     loaded = pyjama.load(pyjama.save(doc, tmp_path / "built.pyjama"))
@@ -150,9 +150,9 @@ def test_rule_segment_needs_time_and_duration():
     def mutate(c):
         c["entry"][1]["chord"].append({"value": "C:maj", "duration": 1.0})
         c["entry"][1]["chord"].append({"value": "C:maj", "time": 3.0})
-    problems = _problems(mutate)
-    assert problems == ["entry 1 ('country+++country.00000.wav'), field 'chord', atom 2: segment atom has no 'time'",
-                        "entry 1 ('country+++country.00000.wav'), field 'chord', atom 3: segment atom has no 'duration'"]
+    where = "entry 1 ('country+++country.00000.wav'), field 'chord'"
+    assert _problems(mutate) == [f"{where}, atom 2: segment atom has no 'time'",
+                                 f"{where}, atom 3: segment atom has no 'duration'"]
 
 
 def test_rule_segment_duration_not_negative():

@@ -59,7 +59,8 @@ def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
-            raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+            raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: "
+                           f"{error.msg}") from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise MirError(f"{path}: expected a column-oriented object {{column: {{row: value}}}}")
         columns = list(data)
