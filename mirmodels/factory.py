@@ -392,7 +392,7 @@ def _kernel_problem(module: nn.Module, shape: tuple[int, ...]) -> str | None:
     else:
         return None
     n = len(kernel)
-    if len(shape) < n + 2:  # rank mismatch: let the layer itself say what it expected
+    if len(shape) != n + 2:  # rank mismatch: let the layer itself say what it expected
         return None
     padding = getattr(module, "padding", 0)
     if padding == "same":
