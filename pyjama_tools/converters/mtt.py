@@ -28,6 +28,8 @@ from pyjama_tools.pyjama import FieldDefinition, atom
 ANNOTATION_FILE = "annotations_final.csv"
 CLIP_INFO_FILE = "clip_info_final.csv"
 #: clip_info_final.csv column → pyjama field
+#: the only cell values of the tag columns
+BINARY = frozenset(("0", "1"))
 METADATA_FIELDS = {"title": "title", "artist": "artist", "album": "album", "original_url": "original_url"}
 
 
@@ -81,11 +83,13 @@ class MttConverter(Converter):
             if len(cells) != len(header):
                 problems.append(Problem(where, f"expected {len(header)} cells, got {len(cells)}"))
                 continue
-            flags = [c.strip() for c in cells[1:-1]]
-            bad = next((i for i, c in enumerate(flags) if c not in ("0", "1")), None)
-            if bad is not None:
-                problems.append(Problem(where, f"tag '{tags[bad]}': cell {flags[bad]!r} is not 0 or 1"))
-                continue
+            flags = cells[1:-1]
+            if not BINARY.issuperset(flags):
+                flags = [c.strip() for c in flags]  # tolerate spaces around a cell, then name the first bad one
+                bad = next((i for i, c in enumerate(flags) if c not in BINARY), None)
+                if bad is not None:
+                    problems.append(Problem(where, f"tag '{tags[bad]}': cell {flags[bad]!r} is not 0 or 1"))
+                    continue
             parsed.append((line, cells[0].strip(), cells[-1].strip(),
                            [i for i, c in enumerate(flags) if c == "1"]))
         return tags, parsed, problems
@@ -127,16 +131,16 @@ class MttConverter(Converter):
         self._top_tags = [tags[i] for i in ranked]
         rank = {column: position for position, column in enumerate(ranked)}
         root = self.audio_root
-        annotated: set[Path] = set()
+        annotated: set[Path] = set()  # as the folder walk below spells them (not resolved)
         for line, clip_id, mp3_path, active in rows:
             where = f"{path} line {line}"
+            annotated.add(root / mp3_path)
             try:
                 key = key_from_relative_path(mp3_path)
                 audio = self.safe_path(mp3_path, root)
             except MirError as error:
                 yield Problem(where, f"mp3_path {mp3_path!r}: {str(error).split(': ', 1)[-1]}")
                 continue
-            annotated.add(audio)
             if not audio.is_file():
                 yield Problem(where, f"annotation without audio: {root / mp3_path} not found")
                 continue
@@ -149,7 +153,7 @@ class MttConverter(Converter):
                 annotations[field_name] = [atom(value)]
             yield Item(key, AudioSource(audio), annotations)
         for audio in audio_files(root, (".mp3",)):
-            if audio.resolve() not in annotated:
+            if audio not in annotated:
                 yield Problem(str(audio), f"audio without annotation: not listed in {path.name}")
 
     def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
