@@ -88,6 +88,18 @@ def test_gtzan_misplaced_file_and_symlink_out_of_src(tmp_path):
     assert_strict_fails("gtzan", src, tmp_path / "strict", "escapes the corpus root")
 
 
+def test_gtzan_split_lists_folder_without_lists(tmp_path):
+    src = tmp_path / "gtzan"
+    write_audio(src / "genres" / "blues" / "blues.00000.wav")
+    (tmp_path / "lists").mkdir()
+    result = cli("gtzan", src, tmp_path / "out", "--split-lists", tmp_path / "lists")
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: {tmp_path / 'lists'}: none of train_filtered.txt, valid_filtered.txt, " \
+                                    "test_filtered.txt found"
+    result = cli("gtzan", tmp_path / "lists", tmp_path / "out")
+    assert result.exit_code == 1 and "no 'genres' folder" in result.output
+
+
 # ============================================================================ MagnaTagATune
 
 #: the first columns of the real annotations_final.csv, then filler names up to 188 tag columns
@@ -500,6 +512,13 @@ def test_maestro_bad_rows(tmp_path):
     (root / "2004" / "corrupt.midi").write_bytes(b"MThd garbage")
     write_audio(root / "2004" / "split.wav")
     write_audio(root / "2005" / "unlisted.wav")
+    os.symlink(write_audio(tmp_path / "outside.wav"), root / "2004" / "link.wav")
+    write_midi(root / "2004" / "link.midi", [(60, 0, 480)])
+    metadata = root / "maestro-v3.0.0.json"
+    data = json.loads(metadata.read_text())
+    for column, values in data.items():
+        values["7"] = dict(MAESTRO_ROWS[0], midi_filename="2004/link.midi", audio_filename="2004/link.wav")[column]
+    metadata.write_text(json.dumps(data))
     report = convert("maestro", root, tmp_path / "out")
     found = problems_of(report)
     meta = root / "maestro-v3.0.0.json"
@@ -510,7 +529,8 @@ def test_maestro_bad_rows(tmp_path):
     assert any(p.startswith(f"{meta} row 5: ") and "corrupt.midi: not a readable MIDI file" in p for p in found)
     assert f"{meta} row 6: split 'holdout' not one of train, validation, test" in found
     assert any("unlisted.wav" in p and "audio without annotation" in p for p in found)
-    assert len(found) == 6
+    assert any(p.startswith(f"{meta} row 7: ") and "escapes the corpus root" in p for p in found)
+    assert len(found) == 7  # the symlink is reported once
     assert_strict_fails("maestro", root, tmp_path / "strict", "row 2: annotation without audio")
 
 

@@ -116,18 +116,19 @@ class MaestroConverter(Converter):
 
     def items(self) -> Iterator[Item | Problem]:
         path = self._metadata_path()
-        annotated: set[Path] = set()
+        annotated: set[Path] = set()  # as the folder walk below spells them (not resolved)
         for where, row in read_metadata(path):
             if "__error__" in row:
                 yield Problem(where, row["__error__"])
                 continue
+            if isinstance(row.get("audio_filename"), str):
+                annotated.add(self.source / row["audio_filename"].strip())
             try:
                 key, audio = self._path(row.get("audio_filename"), "audio_filename")
                 _, midi = self._path(row.get("midi_filename"), "midi_filename")
             except MirError as error:
                 yield Problem(where, str(error))
                 continue
-            annotated.add(audio)
             if not audio.is_file():
                 yield Problem(where, f"annotation without audio: {row['audio_filename']} not found")
                 continue
@@ -149,7 +150,7 @@ class MaestroConverter(Converter):
                 continue
             yield Item(key, AudioSource(audio), annotations)
         for audio in audio_files(self.source, (".wav", ".flac")):
-            if audio.resolve() not in annotated:
+            if audio not in annotated:
                 yield Problem(str(audio), f"audio without annotation: not listed in {path.name}")
 
     def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
