@@ -19,7 +19,7 @@ from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
-from pyjama_tools.errors import MirError
+from pyjama_tools.errors import MirError, ParameterError
 
 
 def write_audio(path: Path, seconds: float = 0.2, rate: int = 22050, channels: int = 1, seed: int = 0) -> Path:
@@ -205,6 +205,14 @@ def test_mtt_bad_rows_and_missing_files(tmp_path):
     report_rows = report.report_path.read_text().splitlines()
     assert len(report_rows) == 1 + len(found)
     assert_strict_fails("mtt", src, tmp_path / "strict", f"{csv_path} line 6: expected 190 cells")
+
+
+@pytest.mark.parametrize("top", [0, -3, "5", 2.5])
+def test_mtt_top_tags_parameter_checked(tmp_path, top):
+    with pytest.raises(ParameterError, match=f"top_tags={top!r}: expected an integer >= 1"):
+        convert("mtt", tmp_path, tmp_path / "out", top_tags=top)
+    result = cli("mtt", tmp_path, tmp_path / "out", "--top-tags", "0")
+    assert result.exit_code == 2 and "Invalid value for '--top-tags'" in result.output
 
 
 def test_mtt_bad_header_and_missing_csv(tmp_path):

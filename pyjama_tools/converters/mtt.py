@@ -22,7 +22,7 @@ import click
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
                                           read_text_lines, register_converter)
-from pyjama_tools.errors import MirError
+from pyjama_tools.errors import MirError, ParameterError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 ANNOTATION_FILE = "annotations_final.csv"
@@ -52,6 +52,12 @@ class MttConverter(Converter):
         ConverterOption("clip-info", f"the metadata CSV [default: SRC/{CLIP_INFO_FILE} when present]",
                         type=click.Path(path_type=Path)),
     )
+
+    def __init__(self, source, **options):
+        super().__init__(source, **options)
+        top = self.option("top_tags")
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise ParameterError(f"top_tags={top!r}: expected an integer >= 1 (how many of the most frequent tags)")
 
     @property
     def audio_root(self) -> Path:
