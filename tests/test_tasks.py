@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import lightning as L
 import pytest
 import torch
@@ -24,8 +22,12 @@ from mirmodels.tasks import (
     task_names,
 )
 
-warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*does not have many workers.*"),
+    pytest.mark.filterwarnings("ignore:.*log_every_n_steps.*"),
+    pytest.mark.filterwarnings("ignore:.*no `val_dataloader`.*"),
+    pytest.mark.filterwarnings("ignore:.*LeafSpec.*"),
+]
 
 F_BINS, FRAMES = 8, 16
 
@@ -319,3 +321,17 @@ def test_optimizer_registry():
 def test_task_base_is_abstract_about_the_loss():
     with pytest.raises(NotImplementedError):
         Task(_model("multiclass")).training_step(_batch("multiclass"), 0)
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_log_synced_losses_and_raise_together():
+    # two CPU processes (gloo): losses are synchronised; a NaN on one rank stops both (no hang)
+    task = MulticlassTask(_model("multiclass"), lr=0.01)
+    trainer = _trainer(max_epochs=1, devices=2, strategy="ddp_spawn")
+    trainer.fit(task, DataLoader(_data("multiclass"), batch_size=8), DataLoader(_data("multiclass", n=16, seed=1), batch_size=8))
+    assert torch.isfinite(trainer.callback_metrics["valid_loss"])
+    data = _data("multiclass")
+    data.X[1::2] = float("nan")
+    trainer = _trainer(max_epochs=1, devices=2, strategy="ddp_spawn")
+    with pytest.raises(Exception, match="TrainingError: loss is NaN"):
+        trainer.fit(MulticlassTask(_model("multiclass")), DataLoader(data, batch_size=1))
