@@ -80,20 +80,31 @@ def patch_starts(num_frames: int, patch_length: int, patch_hop: int) -> np.ndarr
 class _RawChunks:
     """Fast path for the cache's usual layout: uncompressed float32 chunks (C, F, chunk_frames).
 
-    The byte offset of each chunk comes from HDF5's own chunk index (``get_chunk_info_by_coord``,
-    looked up once per chunk); a window is then one ``os.preadv`` per chunk it spans into a reused
-    buffer plus one copy into the output. Measured about 1.5x faster than the HDF5 hyperslab read of
-    the same window with a well-sized chunk cache (bench/bench_patches.py), because HDF5 allocates and
-    evicts chunk-cache entries on every random read. Any other layout (compression, float16,
-    partial chunks along C or F, unallocated chunks) falls back to ``read_direct``.
+    The byte offset of every chunk is read once from HDF5's own chunk index (``chunk_iter``), so
+    afterwards no HDF5 object needs to stay open for the key; a window is one ``os.preadv`` per
+    chunk it spans into a buffer shared by all keys, plus one copy into the output. This is
+    faster than the HDF5 hyperslab read of the same window (which allocates and evicts chunk-cache
+    entries on every random read; see bench/bench_patches.py). Any other layout (compression,
+    float16, chunks split along C or F, unallocated chunks) falls back to ``read_direct``.
     """
 
-    def __init__(self, dataset: h5py.Dataset, fd: int):
-        self.dsid = dataset.id
+    def __init__(self, dataset: h5py.Dataset, fd: int, buffer: np.ndarray):
         self.fd = fd
+        self.buffer = buffer
         self.chunk_frames = int(dataset.chunks[2])
-        self.buffer = np.empty(dataset.chunks, dtype=np.float32)
-        self.offsets: dict[int, int | None] = {}
+        count = math.ceil(dataset.shape[2] / self.chunk_frames)
+        self.offsets = np.full(count, -1, dtype=np.int64)
+        nbytes = buffer.nbytes
+
+        def visit(info) -> None:
+            if info.byte_offset is not None and info.filter_mask == 0 and info.size == nbytes:
+                self.offsets[info.chunk_offset[2] // self.chunk_frames] = info.byte_offset
+
+        if hasattr(dataset.id, "chunk_iter"):
+            dataset.id.chunk_iter(visit)
+        else:  # older HDF5: one call per chunk
+            for i in range(dataset.id.get_num_chunks()):
+                visit(dataset.id.get_chunk_info(i))
 
     @staticmethod
     def eligible(dataset: h5py.Dataset) -> bool:
@@ -101,24 +112,17 @@ class _RawChunks:
             return (dataset.chunks is not None and tuple(dataset.chunks[:2]) == tuple(dataset.shape[:2])
                     and dataset.dtype == np.dtype("<f4") and np.little_endian
                     and dataset.id.get_create_plist().get_nfilters() == 0
-                    and hasattr(dataset.id, "get_chunk_info_by_coord"))
+                    and hasattr(dataset.id, "get_chunk_info"))
         except Exception:  # noqa: BLE001 - any HDF5 oddity: use the generic path
             return False
-
-    def _offset(self, chunk: int) -> int | None:
-        if chunk not in self.offsets:
-            info = self.dsid.get_chunk_info_by_coord((0, 0, chunk * self.chunk_frames))
-            ok = info.byte_offset is not None and info.filter_mask == 0 and info.size == self.buffer.nbytes
-            self.offsets[chunk] = int(info.byte_offset) if ok else None
-        return self.offsets[chunk]
 
     def read_into(self, start: int, out: np.ndarray) -> bool:
         """Frames ``start:start + L`` into ``out`` (C, F, L); False when a chunk cannot be read raw."""
         length, size = out.shape[-1], self.chunk_frames
         position = 0
         for chunk in range(start // size, (start + length - 1) // size + 1):
-            offset = self._offset(chunk)
-            if offset is None or os.preadv(self.fd, [self.buffer], offset) != self.buffer.nbytes:
+            offset = int(self.offsets[chunk])
+            if offset < 0 or os.preadv(self.fd, [self.buffer], offset) != self.buffer.nbytes:
                 return False
             first = max(start, chunk * size) - chunk * size
             last = min(start + length, (chunk + 1) * size) - chunk * size
@@ -130,8 +134,10 @@ class _RawChunks:
 class _FeatureSource:
     """A feature cache file (layout ``/<key>/value`` (C, F, T), ``time_sec``, ``frequency_hz``).
 
-    Opened lazily once per process; open datasets are kept in a small LRU (each holds its own chunk
-    cache, so the LRU bounds memory).
+    Opened lazily once per process (a pid check). Uncompressed float32 keys are read through
+    :class:`_RawChunks` (a chunk-offset table per key, one scratch buffer per chunk shape); other
+    layouts through HDF5, whose open datasets are kept in a small LRU (each holds its own chunk
+    cache, so the LRU bounds memory). One instance per process: not for concurrent threads.
     """
 
     def __init__(self, path: str | os.PathLike, patch_length: int | None):
@@ -142,7 +148,9 @@ class _FeatureSource:
         self._file: h5py.File | None = None
         self._fd: int | None = None
         self._pid: int | None = None
-        self._datasets: OrderedDict[str, tuple[h5py.Dataset, _RawChunks | None]] = OrderedDict()
+        self._datasets: OrderedDict[str, h5py.Dataset] = OrderedDict()
+        self._raw: dict[str, _RawChunks | None] = {}
+        self._buffers: dict[tuple, np.ndarray] = {}
 
     def _open(self, rdcc_nbytes: int | None = None) -> h5py.File:
         try:
@@ -182,29 +190,39 @@ class _FeatureSource:
             self._fd = os.open(self.path, os.O_RDONLY) if hasattr(os, "preadv") else None
             self._pid = os.getpid()
             self._datasets = OrderedDict()
+            self._raw, self._buffers = {}, {}
         return self._file
 
-    def _entry(self, key: str) -> tuple[h5py.Dataset, _RawChunks | None]:
+    def dataset(self, key: str) -> h5py.Dataset:
         handle = self.file
-        entry = self._datasets.get(key)
-        if entry is None:
-            dataset = handle[key]["value"]
-            raw = _RawChunks(dataset, self._fd) if self._fd is not None and _RawChunks.eligible(dataset) else None
-            entry = self._datasets[key] = (dataset, raw)
+        dataset = self._datasets.get(key)
+        if dataset is None:
+            dataset = self._datasets[key] = handle[key]["value"]
             if len(self._datasets) > MAX_OPEN_DATASETS:
                 self._datasets.popitem(last=False)
         else:
             self._datasets.move_to_end(key)
-        return entry
+        return dataset
 
-    def dataset(self, key: str) -> h5py.Dataset:
-        return self._entry(key)[0]
+    def _raw_reader(self, key: str) -> _RawChunks | None:
+        self.file  # reopens (and resets the readers) in a new process
+        if key not in self._raw:
+            dataset = self.dataset(key)
+            reader = None
+            if self._fd is not None and _RawChunks.eligible(dataset):
+                buffer = self._buffers.get(dataset.chunks)
+                if buffer is None:
+                    buffer = self._buffers[dataset.chunks] = np.empty(dataset.chunks, dtype=np.float32)
+                reader = _RawChunks(dataset, self._fd, buffer)
+            self._raw[key] = reader
+        return self._raw[key]
 
     def read_into(self, key: str, start: int, out: np.ndarray) -> None:
         """Frames ``start:start + out.shape[-1]`` of ``key`` into ``out`` (C, F, L) float32."""
-        dataset, raw = self._entry(key)
-        if raw is not None and out.flags.c_contiguous and raw.read_into(start, out):
+        raw = self._raw_reader(key) if out.flags.c_contiguous else None
+        if raw is not None and raw.read_into(start, out):
             return
+        dataset = self.dataset(key)
         selection = np.s_[:, :, start:start + out.shape[-1]]
         if dataset.dtype == np.float32 and out.flags.c_contiguous:
             dataset.read_direct(out, source_sel=selection)
@@ -216,6 +234,7 @@ class _FeatureSource:
 
     def close(self) -> None:
         self._datasets = OrderedDict()
+        self._raw, self._buffers = {}, {}
         if self._pid == os.getpid():
             if self._file is not None:
                 self._file.close()
@@ -226,7 +245,7 @@ class _FeatureSource:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.update(_file=None, _fd=None, _pid=None, _datasets=OrderedDict())
+        state.update(_file=None, _fd=None, _pid=None, _datasets=OrderedDict(), _raw={}, _buffers={})
         return state
 
 
