@@ -56,6 +56,17 @@ def test_stereo_mixdown_is_the_channel_mean(stereo_wav):
     np.testing.assert_allclose(both, source.T, atol=1e-7)
 
 
+def test_mixdown_of_more_channels(tmp_path):
+    path = tmp_path / "six.wav"
+    source = _tone(0.2, 16000, channels=6)
+    soundfile.write(path, source, 16000, subtype="FLOAT")
+    audio, _ = decode(path, sample_rate=None)
+    np.testing.assert_allclose(audio, source.mean(axis=1), atol=1e-7)
+    mono = tmp_path / "mono.wav"
+    soundfile.write(mono, source[:, :1], 16000, subtype="FLOAT")
+    np.testing.assert_array_equal(decode(mono, sample_rate=None)[0], source[:, 0])
+
+
 def test_resampling_equals_librosa_load(stereo_wav):
     librosa = pytest.importorskip("librosa")
     expected, rate = librosa.load(stereo_wav, sr=22050)
@@ -140,6 +151,10 @@ def test_write_then_read_windows(tmp_path):
 
 def test_parallel_write_matches_sequential_and_keeps_order(tmp_path):
     items = _sources(tmp_path, 6)
+    for index, suffix in enumerate((".mp3", ".flac", ".ogg", ".mp3")):
+        path = tmp_path / "src" / f"coded{index}{suffix}"
+        soundfile.write(path, _tone(0.3, 44100, channels=2, seed=10 + index), 44100)
+        items.append((path.name, AudioSource(path)))
     broken = tmp_path / "src" / "broken.wav"
     broken.write_bytes(b"RIFF garbage")
     items.insert(2, ("broken.wav", AudioSource(broken)))
@@ -148,7 +163,7 @@ def test_parallel_write_matches_sequential_and_keeps_order(tmp_path):
     parallel = write_audio_store(tmp_path / "two_audio.hdf5", items, jobs=2)
     assert [f.key for f in parallel] == [f.key for f in sequential] == ["broken.wav", "missing.wav"]
     with AudioStore(tmp_path / "one_audio.hdf5") as one, AudioStore(tmp_path / "two_audio.hdf5") as two:
-        assert one.keys() == two.keys() and len(one) == 6
+        assert one.keys() == two.keys() and len(one) == 10
         for key in one.keys():
             np.testing.assert_array_equal(one.read(key), two.read(key))
 
