@@ -51,7 +51,7 @@ def _converter_command(name: str) -> click.Command:
                      help=f"output base name [default: {converter_class.default_base}]"),
         click.Option(["--sr"], default="22050", show_default=True, help="sample rate in Hz, or 'native'"),
         click.Option(["--jobs"], type=click.IntRange(1), default=1, show_default=True,
-                     help="parallel decode processes"),
+                     help="parallel decode threads"),
         click.Option(["--strict"], is_flag=True, help="fail on the first bad input instead of skipping it"),
         click.Option(["--overwrite"], is_flag=True, help="replace an existing pair"),
         click.Option(["--quiet"], is_flag=True, help="no progress bar"),

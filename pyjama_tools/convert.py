@@ -98,7 +98,7 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
     out_dir : output folder (created when missing)
     name : output base name (default: the converter's, e.g. ``gtzan-genre``)
     sample_rate : target rate in Hz (default 22050, the tutorial's); None keeps each file's rate
-    jobs : parallel decode processes
+    jobs : parallel decode threads
     strict : fail on the first bad input instead of skipping it
     overwrite : replace an existing pair
     quiet : no progress bar
