@@ -248,18 +248,35 @@ def _brute_retrieval(x: np.ndarray, labels: np.ndarray, ks, cosine=False) -> dic
     return {name: float(np.mean(v)) for name, v in out.items()} | {"n": len(out["MR1"])}
 
 
+@pytest.mark.parametrize("method", ["sort", "count"])
 @pytest.mark.parametrize("distance", ["sqeuclidean", "cosine"])
-def test_retrieval_against_brute_force(distance):
+def test_retrieval_against_brute_force(distance, method):
     rng = np.random.default_rng(3)
     labels = np.concatenate([np.repeat(np.arange(8), 4), [8, 9]])  # two singletons (skipped queries)
     x = rng.normal(size=(len(labels), 5)) + 0.8 * rng.normal(size=(10, 5))[labels]
-    s = m.retrieval_scores(x, labels, distance=distance, ks=(1, 5, 10), chunk_size=7)
+    s = m.retrieval_scores(x, labels, distance=distance, ks=(1, 5, 10), chunk_size=7, method=method)
     b = _brute_retrieval(x, labels, (1, 5, 10), cosine=distance == "cosine")
     assert s["num_queries"] == b["n"] == 32 and s["num_skipped"] == 2
     for name in ("MR1", "MRR", "mAP"):
         assert s[name] == pytest.approx(b[name])
     for k in (1, 5, 10):
         assert s[f"P@{k}"] == pytest.approx(b[k])
+
+
+@pytest.mark.parametrize("method", ["sort", "count"])
+def test_retrieval_ties_rank_by_index(method):
+    # all distances 0: q0 ranks item 1 (other work) then item 2 -> first correct at 2;
+    # q1 has no other performance of its work (skipped); q2 ranks item 0 first -> 1
+    s = m.retrieval_scores(np.zeros((3, 2)), [0, 1, 0], method=method)
+    assert s["MR1"] == pytest.approx(1.5) and s["num_queries"] == 2 and s["num_skipped"] == 1
+    assert s["mAP"] == pytest.approx((1 / 2 + 1) / 2)
+
+
+def test_retrieval_methods_agree_on_larger_random_data():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 60, 400)
+    x = rng.normal(size=(400, 6)) + rng.normal(size=(60, 6))[labels]
+    assert m.retrieval_scores(x, labels, method="sort") == m.retrieval_scores(x, labels, method="count")
 
 
 def test_retrieval_bad_inputs():
@@ -271,3 +288,5 @@ def test_retrieval_bad_inputs():
         m.retrieval_scores(np.eye(3), [0, 0, 1], distance="manhattan")
     with pytest.raises(MirError, match="NaN"):
         m.retrieval_scores(np.full((3, 2), np.nan), [0, 0, 1])
+    with pytest.raises(MirError, match="method='fast' is unknown"):
+        m.retrieval_scores(np.eye(3), [0, 0, 1], method="fast")
