@@ -329,8 +329,15 @@ class ExperimentDataModule(L.LightningDataModule):
             from mirfeat.patches import WorkBatchSampler
 
             train = self.prepared.config.train
-            work_ids = [int(self.prepared.target.for_file(k, None, None)) for k in dataset.keys]
-            sampler = WorkBatchSampler(work_ids, works_per_batch=train.works_per_batch,
+            target = self.prepared.target
+            work_ids = (list(target.work_ids(list(dataset.keys))) if hasattr(target, "work_ids")
+                        else [int(target.for_file(k, None, None)) for k in dataset.keys])
+            works = len(set(work_ids))
+            if shuffle and works < train.works_per_batch:
+                raise MirError(f"train.works_per_batch: {train.works_per_batch} is more than the {works} works "
+                               f"of the {name!r} split")
+            # validation: as many works per batch as the split holds, up to the training setting
+            sampler = WorkBatchSampler(work_ids, works_per_batch=min(train.works_per_batch, works),
                                        performances_per_work=train.performances_per_work,
                                        seed=self.seed if shuffle else self.seed + 1)
             return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,

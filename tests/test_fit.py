@@ -1,0 +1,252 @@
+"""``mirmodels fit``: every problem type trains on a tiny synthetic dataset pair; run directory,
+resume, and the bad inputs (another run in the way, empty split, NaN input, model/target mismatch).
+
+The dataset pair is the embedded synthetic corpus (:mod:`pyjama_tools.synth`: notes, f0, chords,
+instruments, style) at 16 kHz, 10 files × 3 s, plus a ``work-id`` field for metric learning.
+Helpers here (``make_pair``, ``write_config``) are shared with test_evaluate.py and test_ddp.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from pyjama_tools import pyjama
+from pyjama_tools.errors import MirError
+
+SAMPLE_RATE = 16000
+LMS = {"type": "lms", "patch_L_frame": 16, "patch_STEP_frame": 8,
+       "params": {"n_mels": 32, "n_fft": 512, "hop_length": 256}}
+CQT_CHORD = {"type": "cqt", "patch_L_frame": 32, "patch_STEP_frame": 16,
+             "params": {"bins_per_semitone": 1, "n_octaves": 4, "fmin": 65.4, "hop_length": 256}}
+CQT_PITCH = {"type": "cqt", "patch_L_frame": 32, "patch_STEP_frame": 16,
+             "params": {"bins_per_semitone": 3, "n_octaves": 4, "fmin": 65.4, "hop_length": 256}}
+CQT_COVER = {"type": "cqt", "patch_L_frame": 64, "patch_STEP_frame": 64,
+             "params": {"bins_per_semitone": 1, "n_octaves": 4, "fmin": 65.4, "hop_length": 256}}
+
+
+def _layers(*layers):
+    return {"name": "tiny", "block_l": [{"sequential_l": [{"layer_l": [list(layer) for layer in layers]}]}]}
+
+
+TAGGER = _layers(["BatchNorm2d", {"num_features": -1}],
+                 ["Conv2d", {"in_channels": -1, "out_channels": 8, "kernel_size": [3, 3], "padding": "same"}],
+                 ["Activation", "ReLU"], ["Mean", {"dim": [2, 3]}],
+                 ["Linear", {"in_features": -1, "out_features": "$n_out"}])
+CHORDS = _layers(["BatchNorm2d", {"num_features": -1}],
+                 ["Conv2d", {"in_channels": -1, "out_channels": 8, "kernel_size": [48, 1]}],
+                 ["Squeeze", {"dim": 2}], ["Activation", "ReLU"],
+                 ["Conv1d", {"in_channels": -1, "out_channels": "$n_out", "kernel_size": 3, "padding": "same"}])
+PITCH = _layers(["BatchNorm2d", {"num_features": -1}],
+                ["Conv2d", {"in_channels": -1, "out_channels": 8, "kernel_size": [5, 3], "padding": "same"}],
+                ["Activation", "ReLU"],
+                ["Conv2d", {"in_channels": -1, "out_channels": 1, "kernel_size": [1, 1], "padding": "same"}])
+COVER = _layers(["BatchNorm2d", {"num_features": -1}],
+                ["Conv2d", {"in_channels": -1, "out_channels": 4, "kernel_size": [12, 5], "stride": [4, 4]}],
+                ["Activation", "ReLU"], ["Flatten", {}],
+                ["Linear", {"in_features": -1, "out_features": 8}])
+
+#: problem → (dataset section, feature section, model, train extras)
+PROBLEMS = {
+    "multiclass": ({"problem": "multiclass", "annot_key": "style"}, LMS, TAGGER, {}),
+    "multilabel": ({"problem": "multilabel", "annot_key": "instrument"}, LMS, TAGGER, {}),
+    "framelabel": ({"problem": "framelabel", "annot_key": "chord", "chord_vocabulary": "majmin"}, CQT_CHORD,
+                   CHORDS, {}),
+    "multipitch": ({"problem": "multipitch", "annot_key": "f0multi"}, CQT_PITCH, PITCH, {}),
+    "metric": ({"problem": "metric", "annot_key": "work-id"}, CQT_COVER, COVER,
+               {"lr": 0.003, "max_epochs": 10, "works_per_batch": 2, "performances_per_work": 2,
+                "task": {"mining": "hard"}}),  # 2 batches per epoch: more epochs
+}
+
+
+def make_pair(root: Path, files: int = 10, seconds: float = 3.0, seed: int = 1) -> Path:
+    """The synthetic pair ``root/tiny_audio.hdf5`` + ``root/tiny.pyjama`` with a ``work-id`` field
+    (work = entry index % 5, so the tutorial's validation split, index % 5 == 0, holds one work
+    with two performances)."""
+    from pyjama_tools.synth import SynthParams, generate
+
+    generate(root, SynthParams(files=files, seconds_per_file=seconds, sample_rate=SAMPLE_RATE, seed=seed),
+             name="tiny")
+    doc = pyjama.load(root / "tiny.pyjama")
+    doc.define("work-id", "global", "text")
+    for index, entry in enumerate(doc.entries):
+        entry["work-id"] = [pyjama.atom(f"work{index % 5}")]
+    pyjama.save(doc, root / "tiny.pyjama")
+    return root
+
+
+def write_config(path: Path, problem: str, data_root: Path, **train: object) -> Path:
+    """An experiment YAML for ``problem`` on the tiny pair (CPU, a few epochs)."""
+    dataset, feature, model, extras = PROBLEMS[problem]
+    settings = {"lr": 0.01, "batch_size": 16, "max_epochs": 4, "patience": 0, "accelerator": "cpu",
+                "log_every_n_steps": 1, **extras, **train}
+    config = {"dataset": {"base": "tiny", "root": str(data_root), **dataset}, "feature": feature, "model": model,
+              "train": settings}
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def epoch_losses(run_dir: Path, name: str = "train_loss") -> list[float]:
+    """Per-epoch values of ``name`` from the run's CSV log."""
+    with open(run_dir / "logs" / "metrics.csv", newline="") as handle:
+        return [float(row[name]) for row in csv.DictReader(handle) if row.get(name)]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    return make_pair(tmp_path_factory.mktemp("data"))
+
+
+# ----------------------------------------------------------------------------- every problem trains
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def test_fit_each_problem_trains_and_loss_decreases(problem, data_root, tmp_path):
+    from mirmodels.experiment import fit, load_network, run_paths
+
+    config = write_config(tmp_path / f"{problem}.yaml", problem, data_root)
+    result = fit(config, out=tmp_path / "run")
+    losses = epoch_losses(result.run_dir)
+    assert len(losses) == yaml.safe_load(config.read_text())["train"]["max_epochs"]
+    assert losses[-1] < losses[0], losses
+    paths = run_paths(result.run_dir)
+    for role in ("config", "meta", "best_ckpt", "last_ckpt", "best_pt"):
+        assert paths[role].exists(), role
+    meta = json.loads(paths["meta"].read_text())
+    assert meta["problem"] == problem
+    assert meta["best_valid_loss"] == pytest.approx(min(epoch_losses(result.run_dir, "valid_loss")))
+    assert meta["splits"]["valid"] == 2 and meta["splits"]["train"] == 8  # index % 5 == 0 → valid
+    # the best network reloads from the plain state_dict (weights_only) and runs
+    network = load_network(result.run_dir)
+    out = network(torch.zeros(2, *meta["input_shape"]))
+    assert out.shape[0] == 2 and torch.isfinite(out).all()
+    # the resolved config is complete and loads back
+    resolved = yaml.safe_load(paths["config"].read_text())
+    assert resolved["train"]["optimizer"] in ("adam", "sgd") and "block_l" in resolved["model"]
+
+
+def test_fit_n_out_auto_comes_from_the_target(data_root, tmp_path):
+    from mirmodels.config import load_config
+    from mirmodels.data import prepare_data
+
+    config = load_config(write_config(tmp_path / "c.yaml", "multilabel", data_root))
+    prepared = prepare_data(config)
+    assert prepared.n_out == len(prepared.target.vocabulary) == 6  # the six synthetic instruments
+    assert prepared.input_shape == (1, 32, 16)
+    assert prepared.splits["valid"] == [prepared.doc.keys()[0], prepared.doc.keys()[5]]
+    assert prepared.cache_path.exists() and prepared.cache_path.name.startswith("tiny_lms-")
+    # the second preparation reuses the cache (same params hash): the file is not rewritten
+    stamp = prepared.cache_path.stat().st_mtime_ns
+    again = prepare_data(config)
+    assert again.cache_path == prepared.cache_path and prepared.cache_path.stat().st_mtime_ns == stamp
+
+
+def test_resume_continues_from_last_checkpoint(data_root, tmp_path):
+    from mirmodels.experiment import fit
+
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root, max_epochs=2)
+    first = fit(config, out=tmp_path / "run")
+    assert first.epochs == 2
+    with pytest.raises(MirError, match="already holds a trained run"):
+        fit(config, out=tmp_path / "run")
+    second = fit(config, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=3"])
+    assert second.epochs == 3
+    assert second.metadata["global_step"] > first.metadata["global_step"]
+
+
+def test_cli_fit_with_set_and_data_root(data_root, tmp_path):
+    from mirmodels.cli import main
+
+    config = write_config(tmp_path / "c.yaml", "multiclass", Path("nowhere"))
+    result = CliRunner().invoke(main, ["fit", str(config), "--data-root", str(data_root), "--out",
+                                       str(tmp_path / "run"), "--set", "train.max_epochs=1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "best valid_loss" in result.output
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["train"]["max_epochs"] == 1
+
+
+# ----------------------------------------------------------------------------- bad inputs
+
+
+def _cli_error(args: list[str]) -> str:
+    from mirmodels.cli import main
+
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: ") and "Traceback" not in result.output
+    return lines[-1]
+
+
+def test_bad_value_is_one_line_naming_the_yaml_path(data_root, tmp_path):
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
+    line = _cli_error(["fit", str(config), "--set", "train.lr=fast", "--out", str(tmp_path / "run")])
+    assert line == f"error: {config}: train.lr: expected a number > 0, got 'fast'"
+
+
+def test_missing_dataset_names_the_file(tmp_path):
+    config = write_config(tmp_path / "c.yaml", "multiclass", tmp_path / "empty")
+    line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run")])
+    assert "tiny_audio.hdf5: no such file" in line
+
+
+def test_empty_validation_split_is_reported(data_root, tmp_path):
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
+    lists = tmp_path / "train.txt"
+    lists.write_text("\n".join(pyjama.load(data_root / "tiny.pyjama").keys()) + "\n")
+    empty = tmp_path / "valid.txt"
+    empty.write_text("")
+    line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run"), "--set", "dataset.split=list",
+                       "--set", f"dataset.split_lists={{train: {lists}, valid: {empty}}}"])
+    assert "'valid' split is empty" in line
+
+
+def test_unknown_annotation_field_suggests_the_close_one(data_root, tmp_path):
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
+    line = _cli_error(["fit", str(config), "--set", "dataset.annot_key=styel", "--out", str(tmp_path / "run")])
+    assert "'styel'" in line and "did you mean style?" in line
+
+
+def test_model_output_that_does_not_fit_the_target(data_root, tmp_path):
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
+    line = _cli_error(["fit", str(config), "--set", "dataset.n_out=3", "--out", str(tmp_path / "run")])
+    assert "output shape (3,)" in line and "expected (4,)" in line
+
+
+def test_label_absent_from_the_vocabulary(data_root, tmp_path):
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "tiny_audio.hdf5").symlink_to(data_root / "tiny_audio.hdf5")
+    doc = pyjama.load(data_root / "tiny.pyjama")
+    doc.entries[3]["style"] = [pyjama.atom("polka")]  # not in the field's dictionary
+    pyjama.save(doc, root / "tiny.pyjama")
+    config = write_config(tmp_path / "c.yaml", "multiclass", root)
+    line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run")])
+    assert "polka" in line
+
+
+def test_nan_input_stops_training_with_a_clear_message(data_root, tmp_path):
+    import h5py
+
+    from mirmodels.config import load_config
+    from mirmodels.data import prepare_data
+
+    root = tmp_path / "nan"
+    root.mkdir()
+    (root / "tiny_audio.hdf5").symlink_to(data_root / "tiny_audio.hdf5")
+    (root / "tiny.pyjama").symlink_to(data_root / "tiny.pyjama")
+    config = write_config(tmp_path / "c.yaml", "multiclass", root, batch_size=256)
+    prepared = prepare_data(load_config(config))
+    with h5py.File(prepared.cache_path, "r+") as handle:
+        for key in prepared.splits["train"]:
+            handle[key]["value"][..., 0] = np.nan
+    line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"])
+    assert "NaN" in line and "input X" in line
