@@ -8,8 +8,11 @@ Reading (why it is fast and safe):
 
 - the HDF5 file is opened on first use **in each process** (a pid check), never inherited across a
   fork, so any ``num_workers`` and ``persistent_workers`` work; the dataset pickles without handles;
-- each patch is one hyperslab read ``value[:, :, s:s+L]`` straight into a preallocated array
-  (``read_direct``), with the HDF5 chunk cache sized for the chunks one patch spans;
+- with the cache's usual layout (uncompressed float32, chunks (C, F, chunk_frames)) a patch is one
+  ``os.preadv`` per chunk it spans, at offsets taken once from HDF5's chunk index, into a reused
+  buffer (a chunk still in the buffer is not read again), then one copy; other layouts use one
+  hyperslab read ``value[:, :, s:s+L]`` (``read_direct``) with the HDF5 chunk cache sized for the
+  chunks one patch spans;
 - a DataLoader batch is fetched through ``__getitems__``, which reads the batch's patches sorted by
   (file, start) (neighbouring patches share chunks) and returns them in the sampler's order;
 - ``in_memory=True`` loads every array once (for small sets), then patches are array slices.
@@ -20,6 +23,7 @@ list of str; :func:`collate` is that function.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections import OrderedDict
@@ -77,6 +81,17 @@ def patch_starts(num_frames: int, patch_length: int, patch_hop: int) -> np.ndarr
 # ----------------------------------------------------------------------------- sources
 
 
+_READER_IDS = itertools.count()
+
+
+class _Scratch:
+    """A chunk-sized buffer shared by the raw readers of one process, and which chunk it holds."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.array = np.empty(shape, dtype=np.float32)
+        self.holds: tuple[int, int] | None = None
+
+
 class _RawChunks:
     """Fast path for the cache's usual layout: uncompressed float32 chunks (C, F, chunk_frames).
 
@@ -88,13 +103,15 @@ class _RawChunks:
     float16, chunks split along C or F, unallocated chunks) falls back to ``read_direct``.
     """
 
-    def __init__(self, dataset: h5py.Dataset, fd: int, buffer: np.ndarray):
+    def __init__(self, dataset: h5py.Dataset, fd: int, scratch: "_Scratch"):
         self.fd = fd
-        self.buffer = buffer
+        self.scratch = scratch
+        self.buffer = scratch.array
+        self.ident = next(_READER_IDS)
         self.chunk_frames = int(dataset.chunks[2])
         count = math.ceil(dataset.shape[2] / self.chunk_frames)
         self.offsets = np.full(count, -1, dtype=np.int64)
-        nbytes = buffer.nbytes
+        nbytes = self.buffer.nbytes
 
         def visit(info) -> None:
             if info.byte_offset is not None and info.filter_mask == 0 and info.size == nbytes:
@@ -121,9 +138,12 @@ class _RawChunks:
         length, size = out.shape[-1], self.chunk_frames
         position = 0
         for chunk in range(start // size, (start + length - 1) // size + 1):
-            offset = int(self.offsets[chunk])
-            if offset < 0 or os.preadv(self.fd, [self.buffer], offset) != self.buffer.nbytes:
-                return False
+            if self.scratch.holds != (self.ident, chunk):  # consecutive patches often share a chunk
+                offset = int(self.offsets[chunk])
+                self.scratch.holds = None
+                if offset < 0 or os.preadv(self.fd, [self.buffer], offset) != self.buffer.nbytes:
+                    return False
+                self.scratch.holds = (self.ident, chunk)
             first = max(start, chunk * size) - chunk * size
             last = min(start + length, (chunk + 1) * size) - chunk * size
             out[:, :, position:position + last - first] = self.buffer[:, :, first:last]
@@ -150,7 +170,7 @@ class _FeatureSource:
         self._pid: int | None = None
         self._datasets: OrderedDict[str, h5py.Dataset] = OrderedDict()
         self._raw: dict[str, _RawChunks | None] = {}
-        self._buffers: dict[tuple, np.ndarray] = {}
+        self._buffers: dict[tuple, _Scratch] = {}
 
     def _open(self, rdcc_nbytes: int | None = None) -> h5py.File:
         try:
@@ -210,10 +230,10 @@ class _FeatureSource:
             dataset = self.dataset(key)
             reader = None
             if self._fd is not None and _RawChunks.eligible(dataset):
-                buffer = self._buffers.get(dataset.chunks)
-                if buffer is None:
-                    buffer = self._buffers[dataset.chunks] = np.empty(dataset.chunks, dtype=np.float32)
-                reader = _RawChunks(dataset, self._fd, buffer)
+                scratch = self._buffers.get(dataset.chunks)
+                if scratch is None:
+                    scratch = self._buffers[dataset.chunks] = _Scratch(dataset.chunks)
+                reader = _RawChunks(dataset, self._fd, scratch)
             self._raw[key] = reader
         return self._raw[key]
 
