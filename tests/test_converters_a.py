@@ -348,6 +348,18 @@ def test_maps_real_annotations_every_row_kept(tmp_path):
         assert store.read(key).ndim == 1 and store.num_samples(key) == 2205  # stereo 44.1 kHz → mono 22050
 
 
+def test_maps_extra_levels_above_the_piano_folder(tmp_path):
+    folder = tmp_path / "maps" / "MAPS_SptkBGCl_2" / "SptkBGCl" / "MUS"
+    folder.mkdir(parents=True)
+    (folder / "MAPS_MUS-x_SptkBGCl.txt").write_bytes(b"OnsetTime\tOffsetTime\tMidiPitch\r\n0.1\t0.3\t70\r\n")
+    write_audio(folder / "MAPS_MUS-x_SptkBGCl.wav", rate=44100, channels=2)
+    report = convert("maps", tmp_path / "maps", tmp_path / "out")
+    doc = pyjama.load(report.pyjama_path)
+    assert report.problems == []
+    assert doc.keys() == ["MAPS_SptkBGCl_2+++SptkBGCl+++MUS+++MAPS_MUS-x_SptkBGCl.wav"]
+    assert doc.labels("piano") == [["SptkBGCl"]] and doc.labels("category") == [["MUS"]]
+
+
 def test_maps_malformed_lines_and_missing_pairs(tmp_path):
     root = tmp_path / "maps"
     folder = root / "AkPnBcht" / "UCHO"

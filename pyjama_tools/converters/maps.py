@@ -1,4 +1,4 @@
-"""MAPS piano: ``<piano>/{ISOL,RAND,UCHO,MUS}/.../MAPS_*.wav`` + same-name ``.txt`` → ``pitchmidi`` notes.
+"""MAPS piano: ``[...]/<piano>/{ISOL,RAND,UCHO,MUS}/.../MAPS_*.wav`` + same-name ``.txt`` → ``pitchmidi`` notes.
 
 Each ``.txt`` is TAB separated with CRLF line ends and a header ``OnsetTime OffsetTime MidiPitch``
 (seconds, seconds, MIDI); every row becomes exactly one segment atom (value = MIDI pitch,
@@ -83,7 +83,10 @@ class MapsConverter(Converter):
                 yield Problem(str(path), str(error).split(": ", 1)[-1])
                 continue
             relative = path.relative_to(self.source)
-            if len(relative.parts) < 3 or relative.parts[1] not in CATEGORIES:
+            # the category folder follows the piano folder; SRC may hold extra levels above them
+            # (the distribution's zips unpack as MAPS_<piano>_N/<piano>/...)
+            level = next((i for i, part in enumerate(relative.parts[:-1]) if i >= 1 and part in CATEGORIES), None)
+            if level is None:
                 yield Problem(str(path), f"not under <piano>/{{{','.join(CATEGORIES)}}}/ (skipped)")
                 continue
             text = path.with_suffix(".txt")
@@ -94,8 +97,8 @@ class MapsConverter(Converter):
             if problems:
                 yield from problems
                 continue
-            annotations = {"pitchmidi": notes, "piano": [atom(relative.parts[0])],
-                           "category": [atom(relative.parts[1])]}
+            annotations = {"pitchmidi": notes, "piano": [atom(relative.parts[level - 1])],
+                           "category": [atom(relative.parts[level])]}
             yield Item(self.relative_key(path), AudioSource(path), annotations)
 
     def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
