@@ -275,8 +275,9 @@ def frames_to_segments(labels, time_sec, hop_sec: float | None = None) -> tuple[
     Returns
     -------
     intervals : np.ndarray, shape (N, 2)
-        Segment start and end in seconds. Frame ``i`` covers ``[t_i - hop/2, t_i + hop/2)``,
-        the first start clipped at 0.
+        Segment start and end in seconds. Frame ``i`` covers ``[b_i, b_(i+1))`` with
+        ``b_i = (t_(i-1) + t_i) / 2`` (``t_0 - hop/2`` clipped at 0 for the first, ``t_last + hop/2``
+        for the last): neighbouring segments share the very same boundary value.
     labels : list of str
         One label per segment; consecutive frames with the same label are merged.
     """
@@ -296,9 +297,12 @@ def frames_to_segments(labels, time_sec, hop_sec: float | None = None) -> tuple[
     change = np.flatnonzero(array[1:] != array[:-1]) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [len(array)]])  # exclusive frame index
-    begin = np.maximum(time_sec[starts] - hop_sec / 2, 0.0)
-    finish = time_sec[ends - 1] + hop_sec / 2
-    return np.stack([begin, finish], axis=1), [labels[i] for i in starts]
+    # one shared boundary between neighbouring frames (midpoint), so consecutive segments meet
+    # exactly: no rounding overlap, which mir_eval.chord rejects
+    bounds = np.concatenate([
+        [max(time_sec[0] - hop_sec / 2, 0.0)], (time_sec[1:] + time_sec[:-1]) / 2, [time_sec[-1] + hop_sec / 2]
+    ])
+    return np.stack([bounds[starts], bounds[ends]], axis=1), [labels[i] for i in starts]
 
 
 def chord_scores(ref_intervals, ref_labels, est_intervals, est_labels) -> dict:

@@ -128,6 +128,10 @@ def test_frames_to_segments_by_hand():
     intervals, labels = m.frames_to_segments(["A", "A", "B", "B", "B", "A"], np.arange(6) * 0.1)
     assert labels == ["A", "B", "A"]
     np.testing.assert_allclose(intervals, [[0.0, 0.15], [0.15, 0.45], [0.45, 0.55]])
+    # irregular float times: consecutive segments share their boundary exactly
+    times = np.cumsum(np.full(50, 0.023219954648526078))
+    intervals, labels = m.frames_to_segments(["A", "B"] * 25, times)
+    assert np.array_equal(intervals[1:, 0], intervals[:-1, 1]) and np.all(intervals[:, 1] > intervals[:, 0])
     with pytest.raises(MirError, match="labels has 2 frames but time_sec has 3"):
         m.frames_to_segments(["A", "B"], [0, 1, 2])
 
