@@ -65,22 +65,27 @@ class FieldDefinition:
 
     _KNOWN = ("type_extent", "type_content", "type_constraint", "dictionary", "row_name")
 
+    #: known keys the source file wrote (None: built in code); to_dict writes them back as they were,
+    #: so a file that leaves out ``type_constraint`` or writes ``"dictionary": null`` round-trips unchanged
+    written: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FieldDefinition":
         known = {k: data[k] for k in cls._KNOWN if k in data}
         extra = {k: v for k, v in data.items() if k not in cls._KNOWN}
-        return cls(**known, extra=extra)
+        return cls(**known, extra=extra, written=tuple(known))
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type_extent": self.type_extent,
-            "type_content": self.type_content,
-            "type_constraint": self.type_constraint,
-        }
-        if self.dictionary is not None:
-            out["dictionary"] = list(self.dictionary)
-        if self.row_name is not None:
-            out["row_name"] = list(self.row_name)
+        out: dict[str, Any] = {}
+        defaults = {"type_extent": "global", "type_content": "text", "type_constraint": "free"}
+        for key in self._KNOWN:
+            value = getattr(self, key)
+            if self.written is None:  # built in code: the three types always, lists when set
+                keep = key in defaults or value is not None
+            else:  # loaded: what the file wrote, plus what was changed since
+                keep = key in self.written or value != defaults.get(key)
+            if keep:
+                out[key] = list(value) if isinstance(value, (list, tuple)) else value
         out.update(self.extra)
         return out
 

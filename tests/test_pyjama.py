@@ -76,6 +76,25 @@ def test_published_shape_loads_validates_and_round_trips_unchanged(published, tm
     assert pyjama.load(saved) == doc
 
 
+def test_sparse_definitions_round_trip_unchanged(tmp_path):
+    data = published_document()
+    definitions = data["collection"]["descriptiondefinition"]
+    definitions["artist"] = {"type_extent": "global", "dictionary": None}  # no content/constraint, null dictionary
+    definitions["genre"].pop("row_name")
+    data["collection"]["generator"] = {"name": "tutorial"}  # unknown keys are kept too
+    data["comment"] = "made by hand"
+    doc = pyjama.PyjamaDoc.from_dict(data)
+    assert pyjama.validate(doc) == []
+    assert doc.definition("artist").type_content == "text"  # the spec's defaults apply
+    path = pyjama.save(doc, tmp_path / "sparse.pyjama")
+    assert json.loads(path.read_text()) == data
+    doc.definition("artist").type_constraint = "value_in_dictionary"  # a change is written out
+    doc.definition("artist").dictionary = ["Someone"]
+    assert pyjama.validate(doc) == []
+    assert doc.to_dict()["collection"]["descriptiondefinition"]["artist"] == {
+        "type_extent": "global", "type_constraint": "value_in_dictionary", "dictionary": ["Someone"]}
+
+
 def test_schemaversion_14x_accepted_and_others_refused(tmp_path):
     data = published_document()
     data["schemaversion"] = 1.42
