@@ -181,14 +181,15 @@ def test_mtt_bad_rows_and_missing_files(tmp_path):
              mtt_row(22, "0/missing.mp3", ["guitar"], quoted=True),          # line 8: no audio
              mtt_row(23, "../outside.mp3", ["guitar"], quoted=True),         # line 9: escapes SRC
              mtt_row(24, "/etc/passwd.mp3", ["guitar"], quoted=True),        # line 10: absolute
-             mtt_row(25, REAL_CLIP, ["guitar"], quoted=True)]                # line 11: duplicate key
+             mtt_row(25, REAL_CLIP, ["guitar"], quoted=True),                # line 11: duplicate key
+             mtt_row(28, "", ["guitar"], quoted=True)]                       # line 12: no path
     src = make_mtt(tmp_path / "mtt", extra_rows=extra)
     write_audio(src / "mp3" / "a" / "unlisted.mp3", rate=16000)
     (src / "mp3" / "a" / "empty.mp3").write_bytes(b"")
     os.symlink(write_audio(tmp_path / "outside" / "x.mp3", rate=16000), src / "mp3" / "a" / "link.mp3")
     csv_path = src / "annotations_final.csv"
     csv_path.write_text(csv_path.read_text() + mtt_row(26, "a/empty.mp3", ["guitar"], quoted=True) + "\n"
-                        + mtt_row(27, "a/link.mp3", ["guitar"], quoted=True) + "\n")  # lines 12, 13
+                        + mtt_row(27, "a/link.mp3", ["guitar"], quoted=True) + "\n")  # lines 13, 14
     report = convert("mtt", src, tmp_path / "out")
     found = problems_of(report)
     assert report.entries == 4
@@ -200,8 +201,9 @@ def test_mtt_bad_rows_and_missing_files(tmp_path):
     assert any(p.startswith("e+++joram") and "duplicate key" in p for p in found)
     assert any(p.startswith("a+++empty.mp3: ") and "cannot decode" in p for p in found)
     assert any("unlisted.mp3" in p and "audio without annotation" in p for p in found)
-    assert any(p.startswith(f"{csv_path} line 13: mp3_path 'a/link.mp3'") and "escapes" in p for p in found)
-    assert len(found) == 9  # the symlink is reported once (not also as audio without annotation)
+    assert any(p.startswith(f"{csv_path} line 14: mp3_path 'a/link.mp3'") and "escapes" in p for p in found)
+    assert f"{csv_path} line 12: empty mp3_path" in found
+    assert len(found) == 10  # the symlink is reported once (not also as audio without annotation)
     report_rows = report.report_path.read_text().splitlines()
     assert len(report_rows) == 1 + len(found)
     assert_strict_fails("mtt", src, tmp_path / "strict", f"{csv_path} line 6: expected 190 cells")

@@ -140,6 +140,9 @@ class MttConverter(Converter):
         annotated: set[Path] = set()  # as the folder walk below spells them (not resolved)
         for line, clip_id, mp3_path, active in rows:
             where = f"{path} line {line}"
+            if not mp3_path:
+                yield Problem(where, "empty mp3_path")
+                continue
             annotated.add(root / mp3_path)
             try:
                 key = key_from_relative_path(mp3_path)
