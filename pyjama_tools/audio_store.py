@@ -275,7 +275,7 @@ def _decode_job(key: str, source: AudioSource, sample_rate: int | None, mono: bo
 
 def write_audio_store(path: str | os.PathLike, items: Iterable[tuple[str, AudioSource]],
                       sample_rate: int | None = DEFAULT_SAMPLE_RATE, mono: bool = True, jobs: int = 1,
-                      progress: bool = False, total: int | None = None) -> list[WriteFailure]:
+                      progress: bool = False, total: int | None = None, strict: bool = False) -> list[WriteFailure]:
     """Decode and resample every source in parallel and write them to an audio HDF5 (atomically).
 
     Parameters
@@ -287,11 +287,17 @@ def write_audio_store(path: str | os.PathLike, items: Iterable[tuple[str, AudioS
     jobs : parallel decode threads (joblib; 1 = in this thread)
     progress : show a tqdm bar
     total : number of items, for the bar
+    strict : stop at the first source that cannot be decoded (raise; nothing is written)
 
     Returns
     -------
     list of WriteFailure
         The items that could not be decoded (they are left out of the file).
+
+    Raises
+    ------
+    AudioDecodeError
+        With ``strict``, the first source that cannot be decoded (``KEY: reason``).
     """
     from joblib import Parallel, delayed
     from tqdm import tqdm
@@ -315,6 +321,8 @@ def write_audio_store(path: str | os.PathLike, items: Iterable[tuple[str, AudioS
             for key, audio, rate, error in tqdm(results, total=total or len(items), disable=not progress,
                                                 unit="file", desc="audio"):
                 if error is not None:
+                    if strict:
+                        raise AudioDecodeError(f"{key}: {error}")
                     failures.append(WriteFailure(key, error))
                     continue
                 dataset = out.create_dataset(key, data=audio)

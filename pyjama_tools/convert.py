@@ -133,7 +133,8 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
     report_path.unlink(missing_ok=True)
     if converter.has_audio:
         failures = write_audio_store(payload_path, ((i.key, i.audio) for i in items), sample_rate,
-                                     mono=converter.mono, jobs=jobs, progress=not quiet, total=len(items))
+                                     mono=converter.mono, jobs=jobs, progress=not quiet, total=len(items),
+                                     strict=strict)
         failed = {f.key for f in failures}
         decode_problems = [Problem(f.key, f.message) for f in failures]
     else:

@@ -168,6 +168,28 @@ def test_parallel_write_matches_sequential_and_keeps_order(tmp_path):
             np.testing.assert_array_equal(one.read(key), two.read(key))
 
 
+def test_strict_write_stops_at_the_first_bad_source(tmp_path, monkeypatch):
+    items = _sources(tmp_path, 3)
+    broken = tmp_path / "src" / "broken.wav"
+    broken.write_bytes(b"")
+    items.insert(1, ("broken.wav", AudioSource(broken)))
+    calls = []
+    real_decode = audio_store.decode
+
+    def counting(source, *args, **kwargs):
+        calls.append(source)
+        return real_decode(source, *args, **kwargs)
+
+    monkeypatch.setattr(audio_store, "decode", counting)
+    out = tmp_path / "out" / "s_audio.hdf5"
+    out.parent.mkdir()
+    with pytest.raises(AudioDecodeError, match=r"^broken.wav: .*broken.wav: cannot decode"):
+        write_audio_store(out, items, strict=True)
+    assert len(calls) == 2  # the sources after the bad one were never decoded
+    assert list(out.parent.iterdir()) == []
+    assert [f.key for f in write_audio_store(out, items)] == ["broken.wav"]  # default: skipped, listed
+
+
 def test_native_rates_are_stored_per_key(tmp_path):
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
     soundfile.write(a, _tone(0.1, 16000), 16000)
