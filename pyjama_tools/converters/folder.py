@@ -21,8 +21,10 @@ from pyjama_tools.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 
-def read_label_table(path: Path, key_column: str, label_column: str) -> list[tuple[int, str, str]]:
-    """Rows ``(line, key, label)`` of a CSV/TSV with a header; the delimiter is sniffed.
+def read_label_table(path: Path, key_column: str, label_column: str) -> list[tuple[int, str, str, str | None]]:
+    """Rows ``(line, key, label, problem)`` of a CSV/TSV with a header; the delimiter is sniffed.
+
+    ``problem`` is None for a well-formed row, else what is wrong with it (e.g. the cell count).
 
     Raises
     ------
@@ -48,9 +50,10 @@ def read_label_table(path: Path, key_column: str, label_column: str) -> list[tup
         if not cells or all(not c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            table.append((line, "", f"expected {len(header)} cells, got {len(cells)}"))
+            table.append((line, "", "", f"expected {len(header)} cells, got {len(cells)}"))
             continue
-        table.append((line, cells[key_index].strip(), cells[label_index].strip()))
+        key, label = cells[key_index].strip(), cells[label_index].strip()
+        table.append((line, key, label, None if key else f"empty {key_column!r} cell"))
     return table
 
 
@@ -74,10 +77,11 @@ class FolderConverter(Converter):
         if not path.is_file():
             raise MirError(f"{path}: no such labels file")
         seen: dict[Path, int] = {}
-        for line, relative, label in read_label_table(path, self.option("key_column"), self.option("label_column")):
+        rows = read_label_table(path, self.option("key_column"), self.option("label_column"))
+        for line, relative, label, problem in rows:
             where = f"{path} line {line}"
-            if not relative:
-                yield Problem(where, label)  # the malformed-row message
+            if problem is not None:
+                yield Problem(where, problem)
                 continue
             try:
                 if Path(relative).is_absolute():
