@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--ram-files", type=int, default=8, help="files held by the in-RAM baseline")
     parser.add_argument("--batches", type=int, default=150)
     parser.add_argument("--naive-batches", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dir", default=tempfile.gettempdir())
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
