@@ -34,7 +34,7 @@ import h5py
 import yaml
 
 import mirfeat
-from mirfeat.cache_backends import BACKENDS, get_backend
+from mirfeat.cache_backends import BACKENDS, get_backend, prestart
 from mirfeat.cache_format import (
     COMPRESSIONS,
     DTYPES,
@@ -286,13 +286,16 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
     feature_obj = build_feature(feature, params)
     if not audio_path.exists():
         raise MirError(f"{audio_path}: no such file")
+    if not out_path.parent.is_dir():
+        raise MirError(f"{out_path.parent}: no such folder (for the cache {out_path.name})")
+    if out_path.exists() and out_path.resolve() == audio_path.resolve():
+        raise MirError(f"{out_path}: the cache cannot be written over its own audio store")
     store = AudioStore(audio_path)
     try:
         layout = _store_layout(store)
     finally:
         store.close()
     selected = _select_keys(audio_path, layout, keys)
-    _check_rates(feature_obj, audio_path, layout, selected)
     manifest = {
         "feature": feature_obj.name,
         "params": feature_obj.params.to_dict(),
@@ -320,6 +323,8 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
             _drop_stale_journal(out_path, manifest)
             return CacheReport(out_path, 0, sorted(old_skipped), len(base_keys), noop=True)
 
+    prestart(backend, jobs, feature_obj)  # workers warm up while the parent checks the sample rates
+    _check_rates(feature_obj, audio_path, layout, selected)
     journal = Journal(out_path)
     journal.lock()
     try:

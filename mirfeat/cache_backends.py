@@ -6,8 +6,9 @@ finishes (any order).  Workers read their audio and write their shards themselve
 backend only moves job descriptions and status tuples.
 
 - ``serial``: in this process (used for ``jobs=1``), one BLAS thread.
-- ``loky``: a joblib process pool, ``return_as="generator_unordered"`` (lazy dispatch, results
-  streamed to the writer in the parent as soon as each file is done).
+- ``loky``: joblib's loky process pool (reusable, prestarted while the parent checks its
+  inputs), a bounded window of tasks in flight, results streamed to the writer in the parent
+  as soon as each file is done.
 - ``dask``: a Dask cluster: the scheduler at ``scheduler`` (``tcp://host:port``), or a local
   cluster of ``jobs`` single-threaded worker processes started for the run.  Submission is
   windowed (at most a few tasks per worker in flight) so the parent's memory stays flat.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Callable, Iterator
 
-from mirfeat.cache_work import KeyJob, KeyResult, close_stores, compute_key, compute_key_in_worker
+from mirfeat.cache_work import KeyJob, KeyResult, close_stores, compute_key, compute_key_in_worker, warm_up
 from pyjama_tools.errors import MirError
 
 Backend = Callable[[list[KeyJob], int, "str | None"], Iterator[KeyResult]]
@@ -57,17 +58,52 @@ def run_serial(jobs: list[KeyJob], n_jobs: int = 1, scheduler: str | None = None
         close_stores()  # the parent process must not keep the audio store open
 
 
+def _loky_executor(n_jobs: int):
+    """joblib's reusable loky process pool (kept alive 300 s between builds)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=n_jobs, timeout=300)
+
+
+def prestart(backend: str, n_jobs: int, feature) -> None:
+    """Start (and warm) the worker processes now, so their start overlaps the parent's checks.
+
+    A cold worker spends seconds importing librosa / scipy / numba before its first file;
+    submitting :func:`warm_up` first hides that behind the parent's own preparation.  Only the
+    local ``loky`` pool is prestarted (a Dask cluster is already running).
+    """
+    if backend == "loky" and n_jobs > 1:
+        executor = _loky_executor(n_jobs)
+        for _ in range(n_jobs):
+            executor.submit(warm_up, feature)
+
+
 @register_backend("loky")
 def run_loky(jobs: list[KeyJob], n_jobs: int = 2, scheduler: str | None = None) -> Iterator[KeyResult]:
-    """A joblib loky pool of ``n_jobs`` processes; results in completion order."""
+    """joblib's loky pool of ``n_jobs`` processes; at most 2 × n_jobs tasks in flight, results as they finish.
+
+    The pool is used through ``joblib.externals.loky`` rather than ``joblib.Parallel`` so that
+    :func:`prestart` and the build share one executor (``Parallel`` would start its own).
+    """
     if n_jobs == 1:
         yield from run_serial(jobs)
         return
-    from joblib import Parallel, delayed
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered",
-                        pre_dispatch="2*n_jobs")
-    yield from parallel(delayed(compute_key_in_worker)(job) for job in jobs)
+    executor = _loky_executor(n_jobs)
+    pending = iter(jobs)
+    in_flight = {executor.submit(compute_key_in_worker, job) for job in islice(pending, 2 * n_jobs)}
+    try:
+        while in_flight:
+            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                following = next(pending, None)
+                if following is not None:
+                    in_flight.add(executor.submit(compute_key_in_worker, following))
+                yield future.result()
+    finally:
+        for future in in_flight:
+            future.cancel()
 
 
 @register_backend("dask")

@@ -126,7 +126,12 @@ class Journal:
             return None
 
     def create(self, manifest: dict[str, Any]) -> None:
-        """Start a fresh journal with ``manifest`` (drops any previous shards; keeps the lock file)."""
+        """Start a fresh journal with ``manifest`` (drops any previous shards; keeps the lock file).
+
+        The old manifest goes first and the new one is written last, so a kill in between
+        leaves a journal without manifest, which the next run simply starts afresh.
+        """
+        (self.root / MANIFEST).unlink(missing_ok=True)
         if self.shard_dir.exists():
             shutil.rmtree(self.shard_dir)
         self.assembled.unlink(missing_ok=True)

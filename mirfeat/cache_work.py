@@ -128,6 +128,20 @@ def compute_key_in_worker(job: KeyJob) -> KeyResult:
     return compute_key(job)
 
 
+def warm_up(feature: Feature, sample_rate: int = 22050) -> None:
+    """Import and initialise what ``feature`` needs (one thread; 1 s of a tone at ``sample_rate``).
+
+    Sent to each new pool worker before the real work; any error is ignored here (the real
+    jobs report it).
+    """
+    limit_worker_threads()
+    try:
+        tone = np.sin(2 * np.pi * 440.0 * np.arange(sample_rate) / sample_rate).astype(np.float32)
+        feature.compute(tone, sample_rate)
+    except Exception:  # noqa: BLE001 - a warm-up must never fail the build
+        pass
+
+
 def _check_result(job: KeyJob, value: np.ndarray, time_sec, frequency_hz) -> str:
     """A message when the feature broke its contract (shape (C, F, T) and matching axes), else ''."""
     name = job.feature.name

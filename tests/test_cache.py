@@ -334,6 +334,12 @@ def test_bad_inputs(tmp_path: Path, store: Path) -> None:
         handle.create_dataset("slow+++a.wav", data=np.zeros(8000, np.float32)).attrs["sr_hz"] = 8000
     with pytest.raises(ParameterError, match=r"key 'slow\+\+\+a.wav' at 8000 Hz"):
         build_cache(low, out, "hcqt")
+    with pytest.raises(MirError, match="no such folder"):
+        build_cache(store, tmp_path / "missing" / "out.hdf5", "lms")
+    assert not (tmp_path / "missing").exists()
+    with pytest.raises(MirError, match="cannot be written over its own audio store"):
+        build_cache(store, store, "lms", overwrite=True)
+    assert AudioStore(store).keys()
     # an existing output that is not a cache is not silently replaced
     text_out = tmp_path / "notacache.hdf5"
     text_out.write_text("x")

@@ -1,7 +1,8 @@
 """Crash safety of ``mirfeat cache``: SIGKILL the CLI mid-run, rerun, get the uninterrupted result.
 
 The CLI runs in a subprocess with a test feature ``slowlms`` (the real log-mel, 0.2 s slower
-per file) so that the kill reliably lands while work is in flight.
+per file) so that the kill reliably lands while work is in flight; the reference (uninterrupted)
+cache is made in this process with the same feature minus the sleep.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import pytest
 
 from mirfeat.cache import build_cache
 from mirfeat.cache_journal import Journal, journal_dir
+from mirfeat.features.base import FEATURES
+from mirfeat.features.lms import LMS
+from mirfeat.show import cache_info
+from pyjama_tools.errors import MirError
 from test_cache import assert_same_cache, make_store
 
 SLOW_FEATURE = '''
@@ -65,15 +70,23 @@ def shards(out: Path) -> list[Path]:
     return list((journal_dir(out) / "shards").glob("*.npz"))
 
 
+class SameLMS(LMS):
+    """In this process, ``slowlms`` without the sleep: same name, params and values, for the reference run."""
+
+    name = "slowlms"
+
+
 @pytest.fixture
-def corpus(tmp_path: Path) -> tuple[Path, Path]:
-    """12 small files and the cache of an uninterrupted run."""
+def corpus(tmp_path: Path):
+    """12 small files and the cache of an uninterrupted run (made in this process, serially)."""
     store = make_store(tmp_path / "twelve_audio.hdf5", count=12, seconds=1.0)
     reference = tmp_path / "reference.hdf5"
-    code, out, err = finish(cli(tmp_path, "cache", str(store), str(reference), "--feature", "slowlms", "--quiet"))
-    assert code == 0, err
-    assert "12 computed" in out
-    return store, reference
+    FEATURES["slowlms"] = SameLMS  # registered only for the duration of the test
+    try:
+        assert build_cache(store, reference, "slowlms").computed == 12
+        yield store, reference
+    finally:
+        FEATURES.pop("slowlms", None)
 
 
 def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, corpus) -> None:
@@ -91,6 +104,8 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, corpus) 
     assert not out.exists()
     done = len(shards(out))
     assert 3 <= done < 12
+    with pytest.raises(MirError, match="an unfinished build is in .*rerun the same 'mirfeat cache' command"):
+        cache_info(out)
     # what a kill in the middle of a write leaves: a half-written shard and a truncated assembly
     (journal_dir(out) / "shards" / "0123abcd.npz.999.tmp").write_bytes(b"PK\x03\x04half")
     (journal_dir(out) / "assembled.hdf5").write_bytes(reference.read_bytes()[:5000])
@@ -101,10 +116,9 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, corpus) 
     assert_same_cache(out, reference)
     assert not journal_dir(out).exists()
 
-    # the same command on the finished cache: a no-op that leaves the file untouched
+    # the same build on the finished cache: a no-op that leaves the file untouched
     before = out.stat().st_mtime_ns
-    code, text, err = finish(cli(tmp_path, *args))
-    assert code == 0 and "already complete (12 keys), nothing to do" in text
+    assert build_cache(store, out, "slowlms").noop
     assert out.stat().st_mtime_ns == before
 
 
