@@ -45,7 +45,7 @@ from mirfeat.cache_format import (
     write_key,
 )
 from mirfeat.cache_journal import Journal, read_shard
-from mirfeat.cache_work import DONE, FAILED, SKIPPED, KeyJob
+from mirfeat.cache_work import DONE, FAILED, SKIPPED, KeyJob, check_rates
 from mirfeat.features import build_feature
 from mirfeat.features.base import Feature
 from pyjama_tools.audio_store import AudioStore
@@ -192,18 +192,20 @@ def _select_keys(store_path: Path, layout: list[tuple[str, tuple, int]], keys: I
     return selected
 
 
-def _check_rates(feature: Feature, store_path: Path, layout, selected: list[str]) -> None:
-    """Check the parameters against every distinct sample rate before any work starts."""
+def _rates(layout, selected: list[str]) -> dict[int, str]:
+    """Each distinct sample rate among the selected keys → the first key at that rate."""
     wanted = set(selected)
     first_key_of_rate: dict[int, str] = {}
     for key, _, rate in layout:
         if key in wanted:
-            first_key_of_rate.setdefault(rate, key)
-    for rate, key in first_key_of_rate.items():
-        try:
-            feature.check_sample_rate(rate)
-        except MirError as error:
-            raise ParameterError(f"{store_path}: key {key!r} at {rate} Hz: {error}") from None
+            first_key_of_rate.setdefault(int(rate), key)
+    return first_key_of_rate
+
+
+def _raise_rate_problems(store_path: Path, first_key_of_rate: dict[int, str], problems: dict[int, str]) -> None:
+    """One line naming a key, its rate and the parameter problem, for the first failing rate."""
+    for rate, message in sorted(problems.items()):
+        raise ParameterError(f"{store_path}: key {first_key_of_rate[rate]!r} at {rate} Hz: {message}")
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -323,8 +325,12 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
             _drop_stale_journal(out_path, manifest)
             return CacheReport(out_path, 0, sorted(old_skipped), len(base_keys), noop=True)
 
-    prestart(backend, jobs, feature_obj)  # workers warm up while the parent checks the sample rates
-    _check_rates(feature_obj, audio_path, layout, selected)
+    # the sample rates are checked before any work: by the prestarted workers (which need the
+    # same imports anyway, so the parent does not pay them), or here when there is no pool
+    first_key_of_rate = _rates(layout, selected)
+    warming = prestart(backend, jobs, feature_obj, tuple(sorted(first_key_of_rate)))
+    problems = warming[0].result() if warming else check_rates(feature_obj, tuple(sorted(first_key_of_rate)))
+    _raise_rate_problems(audio_path, first_key_of_rate, problems)
     journal = Journal(out_path)
     journal.lock()
     try:

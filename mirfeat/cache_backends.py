@@ -65,17 +65,24 @@ def _loky_executor(n_jobs: int):
     return get_reusable_executor(max_workers=n_jobs, timeout=300)
 
 
-def prestart(backend: str, n_jobs: int, feature) -> None:
-    """Start (and warm) the worker processes now, so their start overlaps the parent's checks.
+def prestart(backend: str, n_jobs: int, feature, rates: tuple[int, ...]) -> list:
+    """Start (and warm) the worker processes now, so that their start overlaps the parent's work.
 
-    A cold worker spends seconds importing librosa / scipy / numba before its first file;
-    submitting :func:`warm_up` first hides that behind the parent's own preparation.  Only the
-    local ``loky`` pool is prestarted (a Dask cluster is already running).
+    A cold worker spends seconds importing librosa / scipy / numba and designing filters before
+    its first file; :func:`~mirfeat.cache_work.warm_up` does that first, and also checks the
+    sample rates, so the parent need not import any of it.  Only the local ``loky`` pool is
+    prestarted (a Dask cluster is already running).
+
+    Returns
+    -------
+    list of futures
+        Each resolves to ``{rate: error message}`` (empty when every rate is fine); an empty
+        list when nothing was prestarted (then the caller checks the rates itself).
     """
-    if backend == "loky" and n_jobs > 1:
-        executor = _loky_executor(n_jobs)
-        for _ in range(n_jobs):
-            executor.submit(warm_up, feature)
+    if backend != "loky" or n_jobs < 2:
+        return []
+    executor = _loky_executor(n_jobs)
+    return [executor.submit(warm_up, feature, rates) for _ in range(n_jobs)]
 
 
 @register_backend("loky")

@@ -128,18 +128,41 @@ def compute_key_in_worker(job: KeyJob) -> KeyResult:
     return compute_key(job)
 
 
-def warm_up(feature: Feature, sample_rate: int = 22050) -> None:
-    """Import and initialise what ``feature`` needs (one thread; 1 s of a tone at ``sample_rate``).
+def check_rates(feature: Feature, rates: tuple[int, ...]) -> dict[int, str]:
+    """``feature.check_sample_rate`` at each rate: rate → error message, for the rates that fail."""
+    problems: dict[int, str] = {}
+    for rate in rates:
+        try:
+            feature.check_sample_rate(rate)
+        except MirError as error:
+            problems[rate] = str(error)
+    return problems
 
-    Sent to each new pool worker before the real work; any error is ignored here (the real
-    jobs report it).
+
+def warm_up(feature: Feature, rates: tuple[int, ...]) -> dict[int, str]:
+    """Import and initialise what ``feature`` needs in this worker, and check the sample rates.
+
+    Sent to each new pool worker before the real work: checks ``rates`` (the parent reads
+    the result instead of paying the imports itself), then computes 1 s of a tone at the
+    first valid rate (which builds and caches that rate's filters).  Any other error is
+    ignored here (the real jobs report it).
+
+    Returns
+    -------
+    dict
+        rate → error message, for the rates the parameters cannot handle.
     """
     limit_worker_threads()
-    try:
-        tone = np.sin(2 * np.pi * 440.0 * np.arange(sample_rate) / sample_rate).astype(np.float32)
-        feature.compute(tone, sample_rate)
-    except Exception:  # noqa: BLE001 - a warm-up must never fail the build
-        pass
+    problems = check_rates(feature, rates)
+    valid = [rate for rate in rates if rate not in problems]
+    if valid:
+        rate = valid[0]
+        tone = np.sin(2 * np.pi * 440.0 * np.arange(rate) / rate).astype(np.float32)
+        try:
+            feature.compute(tone, rate)
+        except Exception:  # noqa: BLE001 - a warm-up must never fail the build
+            pass
+    return problems
 
 
 def _check_result(job: KeyJob, value: np.ndarray, time_sec, frequency_hz) -> str:

@@ -39,6 +39,20 @@ def test_loky_pool_equals_serial(corpus, tmp_path: Path) -> None:
     assert_same_cache(out, serial)
 
 
+def test_loky_workers_check_the_sample_rates(tmp_path: Path) -> None:
+    """With a pool, the prestarted workers check the rates; the error is the same one line."""
+    import h5py
+
+    from pyjama_tools.errors import ParameterError
+
+    low = tmp_path / "low_audio.hdf5"
+    with h5py.File(low, "w") as handle:
+        handle.create_dataset("slow+++a.wav", data=np.zeros(8000, np.float32)).attrs["sr_hz"] = 8000
+    with pytest.raises(ParameterError, match=r"key 'slow\+\+\+a.wav' at 8000 Hz: .*hcqt"):
+        build_cache(low, tmp_path / "low.hdf5", "hcqt", jobs=2)
+    assert not (tmp_path / "low.hdf5").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_dask_local_cluster_equals_serial(corpus, tmp_path: Path) -> None:
