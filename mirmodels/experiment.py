@@ -209,6 +209,38 @@ def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, c
         num_sanity_val_steps=0, **options)
 
 
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _merge_csv(earlier: list[dict[str, str]], path: Path) -> None:
+    """Put the rows of the interrupted session back in front of the resumed session's CSV log
+    (Lightning's CSVLogger rewrites the file when a new session starts); rows of the epochs the
+    resumed session logged again are taken from the new session."""
+    import csv
+    import io
+
+    new = _read_csv(path)
+    first_new_epoch = min((int(r["epoch"]) for r in new if r.get("epoch", "").isdigit()), default=None)
+    kept = [r for r in earlier if first_new_epoch is None or not r.get("epoch", "").isdigit()
+            or int(r["epoch"]) < first_new_epoch]
+    columns: list[str] = []
+    for row in kept + new:
+        columns.extend(c for c in row if c not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(kept + new)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _versions() -> dict[str, str]:
     import lightning
 
@@ -277,7 +309,11 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         paths["checkpoints"].mkdir(parents=True, exist_ok=True)
         config.save(paths["config"])
         write_json(metadata, paths["meta"])
+    csv_path = paths["logs"] / "metrics.csv"
+    earlier_rows = _read_csv(csv_path) if resume and trainer.is_global_zero else []
     trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+    if earlier_rows and trainer.is_global_zero:
+        _merge_csv(earlier_rows, csv_path)
 
     checkpoint = next((c for c in trainer.callbacks if type(c).__name__ == "BestCheckpoint"), None)
     best_score = checkpoint.best_model_score if checkpoint is not None else None

@@ -159,6 +159,9 @@ def test_resume_continues_from_last_checkpoint(data_root, tmp_path):
         fit(config, out=tmp_path / "run")
     second = fit(config, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=3"])
     assert second.epochs == 3
+    # the CSV log keeps the first session's epochs and goes on with the resumed one
+    epochs = [int(row.split(",")[0]) for row in (tmp_path / "run" / "logs" / "metrics.csv").read_text().splitlines()[1:]]
+    assert sorted(set(epochs)) == [0, 1, 2]
     assert second.metadata["global_step"] > first.metadata["global_step"]
 
 
@@ -250,3 +253,12 @@ def test_nan_input_stops_training_with_a_clear_message(data_root, tmp_path):
             handle[key]["value"][..., 0] = np.nan
     line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run"), "--quiet"])
     assert "NaN" in line and "input X" in line
+
+
+def test_tensorboard_logger_on_request(data_root, tmp_path):
+    from mirmodels.experiment import fit
+
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root, max_epochs=1, logger="tensorboard")
+    result = fit(config, out=tmp_path / "run")
+    assert list((result.run_dir / "logs").glob("events.out.tfevents.*"))
+    assert len(epoch_losses(result.run_dir)) == 1  # CSV as well
