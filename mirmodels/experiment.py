@@ -183,6 +183,11 @@ def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, c
 
     train = config.train
     paths = run_paths(run_dir)
+    if quiet:  # Lightning's informational lines (devices found, tips) go with the progress bars
+        import logging
+
+        for name in ("lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     all_callbacks = [_checkpoint_callback(paths["checkpoints"])]
     if train.patience > 0:
         all_callbacks.append(EarlyStopping(monitor="valid_loss", mode="min", patience=train.patience))
