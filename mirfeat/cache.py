@@ -44,7 +44,7 @@ from mirfeat.cache_format import (
     source_fingerprint,
     write_key,
 )
-from mirfeat.cache_journal import Journal, read_shard
+from mirfeat.cache_journal import Journal, read_shard, shard_id
 from mirfeat.cache_work import DONE, FAILED, SKIPPED, KeyJob, check_rates
 from mirfeat.features import build_feature
 from mirfeat.features.base import Feature
@@ -325,34 +325,37 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
             _drop_stale_journal(out_path, manifest)
             return CacheReport(out_path, 0, sorted(old_skipped), len(base_keys), noop=True)
 
-    # the sample rates are checked before any work: by the prestarted workers (which need the
-    # same imports anyway, so the parent does not pay them), or here when there is no pool
-    first_key_of_rate = _rates(layout, selected)
-    warming = prestart(backend, jobs, feature_obj, tuple(sorted(first_key_of_rate)))
-    problems = warming[0].result() if warming else check_rates(feature_obj, tuple(sorted(first_key_of_rate)))
-    _raise_rate_problems(audio_path, first_key_of_rate, problems)
     journal = Journal(out_path)
     journal.lock()
     try:
         previous = journal.manifest() if journal.exists() else None
-        if previous is not None and not overwrite:
+        resuming = previous is not None and not overwrite
+        if resuming:
             differences = _differences(previous, manifest)
             if differences:
                 raise MirError(f"{out_path}: an unfinished build with different settings exists "
                                f"({'; '.join(differences)}); use --overwrite to discard it")
-            journal.clean_temporaries()
-        else:
-            journal.create(manifest)
-        done = journal.done()
-        skipped = {**base_skipped, **journal.skipped()}
+        done = journal.done() if resuming else {}
+        skipped = {**base_skipped, **(journal.skipped() if resuming else {})}
         wanted = set(selected)
         todo = [key for key in selected if key not in done and key not in skipped and key not in base_keys]
         reused = len([k for k in done if k in wanted]) + len([k for k in base_keys if k in wanted])
-
         if strict:
             bad = [(k, m) for k, m in skipped.items() if k in wanted]
             if bad:
                 raise MirError(f"{audio_path}: key {bad[0][0]!r}: {bad[0][1]} (--strict)")
+
+        # the sample rates are checked before any work: by the prestarted pool workers (they need
+        # the same imports anyway, so the parent does not pay them), else here
+        first_key_of_rate = _rates(layout, todo)
+        rates = tuple(sorted(first_key_of_rate))
+        warming = prestart(backend, jobs, feature_obj, rates) if todo else []
+        problems = warming[0].result() if warming else check_rates(feature_obj, rates)
+        _raise_rate_problems(audio_path, first_key_of_rate, problems)
+        if resuming:
+            journal.clean_temporaries()
+        else:
+            journal.create(manifest)
 
         jobs_list = [KeyJob(str(audio_path), key, feature_obj, dtype, str(journal.shard_dir)) for key in todo]
         run = get_backend("serial" if jobs == 1 and backend == "loky" else backend)
@@ -376,7 +379,7 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
                         if strict:
                             raise MirError(f"{audio_path}: key {result.key!r}: {result.message} (--strict)")
                         continue
-                    shard = read_shard(journal.shard_dir / _shard_name(result.key))
+                    shard = read_shard(journal.shard_dir / f"{shard_id(result.key)}.npz")
                     write_key(out, shard.key, shard.value, shard.time_sec, shard.frequency_hz, compression)
                     computed += 1
             finally:
@@ -384,15 +387,14 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
             _write_root_attrs(out, manifest, sorted(skipped.items()))
         os.replace(journal.assembled, out_path)
         journal.remove()
+    except BaseException:
+        journal.assembled.unlink(missing_ok=True)  # rebuilt from the shards on the next run anyway
+        if not journal.exists():
+            journal.remove()  # failed before any work: leave no journal behind
+        raise
     finally:
         journal.unlock()
     return CacheReport(out_path, computed, sorted(skipped.items()), reused)
-
-
-def _shard_name(key: str) -> str:
-    from mirfeat.cache_journal import shard_id
-
-    return f"{shard_id(key)}.npz"
 
 
 def _write_root_attrs(out: h5py.File, manifest: dict[str, Any], skipped: list[tuple[str, str]]) -> None:

@@ -334,6 +334,7 @@ def test_bad_inputs(tmp_path: Path, store: Path) -> None:
         handle.create_dataset("slow+++a.wav", data=np.zeros(8000, np.float32)).attrs["sr_hz"] = 8000
     with pytest.raises(ParameterError, match=r"key 'slow\+\+\+a.wav' at 8000 Hz"):
         build_cache(low, out, "hcqt")
+    assert not journal_dir(out).exists()  # failed before any work: no journal left behind
     with pytest.raises(MirError, match="no such folder"):
         build_cache(store, tmp_path / "missing" / "out.hdf5", "lms")
     assert not (tmp_path / "missing").exists()
