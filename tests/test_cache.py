@@ -387,3 +387,30 @@ def test_load_feature_config(tmp_path: Path) -> None:
         load_feature_config(number)
     with pytest.raises(MirError, match="no such file"):
         load_feature_config(tmp_path / "absent.yaml")
+
+
+# ----------------------------------------------------------------------------- real audio
+
+
+def test_real_clips_gtzan_and_bach10(tmp_path: Path) -> None:
+    """A real GTZAN clip (22050 Hz) and a real Bach10 mix (44.1 kHz, resampled) through the store and the cache."""
+    from conftest import fixture_path
+    from pyjama_tools.audio_store import AudioSource, write_audio_store
+
+    gtzan = fixture_path("gtzan_genre", "gtzan_genre", "genres", "country", "country.00000.wav")
+    bach = fixture_path("bach10", "Bach10_v1.1", "01-AchGottundHerr", "01-AchGottundHerr.wav")
+    store = tmp_path / "real_audio.hdf5"
+    failures = write_audio_store(store, [("country+++country.00000.wav", AudioSource(gtzan)),
+                                         ("01-AchGottundHerr+++01-AchGottundHerr.wav", AudioSource(bach))])
+    assert failures == []
+    out = tmp_path / "real_hcqt.hdf5"
+    report = build_cache(store, out, "hcqt")
+    assert report.computed == 2 and report.skipped == []
+    cache, audio, hcqt = FeatureCache(out), AudioStore(store), build_feature("hcqt")
+    for key in audio.keys():
+        samples = audio.num_samples(key)
+        assert cache.shape(key) == (6, 360, 1 + samples // 512)
+        with threadpool_limits(1):
+            expected = hcqt.compute(audio.read(key), audio.sample_rate(key)).value
+        np.testing.assert_array_equal(cache.read(key, 100, 164), expected[:, :, 100:164])
+    assert audio.duration("country+++country.00000.wav") == pytest.approx(30.0, abs=0.1)
