@@ -287,6 +287,30 @@ def make_dataset(prepared: PreparedData, keys: list[str], train: bool = True):
                         in_memory=feature.in_memory and train)
 
 
+class ShardedBatchSampler:
+    """Every ``world_size``-th batch of a batch sampler, starting at ``rank`` (DDP for samplers that
+    build whole batches, like the metric-learning ``WorkBatchSampler``, which Lightning cannot
+    shard itself). Every rank gets the same number of batches (the remainder is dropped), so no
+    process waits for another in a collective."""
+
+    def __init__(self, batch_sampler: Any, rank: int, world_size: int):
+        self.batch_sampler = batch_sampler
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.batch_sampler, "set_epoch"):
+            self.batch_sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler) // self.world_size
+
+    def __iter__(self):
+        batches = list(self.batch_sampler)
+        usable = (len(batches) // self.world_size) * self.world_size
+        return iter(batches[self.rank:usable:self.world_size])
+
+
 class ExperimentDataModule(L.LightningDataModule):
     """Train / valid / test loaders of a prepared run.
 
@@ -340,6 +364,9 @@ class ExperimentDataModule(L.LightningDataModule):
             sampler = WorkBatchSampler(work_ids, works_per_batch=min(train.works_per_batch, works),
                                        performances_per_work=train.performances_per_work,
                                        seed=self.seed if shuffle else self.seed + 1)
+            trainer = getattr(self, "trainer", None)
+            if shuffle and trainer is not None and trainer.world_size > 1:  # validation: every rank sees all
+                sampler = ShardedBatchSampler(sampler, trainer.global_rank, trainer.world_size)
             return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,
                               persistent_workers=persistent)
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,

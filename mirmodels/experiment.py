@@ -175,7 +175,8 @@ def _checkpoint_callback(dirpath: Path):
                           save_last=True, enable_version_counter=False, auto_insert_metric_name=False)
 
 
-def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, callbacks: list | None = None):
+def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, callbacks: list | None = None,
+                  distributed_sampler: bool = True):
     """The Lightning Trainer of a run: checkpoints, early stopping, CSV (and TensorBoard) logs."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping
@@ -211,7 +212,7 @@ def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, c
         gradient_clip_val=train.gradient_clip_val, callbacks=all_callbacks, logger=loggers or False,
         default_root_dir=str(run_dir), log_every_n_steps=train.log_every_n_steps,
         deterministic=train.deterministic, enable_progress_bar=not quiet, enable_model_summary=not quiet,
-        num_sanity_val_steps=0, **options)
+        num_sanity_val_steps=0, use_distributed_sampler=distributed_sampler, **options)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -308,7 +309,9 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
                                             weight_decay=train.weight_decay, momentum=train.momentum, **train.task)
     datamodule = ExperimentDataModule(prepared, batch_size=train.batch_size, num_workers=train.num_workers,
                                       seed=train.seed)
-    trainer = build_trainer(config, run_dir, quiet=quiet, callbacks=callbacks)
+    # metric learning batches whole works (WorkBatchSampler): the data module shards those batches itself
+    trainer = build_trainer(config, run_dir, quiet=quiet, callbacks=callbacks,
+                            distributed_sampler=prepared.problem != "metric")
     metadata = dict(prepared.metadata(), versions=_versions())
     if trainer.is_global_zero:
         paths["checkpoints"].mkdir(parents=True, exist_ok=True)

@@ -51,3 +51,27 @@ def test_two_process_cpu_ddp_fit(tmp_path):
         assert (run / "checkpoints" / name).exists()
     network = load_network(run)
     assert torch.isfinite(network(torch.zeros(2, *prepared.input_shape))).all()
+
+
+def test_sharded_batch_sampler_splits_whole_batches_evenly():
+    from mirmodels.data import ShardedBatchSampler
+
+    class Batches:
+        def __init__(self):
+            self.epoch = 0
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+        def __len__(self):
+            return 5
+
+        def __iter__(self):
+            return iter([[i, i + 100] for i in range(5)])
+
+    inner = Batches()
+    ranks = [ShardedBatchSampler(inner, rank, 2) for rank in range(2)]
+    assert [list(r) for r in ranks] == [[[0, 100], [2, 102]], [[1, 101], [3, 103]]]  # batch 4 dropped: equal counts
+    assert [len(r) for r in ranks] == [2, 2]
+    ranks[1].set_epoch(3)
+    assert inner.epoch == 3
