@@ -45,9 +45,8 @@ from mirfeat.cache_format import (
     write_key,
 )
 from mirfeat.cache_journal import Journal, read_shard, shard_id
-from mirfeat.cache_work import DONE, FAILED, SKIPPED, KeyJob, check_rates
+from mirfeat.cache_work import FAILED, SKIPPED, KeyJob, check_rates
 from mirfeat.features import build_feature
-from mirfeat.features.base import Feature
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.errors import MirError, ParameterError
 

@@ -4,7 +4,6 @@ overwrite, extension, float16, bad audio (skipped / strict), bad inputs, and the
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from pathlib import Path
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -14,7 +13,7 @@ from mirfeat.cache import FeatureCache
 from mirfeat.cli import main
 from mirfeat.show import _to_hz, feature_figure
 from pyjama_tools import pyjama
-from test_cache import SR, make_store, tone_mix
+from test_cache import make_store, tone_mix
 
 KEY = "genre0+++clip 00.wav"
 
