@@ -32,7 +32,7 @@ def test_two_process_cpu_ddp_fit(tmp_path):
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     env.pop("LOCAL_RANK", None)
     process = subprocess.run(
-        [sys.executable, "-m", "mirmodels.cli", "fit", str(config), "--out", str(run), "--quiet",
+        [sys.executable, "-m", "mirmodels.cli", "fit", str(config), "--out", str(run),
          "--set", "train.strategy=ddp", "--set", "train.devices=2", "--set", "train.accelerator=cpu"],
         capture_output=True, text=True, env=env, timeout=280, cwd=str(tmp_path))
     output = process.stdout + process.stderr
