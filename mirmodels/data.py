@@ -187,8 +187,8 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     from pyjama_tools import pyjama
     from pyjama_tools.audio_store import AudioStore
 
-    audio_path = config.audio_path(data_root)
-    annotation_path = config.annotation_path(data_root)
+    audio_path = config.audio_path(data_root).absolute()
+    annotation_path = config.annotation_path(data_root).absolute()
     for path in (audio_path, annotation_path):
         if not path.exists():
             raise MirError(f"{path}: no such file (dataset.base {config.dataset.base!r}; set --data-root "

@@ -14,6 +14,7 @@ A run directory holds::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -315,7 +316,10 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     metadata = dict(prepared.metadata(), versions=_versions())
     if trainer.is_global_zero:
         paths["checkpoints"].mkdir(parents=True, exist_ok=True)
-        config.save(paths["config"])
+        # the resolved config names the dataset folder actually used (absolute), so that the run
+        # directory can be evaluated from anywhere
+        dataset = dataclasses.replace(config.dataset, root=str(prepared.audio_path.parent))
+        config.replace(dataset=dataset).save(paths["config"])
         write_json(metadata, paths["meta"])
     csv_path = paths["logs"] / "metrics.csv"
     earlier_rows = _read_csv(csv_path) if resume and trainer.is_global_zero else []
