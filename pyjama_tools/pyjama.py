@@ -255,18 +255,24 @@ class PyjamaDoc:
         value : np.ndarray (N,), float64 for numeric fields, object otherwise
         """
         atoms = self.atoms(key_or_index, name)
-        time = np.array([float(a["time"]) for a in atoms], dtype=float)
-        duration = np.array([float(a["duration"]) for a in atoms], dtype=float)
         numeric = self.definitions[name].type_content == "numeric"
-        value = np.array([a["value"] for a in atoms], dtype=float if numeric else object)
+        try:
+            time = np.array([float(a["time"]) for a in atoms], dtype=float)
+            duration = np.array([float(a["duration"]) for a in atoms], dtype=float)
+            value = np.array([a["value"] for a in atoms], dtype=float if numeric else object)
+        except (KeyError, TypeError, ValueError) as error:
+            raise self._atom_error(key_or_index, name, error) from None
         return time, duration, value
 
     def markers(self, key_or_index: str | int, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Markers of field ``name`` in one entry: times (N,) in s and values (N,)."""
         atoms = self.atoms(key_or_index, name)
-        time = np.array([float(a["time"]) for a in atoms], dtype=float)
         numeric = self.definitions[name].type_content == "numeric"
-        return time, np.array([a["value"] for a in atoms], dtype=float if numeric else object)
+        try:
+            time = np.array([float(a["time"]) for a in atoms], dtype=float)
+            return time, np.array([a["value"] for a in atoms], dtype=float if numeric else object)
+        except (KeyError, TypeError, ValueError) as error:
+            raise self._atom_error(key_or_index, name, error) from None
 
     def breakpoints(self, key_or_index: str | int, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Breakpoints of field ``name`` in one entry, all atoms concatenated along time.
@@ -281,9 +287,31 @@ class PyjamaDoc:
         rows = len(definition.row_name) if definition.row_name else None
         if not atoms:
             return np.zeros(0), np.zeros((rows or 1, 0))
-        times = [np.asarray(a["time"], dtype=float).reshape(-1) for a in atoms]
-        values = [np.atleast_2d(np.asarray(a["value"], dtype=float)) for a in atoms]
+        try:
+            times = [np.asarray(a["time"], dtype=float).reshape(-1) for a in atoms]
+            values = [np.atleast_2d(np.asarray(a["value"], dtype=float)) for a in atoms]
+            shapes = {v.shape[0] for v in values}
+            if len(shapes) > 1 or any(v.ndim != 2 or v.shape[1] != t.size for t, v in zip(times, values)) \
+                    or (rows is not None and shapes != {rows}):
+                raise ValueError("breakpoint atoms of mismatched shapes")
+        except (KeyError, TypeError, ValueError) as error:
+            raise self._atom_error(key_or_index, name, error) from None
         return np.concatenate(times), np.concatenate(values, axis=1)
+
+    def _atom_error(self, key_or_index: str | int, name: str, error: Exception) -> MirError:
+        """A one-line :class:`MirError` naming the entry, field and first malformed atom (validation's words)."""
+        index = key_or_index if isinstance(key_or_index, int) else self.index_of(key_or_index)
+        definition = self.definitions[name]
+        where = f"{_label(index, _entry_key(self.entries[index]))}, field '{name}'"
+        atoms = self.entries[index].get(name, [])
+        for atom_index, atom_ in enumerate(atoms):
+            found = list(_check_atom("", atom_, definition, None, None))
+            if found:
+                return MirError(f"{where}, atom {atom_index}{found[0]}")
+        if definition.type_extent == "breakpoint":
+            counts = sorted({len(a.get("value") or []) for a in atoms if isinstance(a, dict)})
+            return MirError(f"{where}: breakpoint atoms have different numbers of rows {counts}")
+        return MirError(f"{where}: malformed atoms ({type(error).__name__}: {error})")
 
     # ---- serialisation
     def to_dict(self) -> dict[str, Any]:

@@ -309,3 +309,27 @@ def test_markers_arrays():
     doc.add_entry("a.wav", {"beat": pyjama.marker_atoms([0.5, 1.0], [1, 2])})
     time, value = doc.markers("a.wav", "beat")
     assert time.tolist() == [0.5, 1.0] and value.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("field, atoms, named", [
+    ("chord", [{"value": "C:maj", "time": 0.0}], "atom 0: segment atom has no 'duration'"),
+    ("chord", [{"value": "C:maj", "time": 0.0, "duration": 1.0}, {"value": "N", "time": "x", "duration": 1}],
+     "atom 1: time 'x' is not a number"),
+    ("pitchmidi", [{"value": "sixty", "time": 0.0, "duration": 1.0}], "atom 0: value 'sixty' is not a number"),
+    ("beat", [{"value": 1}], "atom 0: marker atom has no 'time'"),
+    ("f0multi", [{"time": [0.0, 0.01], "value": [[60, 61]] * 4}, {"time": [0.02], "value": [[60]] * 3}],
+     "atom 1: breakpoint value has 3 rows, row_name has 4"),
+    ("f0multi", [{"time": [0.0, 0.01], "value": [[60, 61, 62]] * 4}],
+     "atom 0: breakpoint value has 3 columns, 'time' has 2"),
+])
+def test_typed_access_to_a_malformed_atom_names_entry_field_and_atom(field, atoms, named):
+    """Targets read documents through these accessors: a bad atom is one MirError line, not a KeyError."""
+    doc = pyjama.PyjamaDoc.from_dict(published_document())
+    doc.define("beat", "marker", "numeric")
+    key = doc.keys()[1]
+    doc.entries[1][field] = atoms
+    access = {"chord": doc.segments, "pitchmidi": doc.segments, "beat": doc.markers, "f0multi": doc.breakpoints}
+    with pytest.raises(MirError) as caught:
+        access[field](key, field)
+    message = str(caught.value)
+    assert f"entry 1 ({key!r}), field '{field}', {named}" in message and "\n" not in message
