@@ -1,0 +1,410 @@
+"""The experiment configs of examples/ (one per recipe of the book).
+
+Every config is loaded with the real loader (:func:`mirmodels.config.load_config`), its network is
+built for the input shape implied by its feature and patch length, and ONE training step (forward,
+the problem's loss from :mod:`mirmodels.tasks`, backward, the config's optimizer) runs on a
+synthetic batch with the right target shapes. Also: the book's published result is stated in each
+config, every model path exists, the dataset base names are the converters' defaults, the
+``mirmodels summary`` command builds each model, and the README's split-list snippet works.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from conftest import fixture_path
+from mirmodels.config import ExperimentConfig, load_config
+from mirmodels.experiment import build_network, check_output_shape
+from mirmodels.tasks import get_task_class
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES_DIR = ROOT / "examples"
+README = EXAMPLES_DIR / "README.md"
+#: the lead's quickstart is tested elsewhere
+NOT_RECIPES = {"quickstart.yaml"}
+EXAMPLES = sorted(p.name for p in EXAMPLES_DIR.glob("*.yaml") if p.name not in NOT_RECIPES)
+#: heavy at full size on a 2-core CPU (about 10 s each for build + one step): the full-size step is
+#: marked slow, and the fast suite runs the same config on shorter patches (frames given here)
+HEAVY = {"bach10_hcqt_unet.yaml": 16, "maps_hcqt_unet.yaml": 16, "cover1000_move.yaml": 400,
+         "datacos_move.yaml": 400}
+
+#: The input shapes the book states for each recipe (checked against what the config implies).
+BOOK_INPUT_SHAPES = {
+    "gtzan_lms.yaml": (1, 128, 64),
+    "gtzan_wave_conv1d.yaml": (1, 3200),
+    "gtzan_wave_tcn.yaml": (1, 3200),
+    "gtzan_wave_sincnet.yaml": (1, 3200),
+    "mtt_lms.yaml": (1, 128, 64),
+    "rwc_chords.yaml": (1, 72, 1024),
+    "bach10_cqt_conv2d.yaml": (1, 360, 64),
+    "bach10_hcqt_conv2d.yaml": (6, 360, 64),
+    "bach10_hcqt_depthsep.yaml": (6, 360, 64),
+    "bach10_hcqt_resnet.yaml": (6, 360, 64),
+    "bach10_hcqt_convnext.yaml": (6, 360, 64),
+    "bach10_hcqt_unet.yaml": (6, 360, 64),
+    "maps_hcqt_conv2d.yaml": (6, 360, 64),
+    "maps_hcqt_resnet.yaml": (6, 360, 64),
+    "maps_hcqt_unet.yaml": (6, 360, 64),
+    # the book's CREMA is 12 pitch classes stacked to 23 rows; our data gives the 12 rows and the
+    # network stacks them (examples/models/cover_move_chroma12.yaml, equivalence tested below)
+    "cover1000_move.yaml": (1, 12, 1800),
+    "datacos_move.yaml": (1, 12, 1800),
+}
+
+#: The book's training settings per recipe: (optimizer, lr, batch size, patience).
+BOOK_TRAINING = {
+    "gtzan": ("adam", 0.01, 128, 10),
+    "mtt": ("adam", 0.01, 128, 10),
+    "rwc": ("adam", 0.01, 32, 10),
+    "bach10": ("adam", 0.001, 32, 10),
+    "maps": ("adam", 0.001, 32, 10),
+    "cover1000": ("sgd", 0.1, None, 50),
+    "datacos": ("sgd", 0.1, None, 50),
+}
+
+#: Features whose values do not come from mirfeat: name → rows of the (1, rows, T) value
+#: (Da-TACOS CREMA, written by ``pyjama-convert da-tacos``).
+CONVERTER_FEATURE_ROWS = {"crema": 12}
+
+
+def _load(name: str) -> ExperimentConfig:
+    return load_config(EXAMPLES_DIR / name)
+
+
+# ----------------------------------------------------------------------------- input shapes
+# feature name → function(params of the built feature, patch length) → shape of one example
+
+
+def _waveform_shape(params, length: int) -> tuple[int, ...]:
+    return (1, length)  # (channel, samples), read from the audio store
+
+
+def _lms_shape(params, length: int) -> tuple[int, ...]:
+    return (1, params.n_mels, length)
+
+
+def _cqt_shape(params, length: int) -> tuple[int, ...]:
+    return (len(params.harmonics), 12 * params.bins_per_semitone * params.n_octaves, length)
+
+
+def _chroma_shape(params, length: int) -> tuple[int, ...]:
+    return (1, params.n_chroma, length)
+
+
+SHAPE_OF_FEATURE = {"waveform": _waveform_shape, "lms": _lms_shape, "cqt": _cqt_shape, "hcqt": _cqt_shape,
+                    "chroma": _chroma_shape}
+
+
+def input_shape(config: ExperimentConfig) -> tuple[int, ...]:
+    """Shape of one example X as the run's dataset would give it (batch excluded)."""
+    feature = config.feature
+    if feature.type in CONVERTER_FEATURE_ROWS:
+        return (1, CONVERTER_FEATURE_ROWS[feature.type], feature.patch_length)
+    from mirfeat.features import build_feature
+
+    params = build_feature(feature.type, feature.params).params
+    return SHAPE_OF_FEATURE[feature.type](params, feature.patch_length)
+
+
+# ----------------------------------------------------------------------------- synthetic batches
+# problem → function(generator, input shape, n_out) → (X, y) of the true dtypes and shapes
+
+
+def _features(generator: torch.Generator, batch: int, shape: tuple[int, ...], signed: bool) -> torch.Tensor:
+    x = torch.randn((batch, *shape), generator=generator)
+    return x if signed else torch.log1p(100.0 * x.abs())  # magnitudes, compressed like LMS / CQT
+
+
+def _multiclass(generator, shape, n_out):
+    y = torch.tensor([0, n_out - 1], dtype=torch.int64)
+    return _features(generator, 2, shape, signed=len(shape) == 2), y
+
+
+def _multilabel(generator, shape, n_out):
+    y = (torch.rand((2, n_out), generator=generator) < 0.1).float()
+    y[:, 0] = 1.0  # every clip has at least one tag
+    return _features(generator, 2, shape, signed=False), y
+
+
+def _framelabel(generator, shape, n_out):
+    frames = shape[-1]
+    y = torch.randint(0, n_out, (2, frames), generator=generator, dtype=torch.int64)
+    y[:, : frames // 8] = -100  # frames outside every segment (ignore_index)
+    return _features(generator, 2, shape, signed=False), y
+
+
+def _multipitch(generator, shape, n_out):
+    bins, frames = shape[-2], shape[-1]
+    y = torch.zeros((2, bins, frames))
+    for voice in range(3):  # three voices holding a pitch each
+        pitch = torch.randint(0, bins, (1,), generator=generator).item()
+        y[:, pitch, voice * frames // 4:] = 1.0
+    return _features(generator, 2, shape, signed=False), y
+
+
+def _metric(generator, shape, n_out):
+    # the smallest batch with a positive and a negative for every anchor: 2 works x 2 performances
+    y = torch.tensor([0, 0, 1, 1], dtype=torch.int64)
+    return torch.rand((4, *shape), generator=generator), y
+
+
+BATCH_OF_PROBLEM = {"multiclass": _multiclass, "multilabel": _multilabel, "framelabel": _framelabel,
+                    "multipitch": _multipitch, "metric": _metric}
+
+
+def _one_training_step(name: str, frames: int | None = None) -> None:
+    config = _load(name)
+    shape = input_shape(config)
+    if frames is not None:  # shorter patches, for the fast suite
+        shape = (*shape[:-1], frames)
+    n_out = config.dataset.n_out
+    assert isinstance(n_out, int), f"{name}: dataset.n_out should state the book's output size"
+    torch.manual_seed(0)
+    network = build_network(config, shape, n_out)
+    assert tuple(network.input_shape) == shape
+    problem = config.dataset.problem
+    check_output_shape(problem, network.output_shape, shape, n_out if problem != "metric" else 0, where=name)
+
+    train = config.train
+    task = get_task_class(problem)(network, optimizer=train.optimizer, lr=train.lr,
+                                   weight_decay=train.weight_decay, momentum=train.momentum, **train.task)
+    optimizer = task.configure_optimizers()
+    assert type(optimizer).__name__.lower() == train.optimizer
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(train.lr)
+
+    generator = torch.Generator().manual_seed(1)
+    x, y = BATCH_OF_PROBLEM[problem](generator, shape, n_out)
+    before = {k: p.detach().clone() for k, p in network.named_parameters()}
+    task.train()
+    optimizer.zero_grad()
+    loss = task.training_step({"X": x, "y": y, "key": [f"k{i}" for i in range(len(x))],
+                               "start": torch.zeros(len(x), dtype=torch.int64)}, 0)
+    assert loss.dim() == 0 and math.isfinite(float(loss.detach())), f"{name}: loss {loss}"
+    assert float(loss.detach()) > 0, f"{name}: a zero loss teaches nothing"
+    loss.backward()
+    optimizer.step()
+
+    moved = [k for k, p in network.named_parameters() if not torch.equal(p.detach(), before[k])]
+    # (a bias right before a batch norm gets only a round-off gradient: it need not move)
+    with_gradient = [k for k, p in network.named_parameters()
+                     if p.grad is not None and bool(p.grad.abs().max() > 1e-6)]
+    assert with_gradient, f"{name}: no parameter received a gradient"
+    assert set(with_gradient) <= set(moved), f"{name}: {sorted(set(with_gradient) - set(moved))} did not move"
+    first = next(iter(before))
+    last = list(before)[-1]
+    assert first in moved and last in moved, f"{name}: the first and last layers must learn"
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_every_recipe_has_a_config():
+    assert set(EXAMPLES) == set(BOOK_INPUT_SHAPES), "a config was added or removed: update BOOK_INPUT_SHAPES"
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_config_states_the_book_settings(name):
+    config = _load(name)
+    assert input_shape(config) == BOOK_INPUT_SHAPES[name]
+    optimizer, lr, batch_size, patience = BOOK_TRAINING[name.split("_")[0]]
+    assert (config.train.optimizer, config.train.lr, config.train.patience) == (optimizer, lr, patience)
+    if batch_size is not None:
+        assert config.train.batch_size == batch_size
+    else:  # metric learning: 16 works x 4 performances, semi-hard mining, margin 1
+        assert (config.train.works_per_batch, config.train.performances_per_work) == (16, 4)
+        assert config.train.task == {"margin": 1.0, "mining": "semihard", "normalize": True}
+    if config.feature.type != "waveform" and config.dataset.problem != "metric":
+        assert config.feature.patch_hop < config.feature.patch_length  # overlapping patches, as in the book
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_one_training_step(name):
+    _one_training_step(name, HEAVY.get(name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(HEAVY))
+def test_one_training_step_full_size(name):
+    _one_training_step(name)
+
+
+PUBLISHED = re.compile(r"^# book: .*\d", re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_config_states_the_published_result(name):
+    text = (EXAMPLES_DIR / name).read_text(encoding="utf-8")
+    assert PUBLISHED.search(text), f"{name}: no '# book: <metric> <value>' line"
+    assert f"mirmodels fit examples/{name}" in text, f"{name}: the run command is missing"
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_model_path_exists_and_dataset_base_is_a_converter_default(name):
+    from pyjama_tools.converters import load_all
+
+    config = _load(name)
+    if config.model_source is not None:
+        assert (EXAMPLES_DIR / config.model_source).is_file()
+        assert config.model_source.startswith("models/")
+    bases = {cls.default_base for cls in load_all().values()} | {"cover1000"}  # Cover-1000: folder --name
+    assert config.dataset.base in bases
+    assert config.audio_path("DATA") == Path("DATA") / f"{config.dataset.base}_audio.hdf5"
+
+
+def _model_file(name: str) -> Path:
+    """The YAML holding the model of an example (its model file, or the config itself when inline)."""
+    config = _load(name)
+    return EXAMPLES_DIR / (config.model_source or name)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if "unet" in n else n for n in EXAMPLES])
+def test_summary_command_builds_each_model(name):
+    from mirmodels.cli import main
+
+    config = _load(name)
+    shape = input_shape(config)
+    result = CliRunner().invoke(main, ["summary", str(_model_file(name)), "--input-shape",
+                                       ",".join(map(str, shape)), "--var", f"n_out={config.dataset.n_out}"])
+    assert result.exit_code == 0, result.output
+    assert f"input {tuple(shape)}" in result.output
+    rows = re.findall(r"^model\.block_l\S*\s+\S+\s+\(.*?\)\s+([\d,]+)$", result.output, re.MULTILINE)
+    assert rows, result.output
+    total = int(re.search(r"total parameters: ([\d,]+)", result.output).group(1).replace(",", ""))
+    assert total == sum(int(r.replace(",", "")) for r in rows) > 0
+
+
+def test_summary_command_names_a_wrong_input_shape():
+    from mirmodels.cli import main
+
+    # the chord model's frequency convolutions cannot run on 12 bins
+    result = CliRunner().invoke(main, ["summary", str(_model_file("rwc_chords.yaml")), "--input-shape", "1,12,64"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "Traceback" not in result.output
+    assert "layer_l" in result.output
+
+
+def test_move_for_12_rows_equals_the_book_move_on_the_23_row_stack():
+    """cover_move_chroma12.yaml on chroma x == cover_move.yaml on [x; x[:11]] with the same weights."""
+    from mirmodels.factory import build_model
+
+    frames = 240
+    book = build_model(EXAMPLES_DIR / "models" / "cover_move.yaml", (1, 23, frames))
+    ours = build_model(EXAMPLES_DIR / "models" / "cover_move_chroma12.yaml", (1, 12, frames))
+    book_state = book.state_dict()
+    assert [tuple(v.shape) for v in ours.state_dict().values()] == [tuple(v.shape) for v in book_state.values()]
+    ours.load_state_dict(dict(zip(ours.state_dict(), book_state.values())))
+    book.eval(), ours.eval()
+    x = torch.rand((3, 1, 12, frames), generator=torch.Generator().manual_seed(0))
+    stacked = torch.cat([x, x[:, :, :11]], dim=2)
+    with torch.no_grad():
+        expected, got = book(stacked), ours(x)
+    assert got.shape == (3, 32)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    # and it is transposition invariant up to the pooling: a rolled chroma gives the same embedding
+    with torch.no_grad():
+        rolled = ours(torch.roll(x, shifts=5, dims=2))
+    torch.testing.assert_close(rolled, got, rtol=1e-5, atol=1e-6)
+
+
+def test_a_config_that_breaks_the_book_shape_is_reported():
+    """Patches too short for the model fail before training with one line naming the layer."""
+    from pyjama_tools.errors import MirError
+
+    config = load_config(EXAMPLES_DIR / "gtzan_lms.yaml", overrides=["feature.params.n_mels=64"])
+    with pytest.raises(MirError, match=r"layer_l\[1\].*Conv2d"):
+        build_network(config, input_shape(config), config.dataset.n_out)
+
+
+# ----------------------------------------------------------------------------- README
+
+
+def test_readme_names_every_example_and_its_commands():
+    text = README.read_text(encoding="utf-8")
+    for name in EXAMPLES:
+        stem = name.removesuffix(".yaml")
+        assert f"mirmodels fit examples/{name}" in text, name
+        assert f"mirmodels evaluate runs/{stem}" in text, name
+    for corpus in ("gtzan", "mtt", "rwc-chord", "bach10", "maps", "da-tacos", "folder"):
+        assert f"pyjama-convert {corpus} " in text, corpus
+
+
+def _split_list_snippet() -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"<!-- split-lists -->\s*```python\n(.*?)```", text, re.DOTALL)
+    assert match, "README: the split-lists snippet (```python after <!-- split-lists -->) is missing"
+    return match.group(1)
+
+
+def _run_snippet(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "split_lists.py"
+    script.write_text(_split_list_snippet(), encoding="utf-8")
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=60)
+
+
+def _synthetic_doc(path: Path, entries: int) -> list[str]:
+    from pyjama_tools import pyjama
+
+    doc = pyjama.PyjamaDoc()
+    doc.define("stem", "global", "text", "free")
+    keys = []
+    for i in range(entries):
+        key = f"piece{i // 5:02d}+++{'mix' if i % 5 == 0 else 'stem'}{i}.wav"
+        doc.add_entry(key, {"stem": [pyjama.atom("mixture" if i % 5 == 0 else "violin")]})
+        keys.append(key)
+    pyjama.save(doc, path)
+    return keys
+
+
+def test_readme_split_lists_snippet_every_nth_and_where(tmp_path):
+    keys = _synthetic_doc(tmp_path / "toy.pyjama", 100)
+    done = _run_snippet(tmp_path, str(tmp_path / "toy.pyjama"), "--every", "20")
+    assert done.returncode == 0, done.stderr
+    train = (tmp_path / "toy_train.txt").read_text().split()
+    valid = (tmp_path / "toy_valid.txt").read_text().split()
+    kept = keys[::20]  # 5 of 100
+    assert valid == kept[::5] and train == [k for i, k in enumerate(kept) if i % 5]
+
+    done = _run_snippet(tmp_path, str(tmp_path / "toy.pyjama"), "--where", "stem=mixture")
+    assert done.returncode == 0, done.stderr
+    mixes = keys[::5]  # 20 mixes
+    assert (tmp_path / "toy_valid.txt").read_text().split() == mixes[::5]
+    assert (tmp_path / "toy_train.txt").read_text().split() == [k for i, k in enumerate(mixes) if i % 5]
+
+
+def test_readme_split_lists_snippet_bad_input(tmp_path):
+    _synthetic_doc(tmp_path / "toy.pyjama", 10)
+    done = _run_snippet(tmp_path, str(tmp_path / "toy.pyjama"), "--where", "stem")
+    assert done.returncode != 0 and "FIELD=VALUE" in done.stderr
+    done = _run_snippet(tmp_path, str(tmp_path / "toy.pyjama"), "--where", "nofield=x")
+    assert done.returncode != 0 and "nofield" in done.stderr
+    assert not (tmp_path / "toy_train.txt").exists()
+
+
+def test_readme_split_lists_on_real_bach10_feed_the_config(tmp_path):
+    """On a real Bach10 piece: the lists hold the mix only, and the config's split rule reads them."""
+    source = fixture_path("bach10", "Bach10_v1.1")
+    from mirfeat.splits import split_keys
+    from pyjama_tools import pyjama
+    from pyjama_tools.convert import convert
+
+    convert("bach10", source, tmp_path, quiet=True)
+    done = _run_snippet(tmp_path, str(tmp_path / "bach10.pyjama"), "--where", "stem=mixture")
+    assert done.returncode == 0, done.stderr
+    config = _load("bach10_hcqt_conv2d.yaml")
+    lists = {name: tmp_path / file for name, file in config.dataset.split_lists.items()}
+    doc = pyjama.load(tmp_path / "bach10.pyjama")
+    splits = split_keys(doc, rule=config.dataset.split, list_files=lists)
+    assert splits["valid"] == ["01-AchGottundHerr+++01-AchGottundHerr.wav"]
+    assert not splits.get("train")
+    assert doc.values(splits["valid"][0], "stem") == ["mixture"]
