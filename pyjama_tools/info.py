@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
+from pyjama_tools.errors import MirError
 
 
 def paired_audio_path(pyjama_path: Path) -> Path:
@@ -18,9 +19,19 @@ def describe(pyjama_path: str | Path, audio_path: str | Path | None = None) -> s
 
     The total duration is read from ``audio_path``, or from the ``BASE_audio.hdf5`` beside the
     .pyjama when it exists.
+
+    Raises
+    ------
+    MirError
+        When the document breaks the format's rules (its first problem, counted; the counts below
+        would be meaningless or crash on a malformed entry).
     """
     pyjama_path = Path(pyjama_path)
     doc = pyjama.load(pyjama_path)
+    problems = pyjama.validate(doc)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise MirError(f"{pyjama_path}: {problems[0]}{more}; `pyjama-convert validate` lists them")
     lines = [f"{pyjama_path}: schemaversion {doc.schemaversion}, {len(doc.entries)} entries"]
     counts = {name: 0 for name in doc.definitions}
     for entry in doc.entries:

@@ -189,3 +189,18 @@ def test_console_script_runs_in_a_subprocess(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and bad.stderr.strip() == f"error: {tmp_path / 'none.pyjama'}: no such file"
     assert "Traceback" not in bad.stderr
+
+
+def test_info_on_a_malformed_document_is_one_line(tmp_path):
+    corpus = make_gtzan(tmp_path / "corpus")
+    convert("gtzan", corpus, tmp_path / "out")
+    path = tmp_path / "out" / "gtzan-genre.pyjama"
+    data = json.loads(path.read_text())
+    data["collection"]["entry"].append(5)  # not an object
+    data["collection"]["descriptiondefinition"]["genre"]["dictionary"] = 3
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(main, ["info", str(path)])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith(f"error: {path}: descriptiondefinition 'genre': value_in_dictionary without")
+    assert "more); `pyjama-convert validate` lists them" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
