@@ -369,9 +369,10 @@ class FeatureConfig(_Section):
             return super().from_mapping(data)  # type: ignore[return-value]
         known = cls.keys()
         data = dict(data)
-        params = dict(data.get("params") or {}) if isinstance(data.get("params") or {}, Mapping) else data.get("params")
-        if not isinstance(params, dict):
+        params = data.get("params") or {}
+        if not isinstance(params, Mapping):
             raise ConfigError(f"feature.params: expected a mapping, got {_describe(params)}")
+        params = dict(params)
         feature_type = str(data.get("type", "")).lower()
         inline = [k for k in data if k not in known]
         for key in inline:

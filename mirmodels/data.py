@@ -127,8 +127,7 @@ def guess_pitch_field(doc: Any) -> str:
                    f"(fields: {', '.join(doc.definitions)}); name it in the config")
 
 
-def cache_path_for(config: ExperimentConfig, audio_path: Path, params_hash: str,
-                   data_root: Path | None = None) -> Path:
+def cache_path_for(config: ExperimentConfig, audio_path: Path, params_hash: str) -> Path:
     """Where the run's feature cache lives: ``feature.cache`` or :func:`mirfeat.cache.default_cache_path`."""
     from mirfeat.cache import default_cache_path
 

@@ -262,3 +262,38 @@ def test_tensorboard_logger_on_request(data_root, tmp_path):
     result = fit(config, out=tmp_path / "run")
     assert list((result.run_dir / "logs").glob("events.out.tfevents.*"))
     assert len(epoch_losses(result.run_dir)) == 1  # CSV as well
+
+
+TUTORIAL_STYLE = """\
+output_file: {'origin': 'TUTO_task_Auto_Tagging.ipynb', 'ext': '_tiny.ipynb'}
+dataset:
+    {'base': tiny, 'problem': multiclass, 'annot_key': style, 'n_out': 4}
+feature:
+    {'type': lms, 'nb_band': 32, 'L_n': 512, 'STEP_n': 256, 'patch_L_frame': 16, 'patch_STEP_frame': 8}
+model:
+    name: AutoTagging
+    block_l:
+    - sequential_l:
+        - layer_l:
+            - [LayerNorm, {'normalized_shape': -1}]
+            - [Conv2d, {'in_channels': 1, 'out_channels': 8, 'kernel_size': [32, 5], 'stride': [1,1]}]
+            - [Squeeze, {'dim': [2]}]
+            - [Activation, LeakyReLU]
+            - [Mean, {'dim': 2}]
+    - sequential_l:
+        - layer_l:
+            - [Linear, {'in_features': -1, 'out_features': 4}]
+"""
+
+
+def test_a_tutorial_style_config_trains_as_it_is(data_root, tmp_path):
+    from mirmodels.cli import main
+
+    config = tmp_path / "config_autotagging.yaml"
+    config.write_text(TUTORIAL_STYLE)
+    result = CliRunner().invoke(main, ["fit", str(config), "--data-root", str(data_root), "--out", str(tmp_path / "run"),
+                                       "--set", "train.max_epochs=1", "--set", "train.accelerator=cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["feature_params"]["n_mels"] == 32 and meta["feature_params"]["n_fft"] == 512
+    assert meta["input_shape"] == [1, 32, 16] and meta["n_out"] == 4
