@@ -204,3 +204,14 @@ def test_info_on_a_malformed_document_is_one_line(tmp_path):
     assert result.stderr.startswith(f"error: {path}: descriptiondefinition 'genre': value_in_dictionary without")
     assert "more); `pyjama-convert validate` lists them" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_corpus_root_that_is_a_file_is_one_line_for_every_converter(tmp_path):
+    from pyjama_tools.converters import load_all
+
+    source = tmp_path / "corpus.zip"
+    source.write_bytes(b"PK\x03\x04")
+    for name in sorted(load_all()):
+        result = CliRunner().invoke(main, [name, str(source), str(tmp_path / "out")])
+        assert result.exit_code == 1, (name, result.output)
+        assert result.stderr.strip() == f"error: {source}: not a folder (SRC is the corpus root folder)", name

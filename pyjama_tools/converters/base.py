@@ -102,6 +102,8 @@ class Converter:
         self.source = Path(source)
         if not self.source.exists():
             raise MirError(f"{self.source}: no such corpus folder")
+        if not self.source.is_dir():
+            raise MirError(f"{self.source}: not a folder (SRC is the corpus root folder)")
         known = {o.parameter: o for o in self.options}
         unknown = set(options) - set(known)
         if unknown:
