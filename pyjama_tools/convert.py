@@ -121,7 +121,10 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
     existing = [p for p in (pyjama_path, payload_path) if p.exists()]
     if existing and not overwrite:
         raise MirError(f"{existing[0]}: already exists (use --overwrite to replace it)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file of that name, no permission, read-only disk
+        raise MirError(f"{out_dir}: cannot create the output folder ({error.strerror})") from None
 
     items, problems = collect_items(converter, strict)
     if not items:

@@ -215,3 +215,12 @@ def test_corpus_root_that_is_a_file_is_one_line_for_every_converter(tmp_path):
         result = CliRunner().invoke(main, [name, str(source), str(tmp_path / "out")])
         assert result.exit_code == 1, (name, result.output)
         assert result.stderr.strip() == f"error: {source}: not a folder (SRC is the corpus root folder)", name
+
+
+def test_output_folder_that_is_a_file_is_one_line(tmp_path):
+    corpus = make_gtzan(tmp_path / "corpus")
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    result = CliRunner().invoke(main, ["gtzan", str(corpus), str(out)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {out}: cannot create the output folder (File exists)"
