@@ -40,6 +40,21 @@ class ConversionReport:
     problems: list[Problem] = field(default_factory=list)
 
 
+def check_base_name(base: str) -> str:
+    """``base`` when it can name the output files (``--name``): no folder part, not empty, not hidden."""
+    if not base or base != Path(base).name or base in (".", "..") or base.startswith(".") or "\\" in base:
+        raise MirError(f"--name {base!r}: a base file name is expected (no folder part; put folders in OUT_DIR)")
+    return base
+
+
+def make_output_folder(out_dir: Path) -> None:
+    """Create ``out_dir`` (and parents) or raise a one-line :class:`MirError` saying why not."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file of that name, no permission, read-only disk
+        raise MirError(f"{out_dir}: cannot create the output folder ({error.strerror})") from None
+
+
 def output_paths(out_dir: Path, base: str, payload_name: str) -> tuple[Path, Path, Path]:
     """(pyjama, payload, report) paths of a conversion."""
     return out_dir / f"{base}.pyjama", out_dir / payload_name, out_dir / f"{base}_report.tsv"
@@ -116,15 +131,12 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
     """
     converter = get_converter_class(corpus)(source, **options)
     out_dir = Path(out_dir)
-    base = name or converter.default_base
+    base = check_base_name(name or converter.default_base)
     pyjama_path, payload_path, report_path = output_paths(out_dir, base, converter.payload_name(base))
     existing = [p for p in (pyjama_path, payload_path) if p.exists()]
     if existing and not overwrite:
         raise MirError(f"{existing[0]}: already exists (use --overwrite to replace it)")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:  # a file of that name, no permission, read-only disk
-        raise MirError(f"{out_dir}: cannot create the output folder ({error.strerror})") from None
+    make_output_folder(out_dir)
 
     items, problems = collect_items(converter, strict)
     if not items:

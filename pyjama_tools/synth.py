@@ -381,12 +381,15 @@ def generate(out_dir: str | os.PathLike, params: SynthParams = SynthParams(), na
 
     if renderer not in RENDERERS:
         raise ParameterError(f"renderer {renderer!r}: one of {', '.join(RENDERERS)}")
+    from pyjama_tools.convert import check_base_name, make_output_folder
+
     out_dir = Path(out_dir)
+    name = check_base_name(name)
     pyjama_path, audio_path = out_dir / f"{name}.pyjama", out_dir / f"{name}_audio.hdf5"
     for path in (pyjama_path, audio_path):
         if path.exists() and not overwrite:
             raise MirError(f"{path}: already exists (use --overwrite to replace it)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out_dir)
     pyjama_path.unlink(missing_ok=True)
     doc = pyjama.PyjamaDoc(definitions=definitions())
     tmp = audio_path.with_name(f".{audio_path.name}.partial")

@@ -224,3 +224,12 @@ def test_output_folder_that_is_a_file_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["gtzan", str(corpus), str(out)])
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: {out}: cannot create the output folder (File exists)"
+
+
+def test_base_name_with_a_folder_part_is_refused(tmp_path):
+    corpus = make_gtzan(tmp_path / "corpus")
+    for name in ("x/y", "../up", ".hidden"):
+        result = CliRunner().invoke(main, ["gtzan", str(corpus), str(tmp_path / "out"), "--name", name])
+        assert result.exit_code == 1
+        assert result.stderr.strip().startswith(f"error: --name {name!r}: a base file name is expected")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "up.pyjama").exists()

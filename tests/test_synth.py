@@ -95,3 +95,14 @@ def test_cli(tmp_path):
     again = runner.invoke(main, ["synth", str(tmp_path), "--files", "2", "--seconds-per-file", "2", "--quiet"])
     assert again.exit_code == 1
     assert "already exists" in again.output and "Traceback" not in again.output
+
+
+def test_bad_output_folder_and_base_name_are_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for args, message in [([str(blocker)], f"error: {blocker}: cannot create the output folder (File exists)"),
+                          ([str(tmp_path / "out"), "--name", "a/b"], "error: --name 'a/b': a base file name is "
+                                                                      "expected (no folder part; put folders in OUT_DIR)")]:
+        result = CliRunner().invoke(main, ["synth", *args, "--files", "1", "--seconds-per-file", "2", "--quiet"])
+        assert result.exit_code == 1 and result.stderr.strip() == message
+    assert not (tmp_path / "out").exists()
