@@ -216,6 +216,13 @@ def test_unknown_parameter_suggests_the_right_one():
         build_feature("lms", {"hop": "512"})
 
 
+@pytest.mark.parametrize("params", [["n_mels", 64], "n_mels=64"])
+def test_parameters_that_are_not_a_mapping_are_named(params):
+    """A YAML list or a KEY=VALUE string where a mapping belongs (a config mistake): one line, no ValueError."""
+    with pytest.raises(ParameterError, match=r"^lms: parameters must be a mapping of name: value, got (list|str)"):
+        build_feature("lms", params)
+
+
 def test_unknown_feature_name():
     with pytest.raises(ParameterError, match=r"unknown feature 'hcq'.*did you mean.*hcqt"):
         build_feature("hcq")

@@ -116,6 +116,9 @@ def coerce_params(feature: str, params_class: type[FeatureParams], params: dict[
         Naming the feature and the parameter for unknown keys, uncoercible values and values the
         dataclass rejects.
     """
+    if params is not None and not isinstance(params, dict):
+        raise ParameterError(f"{feature}: parameters must be a mapping of name: value, got {type(params).__name__} "
+                             f"{params!r}")
     params = dict(params or {})
     hints = typing.get_type_hints(params_class)
     fields = {field.name: hints[field.name] for field in dataclasses.fields(params_class)}
