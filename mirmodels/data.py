@@ -64,8 +64,8 @@ class PreparedData:
         Shape of one example X (batch excluded).
     n_out : int
         The network's output size (config value or the target's ``num_outputs``).
-    sample_rate : int
-        Hz of the audio store.
+    sample_rate : int or None
+        Hz of the audio store (None for a feature-only dataset without the information).
     feature_params : dict
         The feature's full parameters (after defaults).
     params_hash : str
@@ -82,7 +82,7 @@ class PreparedData:
     splits: dict[str, list[str]]
     input_shape: tuple[int, ...]
     n_out: int
-    sample_rate: int
+    sample_rate: int | None
     feature_params: dict
     params_hash: str
     annot_key: str
@@ -105,7 +105,7 @@ class PreparedData:
             "feature": self.config.feature.type,
             "feature_params": self.feature_params,
             "params_hash": self.params_hash,
-            "sample_rate": int(self.sample_rate),
+            "sample_rate": None if self.sample_rate is None else int(self.sample_rate),
             "patch_length": self.config.feature.patch_length,
             "patch_hop": self.config.feature.patch_hop,
             "audio_path": str(self.audio_path),
@@ -188,22 +188,30 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
 
     audio_path = config.audio_path(data_root).absolute()
     annotation_path = config.annotation_path(data_root).absolute()
-    for path in (audio_path, annotation_path):
-        if not path.exists():
-            raise MirError(f"{path}: no such file (dataset.base {config.dataset.base!r}; set --data-root "
-                           "or dataset.root)")
+    if not annotation_path.exists():
+        raise MirError(f"{annotation_path}: no such file (dataset.base {config.dataset.base!r}; set --data-root "
+                       "or dataset.root)")
     doc = pyjama.load(annotation_path)
-    store = AudioStore(audio_path)
-    audio_keys = set(store.keys())
-    if not audio_keys:
-        raise MirError(f"{audio_path}: holds no audio")
-    sample_rate = store.sample_rate(sorted(audio_keys)[0])
-    store.close()
-
-    feature = build_feature(config.feature.type, config.feature.params)
-    feature.check_sample_rate(sample_rate)
-    feature_params = feature.params.to_dict()
-    params_hash = feature.params.hash()
+    given_cache = cache_path_for(config, audio_path, "") if config.feature.cache is not None else None
+    if audio_path.exists():
+        store = AudioStore(audio_path)
+        audio_keys = set(store.keys())
+        if not audio_keys:
+            raise MirError(f"{audio_path}: holds no audio")
+        sample_rate = store.sample_rate(sorted(audio_keys)[0])
+        store.close()
+        feature = build_feature(config.feature.type, config.feature.params)
+        feature.check_sample_rate(sample_rate)
+        feature_params = feature.params.to_dict()
+        params_hash = feature.params.hash()
+    elif given_cache is not None and given_cache.exists():
+        # a feature-only dataset (Da-TACOS ships features, no audio): the cache is the data
+        feature_params, params_hash, sample_rate = _feature_only(config, given_cache)
+        audio_keys = None
+    else:
+        missing = audio_path if given_cache is None else f"{audio_path} (nor feature.cache {given_cache})"
+        raise MirError(f"{missing}: no such file (dataset.base {config.dataset.base!r}; set --data-root "
+                       "or dataset.root)")
 
     annot_key = config.dataset.annot_key
     if annot_key is None:
@@ -218,14 +226,16 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
                       chord_vocabulary=config.dataset.chord_vocabulary)
     target = build_target(spec, doc)
 
-    keys = [k for k in doc.keys() if k is not None and k in audio_keys]
+    keys = [k for k in doc.keys() if k is not None and (audio_keys is None or k in audio_keys)]
     skipped: list = []
     cache_path = None
     if config.feature.type != WAVEFORM:
         from mirfeat.cache import FeatureCache, ensure_cache
 
         cache_path = cache_path_for(config, audio_path, params_hash)
-        if _is_main_process():
+        if audio_keys is None:
+            pass  # feature-only: nothing to build
+        elif _is_main_process():
             ensure_cache(audio_path, cache_path, config.feature.type, feature_params, jobs=jobs, quiet=quiet)
         else:
             _wait_for_cache(cache_path, params_hash)
@@ -251,6 +261,29 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     n_out = config.dataset.n_out
     prepared.n_out = int(target.num_outputs) if n_out == "auto" else int(n_out)
     return prepared
+
+
+def _feature_only(config: ExperimentConfig, cache_path: Path) -> tuple[dict, str, int | None]:
+    """Parameters, hash and sample rate of a feature file used without its audio.
+
+    The file must hold ``feature.type``; parameters written in the config must be the file's.
+    """
+    from mirfeat.cache import FeatureCache
+
+    cache = FeatureCache(cache_path)
+    try:
+        if cache.feature != config.feature.type:
+            raise MirError(f"feature.type: {config.feature.type!r}, but {cache_path} holds {cache.feature!r}")
+        params = dict(cache.params)
+        different = sorted(k for k, v in config.feature.params.items() if params.get(k) != v)
+        if different:
+            key = different[0]
+            raise MirError(f"feature.params.{key}: {config.feature.params[key]!r}, but {cache_path} was computed "
+                           f"with {params.get(key)!r} (and there is no audio to recompute it)")
+        rate = cache.attrs.get("sr_hz", params.get("sample_rate"))
+        return params, cache.params_hash, None if rate is None else int(rate)
+    finally:
+        cache.close()
 
 
 def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None:

@@ -275,6 +275,11 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
     if not 0 < threshold < 1:
         raise MirError(f"--threshold: expected a number in (0, 1), got {threshold}")
     audio_file = Path(audio_file)
+    from mirfeat.features import feature_names
+
+    if metadata["feature"] not in feature_names() or metadata.get("sample_rate") is None:
+        raise MirError(f"{run_dir}: trained on the feature file {metadata['feature']!r} of a feature-only dataset; "
+                       f"predict computes features from audio and knows {', '.join(feature_names())}")
     audio, sample_rate = decode(audio_file, sample_rate=int(metadata["sample_rate"]), mono=True)
     feature = build_feature(metadata["feature"], metadata["feature_params"])
     value = feature.compute(audio, sample_rate)

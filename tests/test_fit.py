@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +199,7 @@ def test_bad_value_is_one_line_naming_the_yaml_path(data_root, tmp_path):
 def test_missing_dataset_names_the_file(tmp_path):
     config = write_config(tmp_path / "c.yaml", "multiclass", tmp_path / "empty")
     line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run")])
-    assert "tiny_audio.hdf5: no such file" in line
+    assert "tiny.pyjama: no such file (dataset.base 'tiny'" in line
 
 
 def test_empty_validation_split_is_reported(data_root, tmp_path):
@@ -297,3 +298,42 @@ def test_a_tutorial_style_config_trains_as_it_is(data_root, tmp_path):
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert meta["feature_params"]["n_mels"] == 32 and meta["feature_params"]["n_fft"] == 512
     assert meta["input_shape"] == [1, 32, 16] and meta["n_out"] == 4
+
+
+def test_feature_only_dataset_trains_from_its_feature_file(data_root, tmp_path):
+    """Da-TACOS style: a .pyjama and a feature file in the cache layout, no audio; the feature's
+    name need not be one mirfeat computes."""
+    import h5py
+
+    from mirmodels.config import load_config
+    from mirmodels.data import prepare_data
+    from mirmodels.experiment import fit
+
+    prepared = prepare_data(load_config(write_config(tmp_path / "a.yaml", "multiclass", data_root)))
+    root = tmp_path / "features_only"
+    root.mkdir()
+    shutil.copy(prepared.cache_path, root / "tiny_crema_feat.hdf5")
+    shutil.copy(data_root / "tiny.pyjama", root / "tiny.pyjama")
+    with h5py.File(root / "tiny_crema_feat.hdf5", "r+") as handle:
+        handle.attrs["feature"] = "crema"
+    config = write_config(tmp_path / "b.yaml", "multiclass", root, max_epochs=1)
+    data = yaml.safe_load(config.read_text())
+    data["feature"] = {"type": "crema", "cache": "tiny_crema_feat.hdf5", "patch_L_frame": 16, "patch_STEP_frame": 8}
+    config.write_text(yaml.safe_dump(data))
+    result = fit(config, out=tmp_path / "run")
+    assert result.metadata["input_shape"] == [1, 32, 16] and result.metadata["sample_rate"] is None
+    assert result.metadata["feature_params"]["n_mels"] == 32  # the file's own parameters
+    from mirmodels.evaluate import evaluate
+    from mirmodels.predict import predict
+
+    assert evaluate(result.run_dir).data["num_files"] == 2
+    with pytest.raises(MirError, match="feature-only dataset"):
+        predict(result.run_dir, tmp_path / "any.wav")
+    # a parameter that contradicts the file cannot be recomputed without audio
+    data["feature"]["params"] = {"n_mels": 64}
+    config.write_text(yaml.safe_dump(data))
+    line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run2")])
+    assert "feature.params.n_mels: 64, but" in line and "computed with 32" in line
+    data["feature"] = dict(data["feature"], type="chroma", params={})
+    config.write_text(yaml.safe_dump(data))
+    assert "feature.type: 'chroma', but" in _cli_error(["fit", str(config), "--out", str(tmp_path / "run3")])
