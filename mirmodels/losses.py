@@ -67,7 +67,9 @@ def pairwise_distances(embeddings: Tensor, normalize: bool = True) -> Tensor:
     Parameters
     ----------
     embeddings : Tensor, shape (B, D)
-        One embedding per item.  Half / bfloat16 inputs are computed in float32.
+        One embedding per item.  Half / bfloat16 inputs are computed in float32, and autocast
+        (bf16-mixed training) is switched off here: the Gram form subtracts large numbers, and a
+        bf16 product would put near-duplicate pairs ~100x too far apart.
     normalize : bool
         Divide by ``D`` (the tutorial's convention).  False gives plain squared distances.
 
@@ -79,9 +81,10 @@ def pairwise_distances(embeddings: Tensor, normalize: bool = True) -> Tensor:
     if embeddings.dim() != 2:
         raise ParameterError(f"embeddings: expected shape (B, D), got {tuple(embeddings.shape)}")
     x = embeddings if embeddings.dtype in (torch.float32, torch.float64) else embeddings.float()
-    squared = (x * x).sum(dim=1)
-    # Gram form (B x B memory instead of B x B x D); rounding can give tiny negatives: clamp.
-    distances = (squared[:, None] + squared[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        squared = (x * x).sum(dim=1)
+        # Gram form (B x B memory instead of B x B x D); rounding can give tiny negatives: clamp.
+        distances = (squared[:, None] + squared[None, :] - 2.0 * (x @ x.T)).clamp_min(0.0)
     eye = torch.eye(len(x), dtype=torch.bool, device=x.device)
     distances = distances.masked_fill(eye, 0.0)
     if normalize:

@@ -203,6 +203,24 @@ def test_bfloat16_embeddings_are_scored_in_float32():
     assert low.item() == pytest.approx(triplet_loss(x, labels, mining="hard").item(), rel=0.05)
 
 
+@pytest.mark.parametrize("mining", ["semihard", "hard"])
+def test_distances_stay_float32_under_bf16_autocast(mining):
+    # bf16-mixed training runs the loss inside autocast, which would do the Gram product in bf16:
+    # a near-duplicate pair (a close cover) would come out ~100x too far and mining would change
+    torch.manual_seed(0)
+    x = torch.randn(16, 32)
+    x[1] = x[0] + 0.01 * torch.randn(32)
+    reference = pairwise_distances(x.double())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        distances = pairwise_distances(x)
+        loss, triplets = triplet_loss(x, torch.arange(16) // 4, mining=mining, return_triplets=True)
+    assert distances.dtype == torch.float32
+    torch.testing.assert_close(distances.double(), reference, atol=1e-5, rtol=1e-4)
+    expected, expected_triplets = triplet_loss(x.double(), torch.arange(16) // 4, mining=mining, return_triplets=True)
+    assert _as_set(triplets) == _as_set(expected_triplets)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 def test_module_and_bad_parameters():
     module = TripletLoss(margin=0.5, mining="semi-hard")
     assert module.params.mining == "semihard"
