@@ -26,6 +26,7 @@ CASES = {
     "multipitch_unet": ((6, 360, 64), (1, 360, 64), (6, 24, 8), (1, 24, 8)),
     "chord_bilstm": ((1, 72, 1024), (25, 1024), (1, 72, 96), (25, 96)),
     "cover_move": ((1, 23, 1800), (32,), (1, 23, 200), (32,)),
+    "cover_move_chroma12": ((1, 12, 1800), (32,), (1, 12, 200), (32,)),
 }
 
 
@@ -69,7 +70,7 @@ def test_documented_shapes(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["multipitch_conv2d", "multipitch_depthsep", "multipitch_resnet", "multipitch_convnext",
-                                  "multipitch_unet", "chord_bilstm", "cover_move"])
+                                  "multipitch_unet", "chord_bilstm", "cover_move", "cover_move_chroma12"])
 def test_documented_shapes_heavy(name):
     shape, expected, _, _ = CASES[name]
     assert build_model(MODELS / f"{name}.yaml", shape).output_shape == expected

@@ -291,12 +291,15 @@ def test_checkpoint_reload_with_the_model_passed_back(tmp_path):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("problem", ["multiclass", "metric"])
+@pytest.mark.parametrize("problem", PROBLEMS)
 def test_bf16_mixed_precision(problem):
     task = get_task_class(problem)(_model(problem), lr=LR[problem])
     record = EpochLosses()
-    _trainer([record], max_epochs=2, precision="bf16-mixed").fit(task, DataLoader(_data(problem), batch_size=24))
+    trainer = _trainer([record], max_epochs=2, precision="bf16-mixed")
+    trainer.fit(task, DataLoader(_data(problem), batch_size=24))
     assert all(torch.isfinite(torch.tensor(record.train)))
+    (first, *_) = trainer.predict(task, DataLoader(_data(problem), batch_size=24))
+    assert first["output"].dtype == torch.float32 and torch.isfinite(first["output"]).all()
 
 
 def test_optimizer_registry():
