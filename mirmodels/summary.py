@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -83,9 +84,10 @@ def parse_shape(text: str) -> tuple[int, ...]:
     Raises
     ------
     MirError
-        When an item is not a positive integer.
+        When an item is empty or not a positive integer (``"6,,64"`` is refused, not read as
+        ``(6, 64)``).
     """
-    items = [item.strip() for item in str(text).replace("x", ",").split(",") if item.strip()]
+    items = [item.strip() for item in re.split(r"[,xX]", str(text))]
     try:
         shape = tuple(int(item) for item in items)
     except ValueError:

@@ -335,8 +335,10 @@ def test_summarize_rows_and_counts():
     assert text.splitlines()[0] == "AutoTagLMS: input (1, 128, 64) -> output (10,) (batch excluded)"
     assert f"total parameters: {total:,}" in text
     assert parse_shape("6,360,64") == (6, 360, 64) and parse_shape("1x3200") == (1, 3200)
-    with pytest.raises(MirError, match="--input-shape"):
-        parse_shape("6,,-1")
+    assert parse_shape(" 6, 360 ,64 ") == (6, 360, 64) and parse_shape("6X360x64") == (6, 360, 64)
+    for text in ("6,,-1", "6,,64", "1,23,x", "6,360,", "x64", "", "6.5,2"):  # nothing silently dropped
+        with pytest.raises(MirError, match="--input-shape"):
+            parse_shape(text)
 
 
 def test_summary_cli_prints_the_table():
