@@ -47,6 +47,29 @@ def activation(name: str, **options) -> nn.Module:
     return cls(**options)
 
 
+@register_layer("LogCompress")
+class LogCompress(nn.Module):
+    """Log compression ``log(1 + factor · x)`` of a non-negative input (e.g. a CQT magnitude).
+
+    The tutorial's log-mel applies this in the feature; for the (H)CQT, whose cached values are the
+    tutorial's plain magnitudes, the network can apply it itself (on the GPU when training there).
+
+    Parameters
+    ----------
+    factor : float
+        Gain inside the logarithm (> 0); the LMS feature uses 10000.
+    """
+
+    def __init__(self, factor: float = 1.0):
+        super().__init__()
+        if not factor > 0:
+            raise ValueError(f"factor must be > 0, got {factor}")
+        self.factor = float(factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(self.factor * torch.clamp(x, min=0))
+
+
 @register_layer("AbsLayer")
 class AbsLayer(nn.Module):
     """Absolute value, element-wise (after SincNet: band energies)."""
