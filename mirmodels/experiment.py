@@ -305,6 +305,9 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     network = build_network(config, prepared.input_shape, prepared.n_out)
     check_output_shape(prepared.problem, network.output_shape, prepared.input_shape,
                        int(prepared.target.num_outputs), where="model")
+    if ckpt_path is not None:  # a resumed run must be the same network: say which key differs
+        label = str(config.source) if config.source is not None else "the config"
+        load_state_dict(network, ckpt_path, config_label=label)
     train = config.train
     task = get_task_class(prepared.problem)(network, optimizer=train.optimizer, lr=train.lr,
                                             weight_decay=train.weight_decay, momentum=train.momentum, **train.task)

@@ -158,6 +158,12 @@ def test_resume_continues_from_last_checkpoint(data_root, tmp_path):
     assert first.epochs == 2
     with pytest.raises(MirError, match="already holds a trained run"):
         fit(config, out=tmp_path / "run")
+    data = yaml.safe_load(config.read_text())
+    data["model"]["block_l"][0]["sequential_l"][0]["layer_l"][1][1]["out_channels"] = 4
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(data))
+    with pytest.raises(MirError, match=r"last.ckpt: does not fit the model of .*'block_l.0.0.1.weight' has shape"):
+        fit(other, out=tmp_path / "run", resume=True)
     second = fit(config, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=3"])
     assert second.epochs == 3
     # the CSV log keeps the first session's epochs and goes on with the resumed one
