@@ -379,6 +379,18 @@ def _resolve_params(spec: LayerSpec, raw: Any, prefix: str, shape: tuple[int, ..
     return params
 
 
+def _rank_problem(module: nn.Module, shape: tuple[int, ...]) -> str | None:
+    """PyTorch convolutions also take an unbatched input of one rank less, which the probe would
+    then read with its batch as channels (a confusing error, or mixed examples); refuse it here."""
+    if not isinstance(module, nn.modules.conv._ConvNd):
+        return None
+    spatial = len(module.kernel_size)
+    if len(shape) == spatial + 2:
+        return None
+    axes = {1: "(channels, T)", 2: "(channels, F, T)", 3: "(channels, D, F, T)"}.get(spatial, f"rank {spatial + 1}")
+    return f"{type(module).__name__} needs {axes} per example, got input {_shape_text(shape[1:])}"
+
+
 def _kernel_problem(module: nn.Module, shape: tuple[int, ...]) -> str | None:
     """'kernel K larger than input S' when a (valid-padded) kernel cannot fit the input."""
     kernel = getattr(module, "kernel_size", None)
@@ -436,7 +448,7 @@ def _build_layer(entry: Any, path: str, x: torch.Tensor, store: dict[str, torch.
         raise ModelConfigError(f"{prefix}: bad parameter: {_first_line(error)}") from None
     if not isinstance(module, nn.Module):
         raise ModelConfigError(f"{prefix}: the builder returned {type(module).__name__}, not a torch.nn.Module")
-    problem = _kernel_problem(module, shape)
+    problem = _rank_problem(module, shape) or _kernel_problem(module, shape)
     if problem:
         raise ModelConfigError(f"{prefix}: {problem}")
     module.eval()

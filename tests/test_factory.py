@@ -159,6 +159,14 @@ def test_other_impossible_shapes_are_reported_with_the_incoming_shape():
         "(Squeeze): cannot squeeze axis 1 of size 3 (shape with batch (2, 3, 4))")
     assert "needs a rank-3 tensor" in error_of(model_of([[["Permute", {"shape": [0, 2, 1]}]]]), (3, 4, 5))
     assert "needs an even count" in error_of(model_of([[["AutoPoolWeightSplit", {}]]]), (3, 1, 4))
+    # PyTorch would read an input one rank short as unbatched, taking the probe's batch for channels
+    conv2d = model_of([[["Conv2d", {"out_channels": 4, "kernel_size": [2, 2]}]]])
+    assert error_of(conv2d, (1, 10)) == ("model.block_l[0].sequential_l[0].layer_l[0] (Conv2d): "
+                                         "Conv2d needs (channels, F, T) per example, got input (1, 10)")
+    clash = model_of([[["Conv2d", {"in_channels": 2, "out_channels": 2, "kernel_size": [2, 2]}]]])
+    assert error_of(clash, (5, 10)).endswith("Conv2d needs (channels, F, T) per example, got input (5, 10)")
+    assert error_of(model_of([[["Conv1d", {"out_channels": 4, "kernel_size": 3}]]]), (9,)).endswith(
+        "Conv1d needs (channels, T) per example, got input (9,)")
 
 
 def test_mismatched_and_missing_concatenations():
