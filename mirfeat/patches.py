@@ -40,8 +40,6 @@ from pyjama_tools.errors import MirError, ParameterError
 
 from mirfeat.targets import IGNORE_INDEX, Target
 
-collate = default_collate
-
 #: cap on the chunk cache of one open dataset (bytes), and on open datasets per process
 MAX_CHUNK_CACHE_BYTES = 16 * 2**20
 MAX_OPEN_DATASETS = 8
@@ -51,6 +49,12 @@ def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ParameterError(f"{name} {value!r} must be a positive integer")
     return int(value)
+
+
+def _optional_bool(value: Any, name: str) -> bool | None:
+    if value is not None and not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"{name} {value!r} must be true, false or None")
+    return None if value is None else bool(value)
 
 
 def patch_starts(num_frames: int, patch_length: int, patch_hop: int) -> np.ndarray:
@@ -134,18 +138,27 @@ class _RawChunks:
             return False
 
     def read_into(self, start: int, out: np.ndarray) -> bool:
-        """Frames ``start:start + L`` into ``out`` (C, F, L); False when a chunk cannot be read raw."""
+        """Frames ``start:start + L`` into ``out`` (C, F, L) C-contiguous; False when a chunk cannot be read raw.
+
+        A window that is exactly one whole chunk (``L == chunk_frames``, aligned: every other patch
+        of the usual hop L/2) is one ``preadv`` straight into ``out`` (one copy, page cache → output);
+        other windows go through the shared chunk buffer (a chunk still there is not read again).
+        """
         length, size = out.shape[-1], self.chunk_frames
         position = 0
         for chunk in range(start // size, (start + length - 1) // size + 1):
-            if self.scratch.holds != (self.ident, chunk):  # consecutive patches often share a chunk
+            first = max(start, chunk * size) - chunk * size
+            last = min(start + length, (chunk + 1) * size) - chunk * size
+            held = self.scratch.holds == (self.ident, chunk)  # consecutive patches often share a chunk
+            if not held and first == 0 and last == size == length:
+                offset = int(self.offsets[chunk])
+                return offset >= 0 and os.preadv(self.fd, [out], offset) == out.nbytes
+            if not held:
                 offset = int(self.offsets[chunk])
                 self.scratch.holds = None
                 if offset < 0 or os.preadv(self.fd, [self.buffer], offset) != self.buffer.nbytes:
                     return False
                 self.scratch.holds = (self.ident, chunk)
-            first = max(start, chunk * size) - chunk * size
-            last = min(start + length, (chunk + 1) * size) - chunk * size
             out[:, :, position:position + last - first] = self.buffer[:, :, first:last]
             position += last - first
         return True
@@ -364,6 +377,14 @@ class PatchDataset(_Base):
         L and S in frames (samples for waveforms).
     in_memory : bool
         Load every array once (fast for small sets); else read each patch lazily.
+    pin_memory : bool or None
+        Batches (:meth:`__getitems__`) made in the main process go to pinned memory, so a CUDA copy
+        (and ``DataLoader(pin_memory=True)``) needs no staging copy; None: when CUDA is available.
+        Batches made in DataLoader workers are in shared memory instead.
+
+    Use ``DataLoader(dataset, batch_size=B, shuffle=True, collate_fn=mirfeat.patches.collate)``:
+    each batch is then read straight into its (B, ...) tensor (see :class:`PatchBatch`); torch's
+    default collate gives the same batches with one more copy.
 
     Attributes
     ----------
@@ -377,9 +398,10 @@ class PatchDataset(_Base):
     """
 
     def __init__(self, cache_path: str | os.PathLike, keys: Sequence[str], target: Target | None,
-                 patch_length: int, patch_hop: int, in_memory: bool = False):
+                 patch_length: int, patch_hop: int, in_memory: bool = False, pin_memory: bool | None = None):
         self.patch_length = _positive_int(patch_length, "patch_length")
         self.patch_hop = _positive_int(patch_hop, "patch_hop")
+        self.pin_memory = _optional_bool(pin_memory, "pin_memory")
         self._setup(_FeatureSource(cache_path, self.patch_length), keys, target)
         self._build_index()
         self.in_memory = bool(in_memory)
@@ -390,11 +412,13 @@ class PatchDataset(_Base):
 
     @classmethod
     def from_audio(cls, audio_path: str | os.PathLike, keys: Sequence[str], target: Target | None,
-                   patch_length: int, patch_hop: int, in_memory: bool = False) -> "PatchDataset":
+                   patch_length: int, patch_hop: int, in_memory: bool = False,
+                   pin_memory: bool | None = None) -> "PatchDataset":
         """Waveform patches read directly from an audio store: X (1, L), L and S in samples."""
         self = cls.__new__(cls)
         self.patch_length = _positive_int(patch_length, "patch_length")
         self.patch_hop = _positive_int(patch_hop, "patch_hop")
+        self.pin_memory = _optional_bool(pin_memory, "pin_memory")
         self._setup(_AudioSource(audio_path), keys, target)
         self._build_index()
         self.in_memory = bool(in_memory)
@@ -449,14 +473,110 @@ class PatchDataset(_Base):
             raise IndexError(f"patch {i} out of range ({len(self)} patches)")
         return self._item(int(i) % len(self))
 
-    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
-        """A batch of items, read in (file, start) order and returned in the order asked."""
-        indices = [int(i) for i in indices]
-        order = sorted(range(len(indices)), key=lambda j: tuple(self.index[indices[j]]))
-        items: list[Any] = [None] * len(indices)
-        for j in order:
-            items[j] = self[indices[j]]
-        return items
+    def __getitems__(self, indices: Sequence[int]) -> "PatchBatch":
+        """A batch of items: each X read straight into one (B, ...) batch tensor.
+
+        Patches are read in (file, start) order (neighbours share chunks) into their rows of one
+        preallocated tensor (in shared memory inside a DataLoader worker, pinned in the main process
+        when ``pin_memory``), and returned as a :class:`PatchBatch` in the order asked: a list of
+        the usual item dicts (X, y are views of the batch tensors) that also holds the collated
+        batch, which :func:`collate` returns without copying.
+        """
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if index.size == 0:
+            raise IndexError("an empty batch of patches")
+        count = len(self)
+        if index.min() < -count or index.max() >= count:
+            bad = index[(index < -count) | (index >= count)][0]
+            raise IndexError(f"patch {int(bad)} out of range ({count} patches)")
+        rows = self.index[index % count]
+        x = _batch_tensor((len(index),) + self.input_shape, self._pin())
+        window = x.numpy().reshape(len(index), self._channels, self._bins, self.patch_length)
+        for j in np.lexsort((rows[:, 1], rows[:, 0])):
+            file_index, start = int(rows[j, 0]), int(rows[j, 1])
+            if self._arrays is not None:
+                window[j] = self._arrays[file_index][:, :, start:start + self.patch_length]
+            else:
+                self._source.read_into(self.keys[file_index], start, window[j])
+        keys = [self.keys[f] for f in rows[:, 0].tolist()]
+        batch: dict[str, Any] = {"X": x}
+        if self.target is not None:
+            ys = [np.asarray(self.target.for_patch(key, start, self.patch_length, self._time_sec[f],
+                                                   self._frequency_hz[f]))
+                  for key, f, start in zip(keys, rows[:, 0].tolist(), rows[:, 1].tolist())]
+            batch["y"] = torch.from_numpy(np.stack(ys))
+        batch["key"] = keys
+        batch["start"] = torch.from_numpy(rows[:, 1].copy())
+        return PatchBatch(batch)
+
+    def _pin(self) -> bool:
+        if self.pin_memory is None:  # auto: pinned when CUDA can use it (checked once per process)
+            global _CUDA
+            if _CUDA is None:
+                _CUDA = bool(torch.cuda.is_available())
+            return _CUDA
+        return self.pin_memory
+
+
+_CUDA: bool | None = None
+
+
+def _batch_tensor(shape: tuple[int, ...], pin: bool) -> torch.Tensor:
+    """An uninitialised float32 tensor for a batch: in shared memory inside a DataLoader worker
+    (as torch's collate allocates it, so sending it to the main process copies nothing), else
+    pinned when ``pin`` (then ``DataLoader(pin_memory=True)`` copies nothing either)."""
+    if torch.utils.data.get_worker_info() is not None:
+        try:
+            storage = torch.UntypedStorage._new_shared(math.prod(shape) * 4)
+            return torch.empty(0, dtype=torch.float32).set_(storage).view(shape)
+        except (AttributeError, RuntimeError):  # pragma: no cover - private API moved: pickling shares it
+            return torch.empty(shape, dtype=torch.float32)
+    if pin:
+        try:
+            return torch.empty(shape, dtype=torch.float32, pin_memory=True)
+        except RuntimeError:  # no usable CUDA after all
+            pass
+    return torch.empty(shape, dtype=torch.float32)
+
+
+class PatchBatch(list):
+    """The items of one batch (a list of item dicts, for any collate), holding their collated batch.
+
+    Each item is ``{'X', 'y', 'key', 'start'}`` as :meth:`PatchDataset.__getitem__` gives it, with
+    X and y views of the batch tensors. :func:`collate` returns :attr:`collated` (the dict
+    ``{'X': (B, ...), 'y': (B, ...), 'key': list of str, 'start': (B,) int64}``, what
+    :func:`torch.utils.data.default_collate` would build) without copying; torch's default collate
+    also works on it, stacking the views into new tensors (one more copy).
+    """
+
+    def __init__(self, collated: dict[str, Any]):
+        self.collated = collated
+        x, y = collated["X"], collated.get("y")
+        items = []
+        for j, (key, start) in enumerate(zip(collated["key"], collated["start"].tolist())):
+            item: dict[str, Any] = {"X": x[j]}
+            if y is not None:
+                item["y"] = y[j]
+            item["key"] = key
+            item["start"] = start
+            items.append(item)
+        super().__init__(items)
+        self._items = tuple(items)
+
+    def intact(self) -> bool:
+        """Whether the list still holds exactly the items it was built with (so :attr:`collated` is its batch)."""
+        return len(self) == len(self._items) and all(a is b for a, b in zip(self, self._items))
+
+
+def collate(batch: Sequence[Any]) -> Any:
+    """Collate for the DataLoader: a :class:`PatchBatch` gives its batch as is (no copy); anything
+    else goes to :func:`torch.utils.data.default_collate` (same output either way).
+
+    Use ``DataLoader(dataset, batch_size=..., collate_fn=collate)`` with :class:`PatchDataset`.
+    """
+    if isinstance(batch, PatchBatch) and batch.intact():
+        return dict(batch.collated)
+    return default_collate(batch)
 
 
 class FileDataset(_Base):
@@ -509,7 +629,8 @@ class FileDataset(_Base):
             y = self.target.for_file(key, self._time_sec[i], self._frequency_hz[i])
             if self.target.per_frame:
                 y = _fit_frames(y, length, IGNORE_INDEX if y.dtype.kind == "i" else 0)
-            item["y"] = torch.from_numpy(np.ascontiguousarray(y))
+            # np.require keeps a 0-d y 0-d (np.ascontiguousarray would make it (1,))
+            item["y"] = torch.from_numpy(np.require(y, requirements="C"))
         item["key"] = key
         item["num_frames"] = kept
         return item

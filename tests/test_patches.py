@@ -253,6 +253,20 @@ def test_file_dataset_crop_or_pad(data):
     assert tuple(whole["X"].shape) == (2, 24, 97) and dataset.__class__(path, ["b+++two.wav"], None).input_shape is None
 
 
+def test_file_dataset_global_targets_are_0d_like_patch_dataset(data):
+    """Whole-file items keep the contract's y shapes: multiclass / clique 0-d, batched to (B,), as patches do."""
+    path, arrays, doc = data
+    for kind, field in (("multiclass", "genre"), ("clique", "work-id")):
+        target = build_target(TargetSpec(kind, field), doc)
+        item = FileDataset(path, list(arrays), target, crop_or_pad=32)[1]
+        assert item["y"].shape == () and item["y"].dtype == torch.int64
+        assert int(item["y"]) == int(target.for_file("b+++two.wav"))
+        patch = PatchDataset(path, list(arrays), target, patch_length=32, patch_hop=32)[0]
+        assert item["y"].shape == patch["y"].shape
+        batch = next(iter(DataLoader(FileDataset(path, list(arrays), target, crop_or_pad=32), batch_size=4)))
+        assert tuple(batch["y"].shape) == (4,)
+
+
 # ----------------------------------------------------------------------------- WorkBatchSampler
 
 
