@@ -99,3 +99,65 @@ def test_cover_embeddings_are_batch_normalized():
     out = model(torch.randn(8, 1, 23, 200))
     assert torch.allclose(out.mean(0), torch.zeros(32), atol=1e-4)  # affine-free BatchNorm1d last
     assert not any(p.requires_grad for p in model.block_l[1][0][3].parameters())
+
+
+def _bricks(model) -> list[str]:
+    """The layers that define a book architecture, as short text: 'Conv2d 64 3x3', 'MaxPool1d 3', ..."""
+    def size(value) -> str:
+        return "x".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    bricks = []
+    for record in model.records:
+        name, params = record.name, record.params
+        stride = params.get("stride")
+        step = f"/{size(stride)}" if stride not in (None, 1, [1], [1, 1]) else ""
+        if name in ("Conv1d", "Conv2d", "Conv2dDS", "Conv2dRes", "Conv2dNext", "ConvTranspose2d", "SincNet"):
+            bricks.append(f"{name} {params['out_channels']} {size(params['kernel_size'])}{step}")
+        elif name in ("MaxPool1d", "MaxPool2d"):
+            bricks.append(f"{name} {size(params['kernel_size'])}")
+        elif name == "Linear":
+            bricks.append(f"Linear {params['out_features']}")
+        elif name == "LSTMall":
+            bricks.append(f"LSTMall {params['hidden_size']}")
+        elif name == "Conv1dTCN":
+            bricks.append(f"Conv1dTCN {size(params['num_channels'])}")
+        elif name == "CatWith":
+            bricks.append(f"CatWith {params['key']}")
+        elif name in ("AutoPoolWeightSplit", "AbsLayer"):
+            bricks.append(name)
+        elif name == "BatchNorm1d" and params.get("affine") is False:
+            bricks.append("BatchNorm1d without affine")
+    return bricks
+
+
+_TAIL = ["Conv1d 60 5", "MaxPool1d 3", "Conv1d 60 5", "MaxPool1d 3"] + ["Linear 128"] * 3 + ["AutoPoolWeightSplit",
+                                                                                             "Linear 10"]
+_BITTNER = ["Conv2d 128 5x5", "Conv2d 64 5x5", "Conv2d 64 3x3", "Conv2d 64 3x3", "Conv2d 8 70x3", "Conv2d 1 1x1"]
+_MOVE_TAIL = ["Conv2d 256 1x5"] * 4 + ["AutoPoolWeightSplit", "Linear 32", "BatchNorm1d without affine"]
+# BOOK.md, "The recipes": the layers of each published architecture, in order
+BOOK = {
+    "autotag_lms": ["Conv2d 80 128x5"] + _TAIL,
+    "autotag_wave_conv1d": ["Conv1d 80 251/15", "MaxPool1d 3"] + _TAIL,
+    "autotag_wave_tcn": ["Conv1dTCN 4x8x16x32", "MaxPool1d 3"] + _TAIL,
+    "autotag_wave_sincnet": ["SincNet 80 251", "AbsLayer", "MaxPool1d 3"] + _TAIL,
+    "multipitch_conv2d": _BITTNER,
+    "multipitch_depthsep": _BITTNER[:1] + ["Conv2dDS 64 5x5", "Conv2dDS 64 3x3", "Conv2dDS 64 3x3"] + _BITTNER[4:],
+    "multipitch_resnet": _BITTNER[:1] + ["Conv2dRes 64 5x5", "Conv2dRes 64 3x3", "Conv2dRes 64 3x3"] + _BITTNER[4:],
+    "multipitch_convnext": _BITTNER[:2] + ["Conv2dNext 64 7", "Conv2dNext 64 7"] + _BITTNER[4:],
+    "multipitch_unet": (
+        ["Conv2d 64 3x3"] * 2
+        + [brick for channels in (128, 256, 512) for brick in [f"Conv2d {channels} 3x3"] * 2 + ["MaxPool2d 2x2"]]
+        + [brick for channels in (256, 128, 64)
+           for brick in [f"ConvTranspose2d {channels} 2x2/2x2"] + [f"Conv2d {channels} 3x3"] * 2 + [f"CatWith E{channels}"]]
+        + ["Conv2d 64 3x3", "Conv2d 1 1x1"]
+    ),
+    "chord_bilstm": ["Conv2d 32 1x5"] + ["Conv2d 32 5x1/3x1"] * 3 + ["Conv1d 16 15"] * 2 + ["LSTMall 16", "Linear 25"],
+    "cover_move": ["Conv2d 256 12x180", "MaxPool2d 12x1"] + _MOVE_TAIL,
+    "cover_move_chroma12": ["CatWith CHROMA", "Conv2d 256 12x180", "MaxPool2d 13x1"] + _MOVE_TAIL,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOOK))
+def test_layers_are_the_books(name):
+    _, _, shape, _ = CASES[name]
+    assert _bricks(build_model(MODELS / f"{name}.yaml", shape)) == BOOK[name]
