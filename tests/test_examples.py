@@ -56,10 +56,11 @@ BOOK_INPUT_SHAPES = {
     "maps_hcqt_conv2d.yaml": (6, 360, 64),
     "maps_hcqt_resnet.yaml": (6, 360, 64),
     "maps_hcqt_unet.yaml": (6, 360, 64),
-    # the book's CREMA is 12 pitch classes stacked to 23 rows; our data gives the 12 rows and the
-    # network stacks them (examples/models/cover_move_chroma12.yaml, equivalence tested below)
-    "cover1000_move.yaml": (1, 12, 1800),
-    "datacos_move.yaml": (1, 12, 1800),
+    # the book's CREMA is 12 pitch classes stacked to 23 rows; our data gives the 12 rows (no
+    # frequency axis: (rows, frames)) and the network stacks them
+    # (examples/models/cover_move_chroma12.yaml, equivalence tested below)
+    "cover1000_move.yaml": (12, 1800),
+    "datacos_move.yaml": (12, 1800),
 }
 
 #: The book's training settings per recipe: (optimizer, lr, batch size, patience).
@@ -73,8 +74,8 @@ BOOK_TRAINING = {
     "datacos": ("sgd", 0.1, None, 50),
 }
 
-#: Features whose values do not come from mirfeat: name → rows of the (1, rows, T) value
-#: (Da-TACOS CREMA, written by ``pyjama-convert da-tacos``).
+#: Features whose values do not come from mirfeat: name → rows of the value (Da-TACOS CREMA,
+#: written by ``pyjama-convert da-tacos`` as (1, 12, T), without a frequency axis).
 CONVERTER_FEATURE_ROWS = {"crema": 12}
 
 
@@ -99,7 +100,7 @@ def _cqt_shape(params, length: int) -> tuple[int, ...]:
 
 
 def _chroma_shape(params, length: int) -> tuple[int, ...]:
-    return (1, params.n_chroma, length)
+    return (params.n_chroma, length)  # pitch classes are no frequency axis: (C x F, T), like the waveform
 
 
 SHAPE_OF_FEATURE = {"waveform": _waveform_shape, "lms": _lms_shape, "cqt": _cqt_shape, "hcqt": _cqt_shape,
@@ -110,7 +111,7 @@ def input_shape(config: ExperimentConfig) -> tuple[int, ...]:
     """Shape of one example X as the run's dataset would give it (batch excluded)."""
     feature = config.feature
     if feature.type in CONVERTER_FEATURE_ROWS:
-        return (1, CONVERTER_FEATURE_ROWS[feature.type], feature.patch_length)
+        return (CONVERTER_FEATURE_ROWS[feature.type], feature.patch_length)
     from mirfeat.features import build_feature
 
     params = build_feature(feature.type, feature.params).params
@@ -408,3 +409,95 @@ def test_readme_split_lists_on_real_bach10_feed_the_config(tmp_path):
     assert splits["valid"] == ["01-AchGottundHerr+++01-AchGottundHerr.wav"]
     assert not splits.get("train")
     assert doc.values(splits["valid"][0], "stem") == ["mixture"]
+
+
+# ----------------------------------------------------------------------------- end to end (slow)
+# The real runner (fit → evaluate) on small synthetic pairs written under the recipes' base names:
+# one epoch of a few batches, to prove that each kind of config runs as written (splits, feature
+# cache, dataset, network, task, evaluation); the scores of an untrained network are not checked.
+
+QUICK = ["train.max_epochs=1", "train.num_workers=0", "train.accelerator=cpu", "train.limit_train_batches=2",
+         "train.limit_val_batches=2", "train.logger=none"]
+
+
+def _fit_and_evaluate(name: str, data: Path, run: Path, *overrides: str) -> dict:
+    from mirmodels.evaluate import evaluate
+    from mirmodels.experiment import fit
+
+    result = fit(EXAMPLES_DIR / name, out=run, data_root=data, overrides=[*QUICK, *overrides], quiet=True)
+    assert math.isfinite(result.best_valid_loss) and result.best_state_dict.is_file()
+    assert tuple(result.metadata["input_shape"]) == tuple(
+        (*BOOK_INPUT_SHAPES[name][:-1], _load(name).feature.patch_length))
+    scores = evaluate(run, quiet=True).data
+    assert scores["problem"] == _load(name).dataset.problem and scores["num_files"] > 0
+    return scores
+
+
+def _write_wav(path: Path, audio: np.ndarray, sample_rate: int = 22050) -> None:
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, audio.astype(np.float32), sample_rate)
+
+
+def _tones(midi: np.ndarray, seconds_each: float, sample_rate: int = 22050) -> np.ndarray:
+    t = np.arange(int(sample_rate * seconds_each)) / sample_rate
+    return 0.3 * np.concatenate([np.sin(2 * np.pi * 440.0 * 2 ** ((m - 69) / 12) * t) for m in midi])
+
+
+@pytest.mark.slow
+def test_end_to_end_gtzan_lms_and_waveform(tmp_path):
+    from pyjama_tools.convert import convert
+
+    genres = "blues classical country disco hiphop jazz metal pop reggae rock".split()
+    for g, genre in enumerate(genres):  # the 10 genres, 2 clips of 4 s each
+        for i in range(2):
+            _write_wav(tmp_path / "raw" / "genres" / genre / f"{genre}.{i:05d}.wav", _tones(np.full(4, 40 + 3 * g), 1.0))
+    convert("gtzan", tmp_path / "raw", tmp_path / "data", quiet=True)
+    scores = _fit_and_evaluate("gtzan_lms.yaml", tmp_path / "data", tmp_path / "run_lms", "train.batch_size=8")
+    assert 0.0 <= scores["metrics"]["macro_recall"] <= 1.0
+    scores = _fit_and_evaluate("gtzan_wave_conv1d.yaml", tmp_path / "data", tmp_path / "run_wave", "train.batch_size=8")
+    assert scores["num_files"] == 4  # entries 0, 5, 10, 15
+
+
+@pytest.mark.slow
+def test_end_to_end_bach10_with_the_readme_split_lists(tmp_path):
+    from pyjama_tools.cli import main as convert_main
+
+    data = tmp_path / "data"  # a 4-voice f0multi corpus under Bach10's base name
+    done = CliRunner().invoke(convert_main, ["synth", str(data), "--files", "5", "--seconds-per-file", "3",
+                                             "--name", "bach10", "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert _run_snippet(tmp_path, str(data / "bach10.pyjama")).returncode == 0
+    scores = _fit_and_evaluate("bach10_hcqt_conv2d.yaml", data, tmp_path / "run", "train.batch_size=4")
+    assert scores["num_files"] == 1  # the lists: entry 0 is the validation set
+    assert {"Precision", "Recall", "Accuracy"} <= set(scores["metrics"])
+    assert {"Precision", "Recall", "Accuracy"} <= set(scores["metrics_patch_average_tutorial"])
+
+
+@pytest.mark.slow
+def test_end_to_end_rwc_chords(tmp_path):
+    from pyjama_tools.cli import main as convert_main
+
+    data = tmp_path / "data"  # chord segments, 25 s per file: one 1024-frame patch each
+    done = CliRunner().invoke(convert_main, ["synth", str(data), "--files", "5", "--seconds-per-file", "25",
+                                             "--name", "rwc-pop_chord", "--quiet"])
+    assert done.exit_code == 0, done.output
+    scores = _fit_and_evaluate("rwc_chords.yaml", data, tmp_path / "run", "train.batch_size=2")
+    assert scores["num_files"] == 1
+
+
+@pytest.mark.slow
+def test_end_to_end_cover1000_move(tmp_path):
+    from pyjama_tools.convert import convert
+
+    rng = np.random.default_rng(0)
+    for work in range(5):  # 5 works x 4 transposed performances of 4 s
+        melody = rng.integers(48, 72, 8)
+        for performance in range(4):
+            _write_wav(tmp_path / "raw" / f"work{work}" / f"perf{performance}.wav", _tones(melody + performance, 0.5))
+    convert("folder", tmp_path / "raw", tmp_path / "data", name="cover1000", field="work-id", quiet=True)
+    scores = _fit_and_evaluate("cover1000_move.yaml", tmp_path / "data", tmp_path / "run",
+                               "train.works_per_batch=2", "train.limit_train_batches=1")
+    assert scores["num_files"] == 4  # work0 (group ordinal 0) is the validation set
+    assert {"MR1", "MRR", "P@1", "mAP"} <= set(scores["metrics"])
