@@ -239,10 +239,17 @@ class PyjamaDoc:
     def vocabulary(self, name: str) -> list[Any]:
         """Vocabulary of field ``name``: its text dictionary if defined, else the sorted distinct values."""
         definition = self.definition(name)
+        if definition.dictionary is not None and not isinstance(definition.dictionary, list):
+            raise MirError(f"descriptiondefinition '{name}': dictionary {definition.dictionary!r} is not a list")
         # published files write "dictionary": [] for free fields: an empty list is no vocabulary
         if definition.dictionary and definition.type_content == "text":
             return list(definition.dictionary)
-        seen = {_hashable(v) for labels in self.labels(name) for v in labels}
+        labels = self.labels(name)
+        for index, values in enumerate(labels):
+            if any(isinstance(v, dict) for v in values):
+                raise MirError(f"{_label(index, _entry_key(self.entries[index]))}, field '{name}': a value is an "
+                               f"object, which cannot be a vocabulary entry")
+        seen = {_hashable(v) for values in labels for v in values}
         return sorted(seen, key=lambda v: (str(type(v)), v))
 
     def segments(self, key_or_index: str | int, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -282,6 +282,17 @@ def test_vocabulary_and_labels():
         doc.entry("nope.wav")
 
 
+def test_vocabulary_of_a_malformed_field_is_one_line():
+    data = published_document()
+    data["collection"]["descriptiondefinition"]["genre"]["dictionary"] = "blues"
+    doc = pyjama.PyjamaDoc.from_dict(data)
+    with pytest.raises(MirError, match=r"^descriptiondefinition 'genre': dictionary 'blues' is not a list$"):
+        doc.vocabulary("genre")
+    doc.entries[2]["artist"] = [{"value": {"name": "x"}}]
+    with pytest.raises(MirError, match=r"^entry 2 \('.+'\), field 'artist': a value is an object"):
+        doc.vocabulary("artist")
+
+
 def test_segments_arrays():
     doc = pyjama.PyjamaDoc.from_dict(published_document())
     time, duration, value = doc.segments("0+++clip-30-59.mp3", "pitchmidi")
