@@ -9,16 +9,21 @@ Reading (why it is fast and safe):
 - the HDF5 file is opened on first use **in each process** (a pid check), never inherited across a
   fork, so any ``num_workers`` and ``persistent_workers`` work; the dataset pickles without handles;
 - with the cache's usual layout (uncompressed float32, chunks (C, F, chunk_frames)) a patch is one
-  ``os.preadv`` per chunk it spans, at offsets taken once from HDF5's chunk index, into a reused
-  buffer (a chunk still in the buffer is not read again), then one copy; other layouts use one
-  hyperslab read ``value[:, :, s:s+L]`` (``read_direct``) with the HDF5 chunk cache sized for the
-  chunks one patch spans;
+  ``os.preadv`` per chunk it spans, at offsets taken once from HDF5's chunk index: a window that is a
+  whole chunk goes straight into its output, other windows through a reused chunk buffer (a chunk
+  still in the buffer is not read again) and one copy; other layouts use one hyperslab read
+  ``value[:, :, s:s+L]`` (``read_direct``) with the HDF5 chunk cache sized for the chunks one patch
+  spans;
 - a DataLoader batch is fetched through ``__getitems__``, which reads the batch's patches sorted by
-  (file, start) (neighbouring patches share chunks) and returns them in the sampler's order;
+  (file, start) (neighbouring patches share chunks) straight into the rows of ONE (B, ...) tensor
+  (shared memory in a worker, pinned when CUDA is there) and returns a :class:`PatchBatch`: the
+  item dicts in the order asked, holding that batch;
 - ``in_memory=True`` loads every array once (for small sets), then patches are array slices.
 
-The default collate (:func:`torch.utils.data.default_collate`) stacks X and y and keeps ``key`` as a
-list of str; :func:`collate` is that function.
+:func:`collate` (``DataLoader(..., collate_fn=collate)``) returns a :class:`PatchBatch`'s batch as
+it is, without copying: ``{'X': (B, ...), 'y': (B, ...), 'key': list of str, 'start': (B,) int64}``,
+what :func:`torch.utils.data.default_collate` would build; torch's default collate works too, with
+one more copy of X (it stacks the items).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import h5py
@@ -10,7 +11,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from mirfeat.patches import FileDataset, PatchDataset, WorkBatchSampler, patch_starts
+from mirfeat.patches import FileDataset, PatchBatch, PatchDataset, WorkBatchSampler, collate, patch_starts
 from mirfeat.targets import IGNORE_INDEX, TargetSpec, build_target
 from pyjama_tools.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc, global_atoms, segment_atoms
@@ -143,10 +144,100 @@ def test_getitems_reads_sorted_returns_in_order(data):
         assert "y" not in item
 
 
-def _batches(dataset, num_workers, epochs=2):
+def _same_batch(a, b):
+    assert set(a) == set(b)
+    for name in a:
+        if isinstance(a[name], torch.Tensor):
+            assert a[name].dtype == b[name].dtype and torch.equal(a[name], b[name]), name
+        else:
+            assert a[name] == b[name], name
+
+
+@pytest.mark.parametrize("kind", ["framelabel", "multiclass", "pitch", None])
+def test_batch_is_read_into_one_tensor_and_collates_without_copy(data, kind):
+    path, arrays, doc = data
+    field = {"framelabel": "chord", "multiclass": "genre", "pitch": "notes"}.get(kind)
+    target = None if kind is None else build_target(TargetSpec(kind, field), doc)
+    dataset = PatchDataset(path, list(arrays), target, 16, 8)
+    order = [7, 0, 30, 3, 7, -1, 12]
+    batch = dataset.__getitems__(order)
+    assert isinstance(batch, PatchBatch) and isinstance(batch, list) and len(batch) == len(order)
+    x = batch.collated["X"]
+    assert tuple(x.shape) == (len(order), 2, 24, 16) and x.is_contiguous()
+    for j, (i, item) in enumerate(zip(order, batch)):  # each item is dataset[i], its X a row of the batch
+        _same_batch(item, dataset[i])
+        assert item["X"].data_ptr() == x[j].data_ptr()
+    fast, slow = collate(batch), torch.utils.data.default_collate(batch)
+    _same_batch(fast, slow)  # what torch's collate builds from the items, without its copy
+    _same_batch(fast, torch.utils.data.default_collate([dataset[i] for i in order]))
+    assert fast["X"].data_ptr() == x.data_ptr() and slow["X"].data_ptr() != x.data_ptr()
+    assert fast["start"].dtype == torch.int64 and isinstance(fast["key"], list)
+    del batch[0]  # an edited list is no longer its batch: collate falls back to torch's
+    assert collate(batch)["X"].shape[0] == len(order) - 1 and collate([dataset[0]])["key"] == [dataset[0]["key"]]
+
+
+def test_getitems_bad_indices(data):
+    path, arrays, doc = data
+    dataset = PatchDataset(path, list(arrays), None, 16, 8)
+    with pytest.raises(IndexError, match=f"patch {len(dataset)} out of range"):
+        dataset.__getitems__([0, len(dataset)])
+    with pytest.raises(IndexError, match="out of range"):
+        dataset.__getitems__([-len(dataset) - 1])
+    with pytest.raises(IndexError, match="empty batch"):
+        dataset.__getitems__([])
+
+
+def test_in_memory_and_waveform_batches(data, tmp_path):
+    path, arrays, doc = data
+    lazy = PatchDataset(path, list(arrays), None, 20, 7)
+    memory = PatchDataset(path, list(arrays), None, 20, 7, in_memory=True)
+    order = list(range(len(lazy)))[::-1]
+    _same_batch(collate(lazy.__getitems__(order)), collate(memory.__getitems__(order)))
+    wave = write_cache(tmp_path / "wave.hdf5", {"k": np.arange(100, dtype=np.float32).reshape(1, 1, 100)},
+                       frequency=False)
+    batch = collate(PatchDataset(wave, ["k"], None, 30, 25).__getitems__([2, 0]))
+    assert batch["X"].tolist() == [[list(range(50, 80))], [list(range(0, 30))]]
+
+
+def test_pin_memory_option(data):
+    path, arrays, doc = data
+    with pytest.raises(ParameterError, match="pin_memory 'yes' must be true, false or None"):
+        PatchDataset(path, list(arrays), None, 16, 8, pin_memory="yes")
+    pinned = PatchDataset(path, list(arrays), None, 16, 8, pin_memory=True)
+    x = collate(pinned.__getitems__([0, 1]))["X"]  # pinned where an accelerator allows it, else plain memory
+    assert x.is_pinned() == torch.cuda.is_available()
+    torch.testing.assert_close(x, collate(PatchDataset(path, list(arrays), None, 16, 8).__getitems__([0, 1]))["X"])
+
+
+def test_whole_chunk_windows_are_read_straight_into_the_batch(tmp_path, monkeypatch):
+    """With chunk_frames == patch_length, aligned windows are one preadv into the batch row itself."""
+    import mirfeat.patches as patches
+
+    value = np.random.default_rng(3).standard_normal((2, 5, 64)).astype(np.float32)
+    path = write_cache(tmp_path / "aligned.hdf5", {"k": value}, chunk_frames=16)
+    dataset = PatchDataset(path, ["k"], None, 16, 8)  # starts 0, 8, ..., 48: even ones are whole chunks
+    targets = []
+    real = os.preadv
+
+    def spy(fd, buffers, offset):
+        targets.append(np.asarray(buffers[0]).__array_interface__["data"][0])
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(patches.os, "preadv", spy)
+    order = [6, 0, 3, 2]  # starts 48, 0, 24, 16: read as 0, 16, 24 (chunks 1-2, via the buffer), 48
+    batch = dataset.__getitems__(order)
+    x = batch.collated["X"]
+    for j, i in enumerate(order):
+        start = dataset.index[i][1]
+        np.testing.assert_array_equal(x[j].numpy(), value[:, :, start:start + 16])
+    rows = {x[j].data_ptr() for j, i in enumerate(order) if dataset.index[i][1] % 16 == 0}
+    assert rows and rows <= set(targets)  # whole-chunk windows landed in their batch rows directly
+
+
+def _batches(dataset, num_workers, epochs=2, collate_fn=None):
     sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(7))
     loader = DataLoader(dataset, batch_size=5, sampler=sampler, num_workers=num_workers,
-                        persistent_workers=num_workers > 0)
+                        persistent_workers=num_workers > 0, collate_fn=collate_fn)
     return [batch for _ in range(epochs) for batch in loader]
 
 
@@ -162,6 +253,11 @@ def test_workers_give_identical_batches_in_order(data):
         assert torch.equal(a["X"], b["X"]) and torch.equal(a["y"], b["y"])
         assert a["key"] == b["key"] and isinstance(a["key"], list) and isinstance(a["key"][0], str)
     assert not torch.equal(serial[0]["X"], serial[len(serial) // 2]["X"])  # the second epoch is reshuffled
+    fast = _batches(dataset, 2, collate_fn=collate)  # batches made in the workers' shared memory, not copied
+    assert len(fast) == len(serial)
+    for a, b in zip(serial, fast):
+        _same_batch(a, b)
+        assert b["X"].is_shared()
 
 
 def test_pickles_without_handle(data):
