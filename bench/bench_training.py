@@ -14,11 +14,12 @@ in a temporary folder. The first ``--warmup`` steps are not timed. Target: lazy 
 CPU. On a CUDA device the table also gives the mean GPU utilisation while training (``nvidia-smi``,
 sampled every 0.2 s), for both paths.
 
-Models: ``small`` (default: BatchNorm + 2 convolutions, the size of a quick CPU experiment) or
+Models: ``tiny`` (2 small convolutions: the data path dominates, the hardest case for the lazy
+dataset), ``small`` (default: BatchNorm + 2 convolutions, the size of a quick CPU experiment) or
 ``bittner`` (the tutorial's multi-pitch Conv2D, examples/models/multipitch_conv2d.yaml, on 6-channel
 HCQT patches: slow on CPU, meant for a GPU).
 
-Usage: ``python bench/bench_training.py [--model small|bittner] [--steps 60] [--batch 32] [--workers 1]``
+Usage: ``python bench/bench_training.py [--model tiny|small|bittner] [--steps 60] [--batch 32] [--workers 1]``
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ SMALL = {"name": "small", "block_l": [{"sequential_l": [{"layer_l": [
     ["Activation", "ReLU"],
     ["Conv2d", {"in_channels": -1, "out_channels": 1, "kernel_size": [1, 1], "padding": "same"}]]}]}]}
 
+TINY = {"name": "tiny", "block_l": [{"sequential_l": [{"layer_l": [
+    ["Conv2d", {"in_channels": -1, "out_channels": 4, "kernel_size": [3, 3], "padding": "same"}],
+    ["Activation", "ReLU"],
+    ["Conv2d", {"in_channels": -1, "out_channels": 1, "kernel_size": [1, 1], "padding": "same"}]]}]}]}
+
 SETUPS = {
+    # the data path dominates: the hardest case for the lazy dataset
+    "tiny": (TINY, "cqt", {"bins_per_semitone": 3, "n_octaves": 6, "fmin": 32.7, "hop_length": 512}),
     # model, feature, feature params
     "small": (SMALL, "cqt", {"bins_per_semitone": 3, "n_octaves": 6, "fmin": 32.7, "hop_length": 512}),
     "bittner": (ROOT / "examples" / "models" / "multipitch_conv2d.yaml", "hcqt",
