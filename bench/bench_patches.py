@@ -1,21 +1,29 @@
 """Patch throughput of the lazy PatchDataset vs all-in-RAM tensor indexing vs opening the HDF5 file per item.
 
-Builds a >= 2 GB synthetic feature cache in the documented layout (random float32, ``/<key>/value``
-(C, F, T) chunked along time as :mod:`mirfeat.cache` chunks it), then iterates each path through a
-``DataLoader`` (shuffle, batch 32) in one run and prints a table of patches/s and ratios:
+Builds synthetic feature caches in the documented layout (random float32, ``/<key>/value`` (C, F, T)
+chunked along time as :mod:`mirfeat.cache` chunks it): the HCQT shape (6, 360) as a >= 2 GB cache,
+and the LMS shape (1, 128). Each path is iterated through a ``DataLoader`` (same sampler and seed,
+so the same patches in the same order; batch 32) in one run, interleaved over rounds (best of),
+and a table of patches/s and ratios is printed per shape:
 
+- lazy = ``PatchDataset`` with ``collate_fn=mirfeat.patches.collate`` (each batch read straight into
+  one tensor, returned without a copy); the row "default collate" is the same dataset with torch's
+  default collate (one more copy of X), as a DataLoader built without ``collate_fn`` uses it;
 - lazy / in-RAM   (target >= 0.5x): the in-RAM baseline holds a subset of the files in one torch
-  tensor (``--ram-files``, to keep it < 2 GB) and indexes ``tensor[f, :, :, s:s+L]``; the lazy path
-  is timed on the same subset and on the whole cache;
-- lazy / open-per-item (target >= 10x): the naive ``with h5py.File(path) as f: f[key]['value'][...]``;
-- peak RSS growth of the lazy path while it reads (a subprocess, ``VmHWM``) as a share
-  of the cache size (target <= 10 %).
+  tensor (``--ram-files``, to keep it < 2 GB) and indexes ``tensor[f, :, :, s:s+L]`` (default
+  collate); the lazy path is timed on the same subset and on the whole cache;
+- lazy / open-per-item (target >= 10x): the naive ``with h5py.File(path) as f: f[key]['value'][...]``
+  per item, default collate;
+- peak RSS growth of the lazy path while it reads (a subprocess, ``VmHWM``) as a share of the
+  HCQT cache size (target <= 10 %).
 
-The cache file is deleted at the end (``--keep`` keeps it). The OS page cache holds the file after it
-is written (24 GB RAM here), so every path reads from memory, not disk: the ratios compare the
+Before timing, the first batch of every path is checked equal (X, start) to the lazy path's.
+
+The cache files are deleted at the end (``--keep`` keeps them). The OS page cache holds a file after
+it is written (24 GB RAM here), so every path reads from memory, not disk: the ratios compare the
 software overheads, not the disk.
 
-Usage: ``python bench/bench_patches.py [--files 40 --frames 7000 --batches 150 --dir /tmp]``
+Usage: ``python bench/bench_patches.py [--files 40 --frames 7000 --batches 150 --shapes hcqt,lms --dir /tmp]``
 """
 
 from __future__ import annotations
@@ -35,34 +43,35 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from mirfeat.patches import PatchDataset, patch_starts
+from mirfeat.patches import PatchDataset, collate, patch_starts
 
-CHANNELS, BINS = 6, 360
+SHAPES = {"hcqt": (6, 360), "lms": (1, 128)}  # (C, F) of a frame
 PATCH_LENGTH, PATCH_HOP, BATCH = 64, 32, 32
 
 
-def chunk_length(frames: int) -> int:
+def chunk_length(channels: int, bins: int, frames: int) -> int:
     try:  # the cache writer's own rule when it is installed
         from mirfeat.cache_format import chunk_frames
-        return chunk_frames(CHANNELS, BINS, frames, 4)
+        return chunk_frames(channels, bins, frames, 4)
     except ImportError:  # pragma: no cover
         return min(frames, 64)
 
 
-def build_cache(path: Path, files: int, frames: int, seed: int = 0) -> list[str]:
+def build_cache(path: Path, shape: tuple[int, int], files: int, frames: int, seed: int = 0) -> list[str]:
     """Write ``files`` keys of random (C, F, frames) float32 in the cache layout; returns the keys."""
     rng = np.random.default_rng(seed)
+    channels, bins = shape
     keys = [f"genre{i % 10}+++file{i:04d}.wav" for i in range(files)]
     tmp = path.with_name(path.name + ".partial")
     with h5py.File(tmp, "w") as out:
-        out.attrs["feature"] = "hcqt"
+        out.attrs["feature"] = "hcqt" if channels > 1 else "lms"
         out.attrs["params"] = "{}"
         for key in keys:
             group = out.create_group(key)
-            value = rng.standard_normal((CHANNELS, BINS, frames), dtype=np.float32)
-            group.create_dataset("value", data=value, chunks=(CHANNELS, BINS, chunk_length(frames)))
+            value = rng.standard_normal((channels, bins, frames), dtype=np.float32)
+            group.create_dataset("value", data=value, chunks=(channels, bins, chunk_length(channels, bins, frames)))
             group.create_dataset("time_sec", data=np.arange(frames) * 512 / 22050)
-            group.create_dataset("frequency_hz", data=32.7 * 2 ** (np.arange(BINS) / 60))
+            group.create_dataset("frequency_hz", data=32.7 * 2 ** (np.arange(bins) / 60))
             group.attrs["complete"] = True
     os.replace(tmp, path)
     return keys
@@ -104,13 +113,17 @@ class OpenPerItemDataset(Dataset):
         return {"X": torch.from_numpy(x), "start": s}
 
 
-def throughput(dataset: Dataset, batches: int, workers: int = 0, seed: int = 0) -> float:
-    """Patches per second over ``batches`` shuffled batches of 32 (after 3 warm-up batches)."""
-    sampler = torch.utils.data.RandomSampler(dataset, num_samples=(batches + 3) * BATCH,
+def loader(dataset: Dataset, batches: int, workers: int = 0, seed: int = 0, collate_fn=None) -> DataLoader:
+    """Shuffled batches of 32 (``batches`` of them), the same patches for the same seed and length."""
+    sampler = torch.utils.data.RandomSampler(dataset, num_samples=batches * BATCH,
                                              generator=torch.Generator().manual_seed(seed))
-    loader = DataLoader(dataset, batch_size=BATCH, sampler=sampler, num_workers=workers,
-                        persistent_workers=workers > 0)
-    iterator = iter(loader)
+    return DataLoader(dataset, batch_size=BATCH, sampler=sampler, num_workers=workers,
+                      persistent_workers=workers > 0, collate_fn=collate_fn)
+
+
+def throughput(dataset: Dataset, batches: int, workers: int = 0, seed: int = 0, collate_fn=None) -> float:
+    """Patches per second over ``batches`` shuffled batches of 32 (after 3 warm-up batches)."""
+    iterator = iter(loader(dataset, batches + 3, workers, seed, collate_fn))
     for _ in range(3):
         next(iterator)
     count, begin = 0, time.perf_counter()
@@ -119,15 +132,14 @@ def throughput(dataset: Dataset, batches: int, workers: int = 0, seed: int = 0) 
     return count / (time.perf_counter() - begin)
 
 
+def first_batch(dataset: Dataset, collate_fn=None) -> dict:
+    return next(iter(loader(dataset, 1, seed=123, collate_fn=collate_fn)))
+
+
 def rss_child(path: str, keys: list[str], batches: int) -> None:
     """Run in a subprocess: RSS before and at peak while the lazy path reads ``batches`` batches."""
-    from mirfeat.patches import PatchDataset
-
     dataset = PatchDataset(path, keys, None, PATCH_LENGTH, PATCH_HOP)
-    sampler = torch.utils.data.RandomSampler(dataset, num_samples=(batches + 1) * BATCH,
-                                             generator=torch.Generator().manual_seed(1))
-    loader = DataLoader(dataset, batch_size=BATCH, sampler=sampler)
-    iterator = iter(loader)
+    iterator = iter(loader(dataset, batches + 1, seed=1, collate_fn=collate))
     before = _peak_rss()  # after imports and the index, before any patch is read
     for _ in range(batches + 1):
         next(iterator)
@@ -143,6 +155,76 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def bench_shape(name: str, args: argparse.Namespace) -> None:
+    shape = SHAPES[name]
+    path = Path(args.dir) / f"bench_patches_{name}_feat.hdf5"
+    begin = time.perf_counter()
+    keys = build_cache(path, shape, args.files, args.frames)
+    size = path.stat().st_size
+    chunk = chunk_length(*shape, args.frames)
+    print(f"\n## {name}: cache {args.files} files x ({shape[0]}, {shape[1]}, {args.frames}) float32 = "
+          f"{size / 2**30:.2f} GiB, chunks ({shape[0]}, {shape[1]}, {chunk}), written in "
+          f"{time.perf_counter() - begin:.0f} s")
+    try:
+        subset = keys[:args.ram_files]
+        ram_dataset = RamDataset(path, subset)
+        ram_bytes = ram_dataset.tensor.numel() * 4
+        lazy = PatchDataset(path, keys, None, PATCH_LENGTH, PATCH_HOP)
+        lazy_subset = PatchDataset(path, subset, None, PATCH_LENGTH, PATCH_HOP)
+        naive = OpenPerItemDataset(path, keys, args.frames)
+        # name → (label, dataset, batches, workers, collate_fn)
+        paths = {
+            "lazy": ("lazy PatchDataset, whole cache, 0 workers", lazy, args.batches, 0, collate),
+            "lazy_default": ("  same, torch's default collate", lazy, args.batches, 0, None),
+            "lazy2": ("lazy PatchDataset, whole cache, 2 workers", lazy, args.batches, 2, collate),
+            "lazy_subset": (f"lazy PatchDataset, {len(subset)}-file subset", lazy_subset, args.batches, 0, collate),
+            "ram": (f"all-in-RAM tensor indexing, {len(subset)} files ({ram_bytes / 2**30:.2f} GiB)", ram_dataset,
+                    args.batches, 0, None),
+            "in_memory": (f"PatchDataset(in_memory=True), {len(subset)} files",
+                          PatchDataset(path, subset, None, PATCH_LENGTH, PATCH_HOP, in_memory=True),
+                          args.batches, 0, collate),
+            "naive": ("open the HDF5 file per item", naive, args.naive_batches, 0, None),
+        }
+        # the same patches and the same output tensors on every path
+        reference = {len(keys): first_batch(lazy, collate), len(subset): first_batch(lazy_subset, collate)}
+        for key, (label, dataset, _, _, collate_fn) in paths.items():
+            got, want = first_batch(dataset, collate_fn), reference[len(dataset) // len(patch_starts(
+                args.frames, PATCH_LENGTH, PATCH_HOP))]
+            if not (torch.equal(got["X"], want["X"]) and torch.equal(got["start"], want["start"])):
+                raise SystemExit(f"{name}: path {key!r} does not give the lazy path's batch")
+        # rounds interleave the paths so that load from other processes hits them alike; best of the rounds
+        best = {key: 0.0 for key in paths}
+        for round_index in range(args.rounds):
+            for key, (_, dataset, batches, workers, collate_fn) in paths.items():
+                best[key] = max(best[key], throughput(dataset, batches, workers, round_index, collate_fn))
+        growth = None
+        if size >= 2**31:
+            child = subprocess.run([sys.executable, __file__, "--batches", str(args.batches), "--rss-child",
+                                    str(path), json.dumps(keys)], capture_output=True, text=True, check=True)
+            rss = json.loads(child.stdout.strip().splitlines()[-1])
+            growth = rss["peak"] - rss["before"]
+        print(f"\npatch ({shape[0]}, {shape[1]}, {PATCH_LENGTH}) float32 = {shape[0] * shape[1] * PATCH_LENGTH * 4 / 1024:.0f}"
+              f" KiB, DataLoader shuffle, batch {BATCH}, torch threads 1, best of {args.rounds} interleaved rounds, "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+        print(f"| {'path':<58} | {'patches/s':>10} |")
+        print(f"|{'-' * 60}|{'-' * 12}|")
+        for key, (label, *_) in paths.items():
+            print(f"| {label:<58} | {best[key]:>10.0f} |")
+        print()
+        print("| ratio | measured | target |")
+        print("|---|---|---|")
+        print(f"| lazy / all-in-RAM (same {len(subset)} files) | {best['lazy_subset'] / best['ram']:.2f}x | >= 0.5x |")
+        print(f"| lazy (whole cache) / all-in-RAM | {best['lazy'] / best['ram']:.2f}x | >= 0.5x |")
+        print(f"| lazy / open-per-item | {best['lazy'] / best['naive']:.1f}x | >= 10x |")
+        print(f"| lazy, default collate / open-per-item | {best['lazy_default'] / best['naive']:.1f}x | (>= 10x) |")
+        if growth is not None:
+            print(f"| lazy peak RSS growth / cache size | {growth / 2**20:.0f} MiB / {size / 2**30:.2f} GiB = "
+                  f"{100 * growth / size:.1f} % (process peak {rss['peak'] / 2**20:.0f} MiB incl. torch) | <= 10 % |")
+    finally:
+        if not args.keep:
+            path.unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=40)
@@ -151,67 +233,20 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=150)
     parser.add_argument("--naive-batches", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--shapes", default="hcqt,lms", help=f"comma-separated, from {sorted(SHAPES)}")
     parser.add_argument("--dir", default=tempfile.gettempdir())
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    torch.set_num_threads(1)
     if args.rss_child:
         rss_child(args.rss_child[0], json.loads(args.rss_child[1]), args.batches)
         return
-    torch.set_num_threads(1)
-    path = Path(args.dir) / "bench_patches_cqt_feat.hdf5"
-    begin = time.perf_counter()
-    keys = build_cache(path, args.files, args.frames)
-    size = path.stat().st_size
-    print(f"cache: {args.files} files x ({CHANNELS}, {BINS}, {args.frames}) float32 = {size / 2**30:.2f} GiB, "
-          f"chunks (6, 360, {chunk_length(args.frames)}), written in {time.perf_counter() - begin:.0f} s")
-    try:
-        subset = keys[:args.ram_files]
-        ram_dataset = RamDataset(path, subset)
-        ram_bytes = ram_dataset.tensor.numel() * 4
-        paths = {  # name → (dataset, batches, workers)
-            "lazy": (PatchDataset(path, keys, None, PATCH_LENGTH, PATCH_HOP), args.batches, 0),
-            "lazy2": (PatchDataset(path, keys, None, PATCH_LENGTH, PATCH_HOP), args.batches, 2),
-            "lazy_subset": (PatchDataset(path, subset, None, PATCH_LENGTH, PATCH_HOP), args.batches, 0),
-            "ram": (ram_dataset, args.batches, 0),
-            "in_memory": (PatchDataset(path, subset, None, PATCH_LENGTH, PATCH_HOP, in_memory=True), args.batches, 0),
-            "naive": (OpenPerItemDataset(path, keys, args.frames), args.naive_batches, 0),
-        }
-        # rounds interleave the paths so that load from other processes hits them alike; best of the rounds
-        best = {name: 0.0 for name in paths}
-        for round_index in range(args.rounds):
-            for name, (dataset, batches, workers) in paths.items():
-                best[name] = max(best[name], throughput(dataset, batches, workers, seed=round_index))
-        child = subprocess.run([sys.executable, __file__, "--batches", str(args.batches), "--rss-child", str(path),
-                                json.dumps(keys)], capture_output=True, text=True, check=True)
-        rss = json.loads(child.stdout.strip().splitlines()[-1])
-        growth = rss["peak"] - rss["before"]
-        names = {
-            "lazy": "lazy PatchDataset, whole cache, 0 workers",
-            "lazy2": "lazy PatchDataset, whole cache, 2 workers",
-            "lazy_subset": f"lazy PatchDataset, {len(subset)}-file subset",
-            "ram": f"all-in-RAM tensor indexing, {len(subset)} files ({ram_bytes / 2**30:.2f} GiB)",
-            "in_memory": f"PatchDataset(in_memory=True), {len(subset)} files",
-            "naive": "open the HDF5 file per item",
-        }
-        print(f"\npatch (6, 360, {PATCH_LENGTH}) float32, DataLoader shuffle, batch {BATCH}, torch threads 1, "
-              f"best of {args.rounds} interleaved rounds, load average {os.getloadavg()[0]:.1f} on "
-              f"{os.cpu_count()} cores\n")
-        print(f"| {'path':<58} | {'patches/s':>10} |")
-        print(f"|{'-' * 60}|{'-' * 12}|")
-        for name, label in names.items():
-            print(f"| {label:<58} | {best[name]:>10.0f} |")
-        print()
-        print("| ratio | measured | target |")
-        print("|---|---|---|")
-        print(f"| lazy / all-in-RAM (same {len(subset)} files) | {best['lazy_subset'] / best['ram']:.2f}x | >= 0.5x |")
-        print(f"| lazy (whole cache) / all-in-RAM | {best['lazy'] / best['ram']:.2f}x | >= 0.5x |")
-        print(f"| lazy / open-per-item | {best['lazy'] / best['naive']:.1f}x | >= 10x |")
-        print(f"| lazy peak RSS growth / cache size | {growth / 2**20:.0f} MiB / {size / 2**30:.2f} GiB = "
-              f"{100 * growth / size:.1f} % (process peak {rss['peak'] / 2**20:.0f} MiB incl. torch) | <= 10 % |")
-    finally:
-        if not args.keep:
-            path.unlink(missing_ok=True)
+    for name in args.shapes.split(","):
+        if name not in SHAPES:
+            parser.error(f"--shapes: unknown shape {name!r} (known: {', '.join(sorted(SHAPES))})")
+    for name in args.shapes.split(","):
+        bench_shape(name, args)
 
 
 if __name__ == "__main__":
