@@ -12,11 +12,13 @@ the (B, B) distance matrix of one batch; each returns index tensors ``(anchor, p
     One triplet per anchor: a positive drawn uniformly among the anchor's other performances of the
     same work and a negative drawn uniformly among the performances of other works.
 ``semihard``
-    One triplet per anchor-positive pair (FaceNet, Schroff et al. 2015): among the *semi-hard*
-    negatives, ``d(a,p) < d(a,n) < d(a,p) + margin``, the closest one.  **Fallback** when the pair
-    has no semi-hard negative: the hardest negative (closest other-work item), so the pair still
-    contributes (a positive loss if that negative is closer than the positive, zero if it is
-    already beyond the margin).
+    One triplet per anchor-positive pair (FaceNet, Schroff et al. 2015; the rule of TensorFlow
+    Addons' ``triplet_semihard_loss``): the closest negative *farther than the positive*,
+    ``d(a,n) > d(a,p)``; it is semi-hard (``d(a,n) < d(a,p) + margin``, a positive loss) when the
+    pair has such a negative, else it lies beyond the margin (loss 0).  Negatives closer than the
+    positive are never chosen while a farther one exists: FaceNet warns that those hardest
+    negatives collapse the model early in training.  **Fallback** when every negative is closer
+    than the positive: the farthest negative (the least hard one; the pair still gives a loss).
 ``hard``
     One triplet per anchor ("batch hard", Hermans et al. 2017): the hardest positive (farthest
     same-work item) and the hardest negative (closest other-work item).
@@ -143,9 +145,11 @@ def mine_random(
 def mine_semihard(
     distances: Tensor, labels: Tensor, margin: float = 1.0, generator: torch.Generator | None = None
 ) -> Triplets:
-    """Every anchor-positive pair with its closest semi-hard negative (fallback: the hardest negative).
+    """Every anchor-positive pair with the closest negative farther than the positive (fallback:
+    the farthest negative when all are closer).
 
-    Semi-hard: ``d(a,p) < d(a,n) < d(a,p) + margin``.  See the module docstring.
+    The choice is semi-hard, ``d(a,p) < d(a,n) < d(a,p) + margin``, whenever the pair has a
+    semi-hard negative; ``margin`` does not change the choice.  See the module docstring.
     """
     distances = distances.detach()
     positive, negative = triplet_masks(labels)
@@ -156,11 +160,11 @@ def mine_semihard(
     rows = distances[anchor]  # (P, B): d(a, .) for each pair
     d_ap = distances[anchor, pos][:, None]  # (P, 1)
     neg_rows = negative[anchor]  # (P, B)
-    semihard = neg_rows & (rows > d_ap) & (rows < d_ap + margin)
+    farther = neg_rows & (rows > d_ap)
     inf = torch.finfo(rows.dtype).max
-    closest_semihard = rows.masked_fill(~semihard, inf).argmin(dim=1)
-    hardest = rows.masked_fill(~neg_rows, inf).argmin(dim=1)
-    chosen = torch.where(semihard.any(dim=1), closest_semihard, hardest)
+    closest_farther = rows.masked_fill(~farther, inf).argmin(dim=1)
+    farthest = rows.masked_fill(~neg_rows, -inf).argmax(dim=1)
+    chosen = torch.where(farther.any(dim=1), closest_farther, farthest)
     return Triplets(anchor, pos, chosen)
 
 

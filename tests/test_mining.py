@@ -52,21 +52,26 @@ def _brute_hard(d: np.ndarray) -> set[tuple[int, int, int]]:
     return triplets
 
 
-def _brute_semihard(d: np.ndarray, margin: float) -> tuple[set[tuple[int, int, int]], int, int]:
-    triplets, found, fallback = set(), 0, 0
+def _brute_semihard(d: np.ndarray, margin: float) -> tuple[set[tuple[int, int, int]], dict[str, int]]:
+    """FaceNet's semi-hard rule as TensorFlow Addons implements it, branch by branch."""
+    triplets, branches = set(), {"semihard": 0, "beyond margin": 0, "all closer": 0}
     for a in range(len(LABELS)):
         neg = _negatives(a)
         if not neg:
             continue
         for p in _positives(a):
             semihard = [n for n in neg if d[a, p] < d[a, n] < d[a, p] + margin]
+            beyond = [n for n in neg if d[a, n] >= d[a, p] + margin]
             if semihard:
-                found += 1
+                branches["semihard"] += 1
                 triplets.add((a, p, min(semihard, key=lambda n: d[a, n])))
-            else:
-                fallback += 1
-                triplets.add((a, p, min(neg, key=lambda n: d[a, n])))
-    return triplets, found, fallback
+            elif beyond:
+                branches["beyond margin"] += 1
+                triplets.add((a, p, min(beyond, key=lambda n: d[a, n])))
+            else:  # every negative is closer than the positive: the least hard one
+                branches["all closer"] += 1
+                triplets.add((a, p, max(neg, key=lambda n: d[a, n])))
+    return triplets, branches
 
 
 def _as_set(triplets) -> set[tuple[int, int, int]]:
@@ -103,15 +108,32 @@ def test_hard_mining_matches_brute_force(seed):
     assert len(expected) == 12  # the lone performance of work 4 is no anchor
 
 
-@pytest.mark.parametrize("seed,margin", [(0, 1.0), (1, 0.5), (2, 2.0)])
+@pytest.mark.parametrize("seed,margin", [(0, 1.0), (1, 0.5), (2, 2.0), (3, 0.2)])
 def test_semihard_mining_matches_brute_force(seed, margin):
     x = _embeddings(seed)
     d = pairwise_distances(x)
     mined = mine_semihard(d, torch.from_numpy(LABELS), margin)
-    expected, found, fallback = _brute_semihard(_brute_distances(x.numpy()), margin)
+    expected, branches = _brute_semihard(_brute_distances(x.numpy()), margin)
     assert _as_set(mined) == expected
     assert len(mined.anchor) == 12 * 2  # every anchor-positive pair
-    assert found > 0 and fallback > 0  # both branches exercised
+    assert branches["semihard"] > 0 and branches["beyond margin"] + branches["all closer"] > 0
+
+
+def test_semihard_never_takes_a_negative_closer_than_the_positive_when_a_farther_one_exists():
+    # 1-D, D = 1: anchor 0 at 0, its positive 1 at 1 (d_ap = 1); work 1 at 0.2 (d 0.04) and 3 (d 9)
+    x = torch.tensor([[0.0], [1.0], [0.2], [3.0]], dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 1])
+    d = pairwise_distances(x)
+    mined = mine_semihard(d, labels, margin=1.0)
+    chosen = {(a, p): n for a, p, n in _as_set(mined)}
+    assert chosen[(0, 1)] == 3  # no semi-hard negative in (1, 2): the closest farther one (loss 0), not 0.2
+    # anchor 1 at 1, positive 0 (d_ap 1): item 2 is closer (0.64), item 3 farther (4, beyond the margin)
+    assert chosen[(1, 0)] == 3
+    # anchor 2 at 0.2, positive 3 (d_ap 7.84): both other-work items are closer (0.04, 0.64): the farthest
+    assert chosen[(2, 3)] == 1
+    loss = triplet_loss(x, labels, margin=1.0, mining="semihard")
+    # pairs (0,1), (1,0): 0; (2,3): 7.84 - 0.64 + 1; (3,2): d_ap 7.84, farther: item 0 (9) -> 0
+    assert loss.item() == pytest.approx((7.84 - 0.64 + 1) / 4)
 
 
 def test_semihard_negative_lies_between_positive_and_margin():
