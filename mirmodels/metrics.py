@@ -92,9 +92,11 @@ def multiclass_scores(
     Returns
     -------
     dict
-        ``accuracy``; ``macro_recall`` (mean per-class recall = balanced accuracy),
-        ``macro_precision``, ``macro_f1``: means over the classes present in ``y_true``
-        (a class never predicted has precision 0); ``per_class_recall`` {name: recall};
+        ``accuracy``; ``macro_recall``: mean recall over the classes present in ``y_true``
+        (= balanced accuracy); ``macro_precision``, ``macro_f1``: means over the classes present
+        in ``y_true`` or ``y_pred`` (scikit-learn's macro average: predicting a class that never
+        occurs lowers them; a class never predicted has precision 0); ``per_class_recall``
+        {name: recall} for the classes present in ``y_true``;
         ``confusion_matrix``: list of K lists (rows = true, columns = predicted); ``num_items``.
     """
     y_true = _as_1d("y_true", y_true).astype(np.int64)
@@ -113,8 +115,9 @@ def multiclass_scores(
     if class_names is not None and len(class_names) != num_classes:
         raise MirError(f"class_names has {len(class_names)} names for {num_classes} classes")
     present = np.unique(y_true)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=present, average=None, zero_division=0
+    _, recall, _, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average=None, zero_division=0)
+    precision, _, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=np.union1d(present, y_pred), average=None, zero_division=0
     )
     names = [str(i) for i in range(num_classes)] if class_names is None else [str(c) for c in class_names]
     matrix = confusion_matrix(y_true, y_pred, labels=np.arange(num_classes))

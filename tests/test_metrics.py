@@ -30,9 +30,14 @@ def test_multiclass_by_hand():
 def test_multiclass_scores_argmax_and_absent_classes():
     scores = np.array([[0.9, 0.1, 0.0, 0.0], [0.2, 0.7, 0.1, 0.0], [0.1, 0.3, 0.6, 0.0]])
     s = m.multiclass_scores([0, 2, 2], scores, num_classes=4)
-    # predictions 0, 1, 2: class 3 never occurs, class 1 only predicted -> macro over present {0, 2}
+    # predictions 0, 1, 2: class 3 never occurs, class 1 only predicted -> recall over the true
+    # classes {0, 2}; precision and F1 over the classes true or predicted {0, 1, 2} (scikit-learn's
+    # macro): the wrong prediction of class 1 must lower the precision
     assert s["accuracy"] == pytest.approx(2 / 3)
     assert s["macro_recall"] == pytest.approx((1 + 0.5) / 2)
+    assert s["macro_precision"] == pytest.approx((1 + 0 + 1) / 3)
+    assert s["macro_f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
+    assert s["per_class_recall"] == {"0": 1.0, "2": 0.5}
     assert len(s["confusion_matrix"]) == 4
 
 
