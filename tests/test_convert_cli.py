@@ -233,3 +233,22 @@ def test_base_name_with_a_folder_part_is_refused(tmp_path):
         assert result.exit_code == 1
         assert result.stderr.strip().startswith(f"error: --name {name!r}: a base file name is expected")
     assert not (tmp_path / "out").exists() and not (tmp_path / "up.pyjama").exists()
+
+
+def test_relative_corpus_root_checks_symlinks_and_matches_label_tables(tmp_path, monkeypatch):
+    """SRC given relative to the working folder: a link out of SRC is still refused, a labels table still matches."""
+    rng = np.random.default_rng(1)
+    for relative in ("corpus/a/x.wav", "corpus/b/y.wav", "outside/z.wav"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(tmp_path / relative, 0.1 * rng.standard_normal(4000).astype(np.float32), 22050)
+    (tmp_path / "corpus" / "a" / "z.wav").symlink_to(tmp_path / "outside" / "z.wav")
+    (tmp_path / "labels.csv").write_text("file,label\na/x.wav,rock\nb/y.wav,jazz\n")
+    monkeypatch.chdir(tmp_path)
+
+    report = convert("folder", "corpus", "out1")
+    assert pyjama.load(tmp_path / "out1" / "folder.pyjama").keys() == ["a+++x.wav", "b+++y.wav"]
+    assert [p.message for p in report.problems] == [f"path escapes the corpus root {tmp_path / 'corpus'}"]
+
+    report = convert("folder", "corpus", "out2", labels="labels.csv", key_column="file", label_column="label")
+    doc = pyjama.load(tmp_path / "out2" / "folder.pyjama")
+    assert doc.keys() == ["a+++x.wav", "b+++y.wav"] and doc.labels("label") == [["rock"], ["jazz"]]

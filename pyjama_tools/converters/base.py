@@ -104,6 +104,10 @@ class Converter:
             raise MirError(f"{self.source}: no such corpus folder")
         if not self.source.is_dir():
             raise MirError(f"{self.source}: not a folder (SRC is the corpus root folder)")
+        # absolute from here on: the files a walk finds then carry the root, and safe_path() checks
+        # them as they are (with a relative SRC it joined the root twice, so a symlink out of SRC
+        # went unnoticed and a labels table never matched its files)
+        self.source = self.source.absolute()
         known = {o.parameter: o for o in self.options}
         unknown = set(options) - set(known)
         if unknown:
