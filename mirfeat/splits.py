@@ -5,7 +5,9 @@ Three rules, registered by name in :data:`SPLIT_RULES`:
 - ``index_mod5`` (the tutorial's): entries whose index in the .pyjama document is a multiple of 5
   go to ``valid``, the others to ``train``;
 - ``field``: the value of a global field of each entry (``split`` by default): ``train``, ``valid``
-  (``validation`` and ``val`` are read as ``valid``) or ``test``;
+  (``validation`` and ``val`` are read as ``valid``) or ``test``; an entry without the field is left
+  out (GTZAN converted with its fault-filtered lists gives no ``split`` to the 70 files those lists
+  exclude), an entry with two values is an error;
 - ``list``: text files with one key or relative path per line (``blues/blues.00000.wav`` is the
   key ``blues+++blues.00000.wav``); the split is named by the file (``train_filtered.txt`` →
   ``train``) or by the mapping key when ``list_files`` is a dict. Entries in no list are left out
@@ -65,9 +67,11 @@ def _rule_field(doc: PyjamaDoc, indices: list[int], field: str, **_) -> dict[int
     out = {}
     for i in indices:
         values = doc.values(i, field)
+        if not values:  # in no split (e.g. left out by fault-filtered lists)
+            continue
         where = f"entry {i} ({doc.keys()[i]!r}), field {field!r}"
         if len(values) != 1:
-            raise MirError(f"{where}: needs exactly one split value, found {len(values)}")
+            raise MirError(f"{where}: needs one split value, found {len(values)}")
         out[i] = _split_name(values[0], where)
     return out
 

@@ -71,11 +71,33 @@ def test_field_rule_bad_values():
     with pytest.raises(MirError, match=r"entry 1 \('folder\+\+\+file01.wav'\), field 'split': split 'dev' not one of"):
         split_keys(doc, rule="field")
     doc = make_doc(2, splits=["train", "test"])
-    doc.add_entry("nosplit", {})
-    with pytest.raises(MirError, match=r"entry 2 \('nosplit'\), field 'split': needs exactly one split value, found 0"):
+    doc.add_entry("twosplits", {"split": global_atoms(["train", "test"])})
+    with pytest.raises(MirError, match=r"entry 2 \('twosplits'\), field 'split': needs one split value, found 2"):
         split_keys(doc, rule="field")
     with pytest.raises(MirError, match="field 'fold' is not defined"):
         split_keys(doc, rule="field", field="fold")
+
+
+def test_field_rule_leaves_out_entries_without_a_split_like_gtzan_filtered_lists(tmp_path):
+    """GTZAN converted with its fault-filtered lists: files in no list carry no split and are left out."""
+    from pyjama_tools.converters.gtzan import GtzanConverter
+
+    root = tmp_path / "gtzan" / "genres" / "blues"
+    root.mkdir(parents=True)
+    for i in range(4):
+        (root / f"blues.{i:05d}.wav").write_bytes(b"")
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "train_filtered.txt").write_text("blues/blues.00001.wav\nblues/blues.00002.wav\n")
+    (lists / "valid_filtered.txt").write_text("blues/blues.00003.wav\n")  # 00000 is a faulty file: in no list
+    converter = GtzanConverter(tmp_path / "gtzan", split_lists=lists)
+    items = list(converter.items())
+    doc = PyjamaDoc(definitions=converter.definitions(items))
+    for item in items:
+        doc.add_entry(item.key, item.annotations)
+    result = split_keys(doc, rule="field")
+    assert result == {"train": ["blues+++blues.00001.wav", "blues+++blues.00002.wav"],
+                      "valid": ["blues+++blues.00003.wav"]}
 
 
 def test_field_rule_group_straddling_is_an_error():
