@@ -139,6 +139,8 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
     source = "model"
     if isinstance(config, (str, Path)):
         path = Path(config)
+        if path.is_dir():
+            raise ModelConfigError(f"{path}: is a folder, not a YAML file")
         if not path.is_file():
             raise ModelConfigError(f"{path}: no such file")
         try:
@@ -150,6 +152,8 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
             raise ModelConfigError(f"{path}: invalid YAML{where}: {problem}") from None
         except UnicodeDecodeError:
             raise ModelConfigError(f"{path}: not a UTF-8 text file") from None
+        if document is None:
+            raise ModelConfigError(f"{path}: empty file, no model description")
         source = f"{path}: model"
         origin: str | None = str(path)
         config = document

@@ -188,6 +188,9 @@ def test_structural_and_file_errors(tmp_path):
     assert "input_shape" in error_of(model_of([[["Dropout", {}]]]), (0, 3))
     assert "input_shape" in error_of(model_of([[["Dropout", {}]]]), (2.5,))
     assert error_of(tmp_path / "absent.yaml", (4,)) == f"{tmp_path / 'absent.yaml'}: no such file"
+    assert error_of(tmp_path, (4,)) == f"{tmp_path}: is a folder, not a YAML file"
+    (tmp_path / "empty.yaml").write_text("# nothing yet\n")
+    assert error_of(tmp_path / "empty.yaml", (4,)) == f"{tmp_path / 'empty.yaml'}: empty file, no model description"
     broken = tmp_path / "broken.yaml"
     broken.write_text("model:\n  block_l: [\n    - oops: {\n")
     assert error_of(broken, (4,)).startswith(f"{broken}: invalid YAML (line ")
