@@ -249,6 +249,9 @@ def _entry_label(doc: PyjamaDoc, key: str) -> str:
 class MulticlassTarget(Target):
     """One class per file (``genre``): ``y`` = int64 0-d index into ``vocabulary``."""
 
+    #: what the single value of an entry is, for the messages
+    value_name: ClassVar[str] = "multiclass needs exactly one value"
+
     def __init__(self, spec: TargetSpec, doc: PyjamaDoc):
         super().__init__(spec, doc)
         self.vocabulary = [str(v) for v in doc.vocabulary(spec.field)]
@@ -257,8 +260,8 @@ class MulticlassTarget(Target):
     def _compute(self, key, time_sec, frequency_hz) -> int:
         values = self.doc.values(key, self.spec.field)
         if len(values) != 1:
-            raise MirError(f"{_entry_label(self.doc, key)}, field {self.spec.field!r}: multiclass needs exactly "
-                           f"one value, found {len(values)}")
+            raise MirError(f"{_entry_label(self.doc, key)}, field {self.spec.field!r}: {self.value_name}, "
+                           f"found {len(values)}")
         try:
             return self._index[str(values[0])]
         except KeyError:
@@ -301,27 +304,14 @@ class MultilabelTarget(Target):
 
 
 @register_target("clique")
-class CliqueTarget(Target):
+class CliqueTarget(MulticlassTarget):
     """Work (clique) of each performance for metric learning: ``y`` = int64 0-d work index.
 
-    ``vocabulary`` lists the distinct work ids (as str) in sorted order; :meth:`work_ids` gives the
-    per-item work indices a :class:`~mirfeat.patches.WorkBatchSampler` needs.
+    ``vocabulary`` lists the distinct work ids (as str) in sorted order (or the field's dictionary);
+    :meth:`work_ids` gives the per-item work indices a :class:`~mirfeat.patches.WorkBatchSampler` needs.
     """
 
-    def __init__(self, spec: TargetSpec, doc: PyjamaDoc):
-        super().__init__(spec, doc)
-        self.vocabulary = [str(v) for v in doc.vocabulary(spec.field)]
-        self._index = {name: i for i, name in enumerate(self.vocabulary)}
-
-    def _compute(self, key, time_sec, frequency_hz) -> int:
-        values = self.doc.values(key, self.spec.field)
-        if len(values) != 1:
-            raise MirError(f"{_entry_label(self.doc, key)}, field {self.spec.field!r}: a performance needs exactly "
-                           f"one work id, found {len(values)}")
-        return self._index[str(values[0])]
-
-    def _expand(self, compact: int, start: int, stop: int) -> np.ndarray:
-        return np.array(compact, dtype=np.int64)
+    value_name = "a performance needs exactly one work id"
 
     def work_ids(self, keys: list[str]) -> list[int]:
         """Work index of each key, in order."""

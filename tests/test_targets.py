@@ -330,6 +330,17 @@ def test_clique_work_ids(doc):
         assert int(target.for_patch(key, 0, 10)) == work
 
 
+def test_clique_work_id_outside_the_dictionary_is_named(doc):
+    doc.definitions["work-id"].dictionary = ["0", "1", "2"]  # a dictionary that misses work "3"
+    target = build_target(TargetSpec("clique", "work-id"), doc)
+    key = next(k for k in doc.keys() if doc.values(k, "work-id") == ["3"])
+    with pytest.raises(MirError, match=rf"entry \d+ \({key!r}\), field 'work-id': value '3' is not in the vocabulary"):
+        target.work_ids([key])
+    doc.entry(key)["work-id"] = []
+    with pytest.raises(MirError, match="a performance needs exactly one work id, found 0"):
+        build_target(TargetSpec("clique", "work-id"), doc).prepare(key)
+
+
 def test_nearest_breakpoint_half_hop():
     bp = np.array([0.0, 0.01, 0.02, 0.5])
     frames = np.array([0.004, 0.006, 0.026, 0.2, 0.495])
