@@ -501,3 +501,33 @@ def test_end_to_end_cover1000_move(tmp_path):
                                "train.works_per_batch=2", "train.limit_train_batches=1")
     assert scores["num_files"] == 4  # work0 (group ordinal 0) is the validation set
     assert {"MR1", "MRR", "P@1", "mAP"} <= set(scores["metrics"])
+
+
+def _write_datacos(root: Path, works: int, performances: int, frames: int) -> None:
+    """The Da-TACOS layout (deepdish-style HDF5: root attrs label / track_id, dataset crema (12, T))."""
+    import h5py
+
+    rng = np.random.default_rng(0)
+    folder = root / "da-tacos_benchmark_subset_crema"
+    for w in range(works):
+        chroma = rng.random((12, frames), dtype=np.float32)
+        for p in range(performances):
+            path = folder / f"W_{w}_crema" / f"P_{w}{p}_crema.h5"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with h5py.File(path, "w") as handle:
+                handle.attrs["label"] = np.bytes_(f"W_{w}")
+                handle.attrs["track_id"] = np.bytes_(f"P_{w}{p}")
+                handle["crema"] = np.roll(chroma, p, axis=0)  # transposed performances
+
+
+@pytest.mark.slow
+def test_end_to_end_datacos_feature_only(tmp_path):
+    from pyjama_tools.convert import convert
+
+    _write_datacos(tmp_path / "raw", works=5, performances=4, frames=900)  # shorter than 1800: zero-padded
+    convert("da-tacos", tmp_path / "raw", tmp_path / "data", subset="benchmark", feature="crema", quiet=True)
+    assert (tmp_path / "data" / "da-tacos_crema_feat.hdf5").is_file()
+    assert not (tmp_path / "data" / "da-tacos_audio.hdf5").exists()
+    scores = _fit_and_evaluate("datacos_move.yaml", tmp_path / "data", tmp_path / "run",
+                               "train.works_per_batch=2", "train.limit_train_batches=1")
+    assert scores["num_files"] == 4 and {"MR1", "MRR", "P@1", "mAP"} <= set(scores["metrics"])
