@@ -232,3 +232,26 @@ def test_extent_registry():
                                    "pitch_contour", "pitch_hz", "tag_open", "mood_thayer", "tempo")] == \
         ["segment", "segment", "segment", "segment", "segment", "marker", "marker",
          "breakpoint", "breakpoint", "global", "global", "segment"]
+
+
+def test_simultaneous_pitch_contours_keep_a_row_each(tmp_path):
+    """Multi-f0 JAMS: one observation per contour and time; each contour is a row, none overwrites another."""
+    src = tmp_path / "src"
+    src.mkdir()
+    observations = [  # contour 1 (a bass) and contour 0 (a melody), interleaved, one gap in contour 1
+        (0.00, 1, 110.0, True), (0.00, 0, 440.0, True), (0.01, 0, 441.0, True),
+        (0.02, 1, 112.0, True), (0.02, 0, 442.0, False),
+    ]
+    document = {"file_metadata": {}, "sandbox": {}, "annotations": [{
+        "namespace": "pitch_contour",
+        "data": [{"time": t, "duration": 0.0, "value": {"index": i, "frequency": f, "voiced": v}, "confidence": None}
+                 for t, i, f, v in observations]}]}
+    (src / "duet.jams").write_text(json.dumps(document))
+    write_audio(src / "duet.wav")
+    report = convert("jams", src, tmp_path / "out")
+    doc = pyjama.load(report.pyjama_path)
+    time, value = doc.breakpoints("duet.wav", "pitch_contour")
+    np.testing.assert_allclose(time, [0.0, 0.01, 0.02])
+    np.testing.assert_allclose(value, [[440.0, 441.0, 0.0],    # contour 0; unvoiced at 0.02 → 0
+                                       [110.0, 0.0, 112.0]])   # contour 1; no observation at 0.01 → 0
+    assert pyjama.validate(doc) == []

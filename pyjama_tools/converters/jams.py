@@ -13,9 +13,10 @@ annotators' chords would otherwise overlap in one field). The namespace decides 
 (:data:`EXTENT_BY_NAME`, :data:`EXTENT_BY_PREFIX`, else segment):
 
 - marker (``beat``, ``onset``, ``beat_position``): ``time`` + ``value`` (+ ``confidence``);
-- breakpoint (``pitch_contour``, ``pitch_hz``, ``pitch_midi``): one atom per annotation, ``time`` (N,) and
-  ``value`` (1, N); for pitch_contour the value ``{index, frequency, voiced}`` gives its frequency, 0 when
-  unvoiced; a negative pitch_hz (the JAMS mark of an unvoiced frame) gives 0; durations are dropped;
+- breakpoint (``pitch_contour``, ``pitch_hz``, ``pitch_midi``): one atom per annotation, ``time`` (N,) (the
+  sorted distinct observation times) and ``value`` (V, N), one row per voice; for pitch_contour the value
+  ``{index, frequency, voiced}`` gives the row (contours by ascending ``index``) and its frequency, 0 when
+  unvoiced or when a contour has no observation at that time (the other namespaces have one row); a negative pitch_hz (the JAMS mark of an unvoiced frame) gives 0; durations are dropped;
 - global (``tag_*``, ``mood*``): ``value`` (+ ``confidence``); a list of numbers is stored as a (1, n) matrix;
 - segment (everything else: ``chord*``, ``segment_*``, ``note_*``, ``key_mode``, ``pattern_*``, ``tempo``,
   ``lyrics``, ...): ``time``, ``duration``, ``value`` (+ ``confidence``).
@@ -34,6 +35,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+import numpy as np
 
 from pyjama_tools.audio_store import AudioSource
 from pyjama_tools.converters.base import Converter, Item, Problem, audio_files, register_converter
@@ -157,6 +160,30 @@ def _pitch(value: Any, namespace: str, where: str) -> float:
     return max(result, 0.0)
 
 
+def _voice(value: Any, namespace: str, where: str) -> int:
+    """Contour of a pitch observation: pitch_contour's ``index`` (0 when absent), 0 for the one-voice namespaces."""
+    if namespace != "pitch_contour" or not isinstance(value, dict) or value.get("index") is None:
+        return 0
+    index = value["index"]
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise JamsFormatError(f"{where}: pitch_contour index {index!r} is not an integer")
+    return index
+
+
+def voice_matrix_atom(times: list[float], pitches: list[float], voices: list[int]) -> dict[str, Any]:
+    """One breakpoint atom with a row per voice (contour index, ascending) on the sorted union of the times.
+
+    Simultaneous contours (multi-f0 annotations write one ``pitch_contour`` observation per voice and
+    time) keep a row each instead of alternating in one row; a voice without an observation at a time
+    is 0 there (silent).
+    """
+    grid, column = np.unique(np.asarray(times, dtype=float), return_inverse=True)
+    rows, row = np.unique(np.asarray(voices), return_inverse=True)
+    matrix = np.zeros((len(rows), len(grid)))
+    matrix[row.reshape(-1), column.reshape(-1)] = pitches
+    return breakpoint_atom(grid, matrix)
+
+
 def annotation_atoms(annotation: Any, where: str) -> tuple[str, list[dict[str, Any]]]:
     """(namespace, atoms) of one JAMS annotation."""
     if not isinstance(annotation, dict) or not isinstance(annotation.get("namespace"), str):
@@ -166,12 +193,13 @@ def annotation_atoms(annotation: Any, where: str) -> tuple[str, list[dict[str, A
     extent = extent_of(namespace)
     rows = observations(annotation.get("data"), where)
     if extent == "breakpoint":
-        times, pitches = [], []
+        times, pitches, voices = [], [], []
         for index, observation in enumerate(rows):
             spot = f"{where}, observation {index}"
             times.append(_check_time(observation, "time", spot))
             pitches.append(_pitch(observation.get("value"), namespace, spot))
-        return namespace, ([breakpoint_atom(times, pitches)] if rows else [])
+            voices.append(_voice(observation.get("value"), namespace, spot))
+        return namespace, ([voice_matrix_atom(times, pitches, voices)] if rows else [])
     atoms = []
     for index, observation in enumerate(rows):
         spot = f"{where}, observation {index}"
