@@ -19,7 +19,7 @@ dataset), ``small`` (default: BatchNorm + 2 convolutions, the size of a quick CP
 ``bittner`` (the tutorial's multi-pitch Conv2D, examples/models/multipitch_conv2d.yaml, on 6-channel
 HCQT patches: slow on CPU, meant for a GPU).
 
-Usage: ``python bench/bench_training.py [--model tiny|small|bittner] [--steps 60] [--batch 32] [--workers 1]``
+Usage: ``python bench/bench_training.py [--model tiny|small|bittner] [--steps 60] [--batch 32] [--workers 0]``
 """
 
 from __future__ import annotations
@@ -177,7 +177,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60, help="timed steps per path")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1, help="DataLoader workers of the lazy path")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="DataLoader workers of the lazy path (default 0, as train.num_workers)")
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=2, help="alternate the two paths this many times")
