@@ -99,6 +99,16 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         torch_backend.compute_batch(build_feature("lms"), np.zeros(SR, dtype=np.float32), SR, device="cuda")
 
 
+@pytest.mark.parametrize("device, reason", [
+    ("tpu", r"device 'tpu' is not a torch device; use cpu, cuda or cuda:N"),
+    ("meta", r"device 'meta' not supported; use cpu, cuda or cuda:N"),
+    ("cuda:99", r"device 'cuda:99' requested but (CUDA is not available|only \d+ CUDA device)"),
+])
+def test_bad_device_names_are_one_line(device, reason):
+    with pytest.raises(ParameterError, match=rf"^lms: {reason}"):
+        torch_backend.compute_batch(build_feature("lms"), np.zeros(SR, dtype=np.float32), SR, device=device)
+
+
 def test_check_command_on_cpu(capsys):
     assert torch_backend.main(["--check", "--device", "cpu", "--seconds", "2"]) == 0
     out = capsys.readouterr().out

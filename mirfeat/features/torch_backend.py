@@ -109,9 +109,18 @@ def compute_batch(
         raise ParameterError(
             f"{feature.name}: no torch backend; features with one: {', '.join(sorted(TORCH_FEATURES))}"
         )
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):  # torch's message lists every device type it knows
+        raise ParameterError(f"{feature.name}: device {str(device)!r} is not a torch device; use cpu, cuda "
+                             f"or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ParameterError(f"{feature.name}: device {str(device)!r} requested but CUDA is not available")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ParameterError(f"{feature.name}: device {str(device)!r} requested but only "
+                             f"{torch.cuda.device_count()} CUDA device(s) are visible")
+    if device.type not in ("cpu", "cuda"):
+        raise ParameterError(f"{feature.name}: device {str(device)!r} not supported; use cpu, cuda or cuda:N")
     feature.check_sample_rate(sr)
     batch = as_batch(feature, audio, device)
     with torch.no_grad():
