@@ -10,7 +10,6 @@ config, every model path exists, the dataset base names are the converters' defa
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 import subprocess
@@ -20,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from click.testing import CliRunner
 
 from conftest import fixture_path
@@ -452,7 +450,8 @@ def test_end_to_end_gtzan_lms_and_waveform(tmp_path):
     genres = "blues classical country disco hiphop jazz metal pop reggae rock".split()
     for g, genre in enumerate(genres):  # the 10 genres, 2 clips of 4 s each
         for i in range(2):
-            _write_wav(tmp_path / "raw" / "genres" / genre / f"{genre}.{i:05d}.wav", _tones(np.full(4, 40 + 3 * g), 1.0))
+            clip = tmp_path / "raw" / "genres" / genre / f"{genre}.{i:05d}.wav"
+            _write_wav(clip, _tones(np.full(4, 40 + 3 * g), 1.0))
     convert("gtzan", tmp_path / "raw", tmp_path / "data", quiet=True)
     scores = _fit_and_evaluate("gtzan_lms.yaml", tmp_path / "data", tmp_path / "run_lms", "train.batch_size=8")
     assert 0.0 <= scores["metrics"]["macro_recall"] <= 1.0
@@ -531,3 +530,50 @@ def test_end_to_end_datacos_feature_only(tmp_path):
     scores = _fit_and_evaluate("datacos_move.yaml", tmp_path / "data", tmp_path / "run",
                                "train.works_per_batch=2", "train.limit_train_batches=1")
     assert scores["num_files"] == 4 and {"MR1", "MRR", "P@1", "mAP"} <= set(scores["metrics"])
+
+
+@pytest.mark.slow
+def test_end_to_end_mtt_subset_with_the_readme_split_lists(tmp_path):
+    """The MagnaTagATune layout (TAB CSV, quoted cells, MP3), the 1/N subset lists, 50 tags → $n_out."""
+    import soundfile
+
+    from pyjama_tools.convert import convert
+
+    if "MP3" not in soundfile.available_formats():
+        pytest.skip("libsndfile without MP3 writing")
+    rng = np.random.default_rng(0)
+    tags = [f"tag{i}" for i in range(55)]
+    rows = ["\t".join(["clip_id", *tags, "mp3_path"])]
+    for clip in range(10):
+        path = tmp_path / "raw" / "mp3" / "a" / f"clip{clip}.mp3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(path, _tones(np.full(4, 50 + clip), 1.0, 16000).astype(np.float32), 16000, format="MP3")
+        cells = ['"1"' if rng.random() < 0.3 else '"0"' for _ in tags]
+        rows.append("\t".join([str(clip), *cells, f"a/clip{clip}.mp3"]))
+    (tmp_path / "raw" / "annotations_final.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    convert("mtt", tmp_path / "raw", tmp_path / "data", top_tags=50, quiet=True)
+    done = _run_snippet(tmp_path, str(tmp_path / "data" / "mtt.pyjama"), "--every", "2")
+    assert done.returncode == 0, done.stderr
+    scores = _fit_and_evaluate("mtt_lms.yaml", tmp_path / "data", tmp_path / "run", "train.batch_size=4")
+    assert scores["num_files"] == 1  # 5 clips kept: clip 0 is the validation set
+    assert "average_precision_micro" in scores["metrics"]
+
+
+@pytest.mark.slow
+def test_end_to_end_maps_split_by_piano(tmp_path):
+    """Note segments (pitchmidi) and a piano per file: the validation piano's files stay together."""
+    from pyjama_tools import pyjama
+    from pyjama_tools.cli import main as convert_main
+
+    data = tmp_path / "data"
+    done = CliRunner().invoke(convert_main, ["synth", str(data), "--files", "6", "--seconds-per-file", "3",
+                                             "--name", "maps", "--quiet"])
+    assert done.exit_code == 0, done.output
+    doc = pyjama.load(data / "maps.pyjama")
+    doc.define("piano", "global", "text", "free")
+    for index, entry in enumerate(doc.entries):  # pianos A, A, B, B, C, C
+        entry["piano"] = [pyjama.atom("ABC"[index // 2])]
+    pyjama.save(doc, data / "maps.pyjama")
+    scores = _fit_and_evaluate("maps_hcqt_conv2d.yaml", data, tmp_path / "run", "train.batch_size=4")
+    assert scores["num_files"] == 2  # both files of piano A
+    assert {"Precision", "Recall", "Accuracy"} <= set(scores["metrics"])
