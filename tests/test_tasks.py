@@ -233,6 +233,29 @@ def test_nan_in_inputs_names_the_key():
         task.training_step(batch, 0)
 
 
+class _OtherRankWentNaN:
+    """A stand-in for a 2-process DDP trainer whose other process got a NaN loss."""
+
+    world_size, current_epoch, global_step = 2, 3, 40
+
+    class strategy:  # noqa: N801  (the attribute Lightning names so)
+        @staticmethod
+        def reduce_boolean_decision(decision: bool, all: bool = True) -> bool:
+            return True  # some process is bad
+
+        @staticmethod
+        def reduce(tensor: torch.Tensor, reduce_op: str = "mean") -> torch.Tensor:
+            assert reduce_op == "sum"
+            return tensor + float("nan")  # the other process's loss is NaN
+
+
+def test_a_process_whose_own_loss_is_fine_names_the_other_processs_nan():
+    task = MulticlassTask(_model("multiclass"))
+    task._trainer = _OtherRankWentNaN()
+    with pytest.raises(TrainingError, match=r"^loss is NaN on another DDP process at train epoch 3, step 40 \(batch 5\);"):
+        task._check_finite(torch.tensor(0.7), _batch("multiclass"), 5, "train")
+
+
 def test_bad_targets_and_shapes_are_one_line_errors():
     task = MulticlassTask(_model("multiclass"))
     batch = _batch("multiclass")

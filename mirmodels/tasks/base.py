@@ -204,16 +204,23 @@ class Task(L.LightningModule):
         return result
 
     def _check_finite(self, loss: Tensor, batch: dict, batch_idx: int, stage: str) -> None:
-        bad = not bool(torch.isfinite(loss.detach()))
+        own = loss.detach().float().reshape(-1)[:1]
+        bad = not bool(torch.isfinite(own).all())
         trainer = self._trainer
-        if trainer is not None and trainer.world_size > 1:
+        distributed = trainer is not None and trainer.world_size > 1
+        if distributed:
             # every process must raise together, or the others hang in the next all-reduce
             bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
         if not bad:
             return
-        value = float(loss.detach().float()) if loss.numel() == 1 else float("nan")
+        elsewhere = bool(torch.isfinite(own).all())  # only another process's loss went bad
+        # all processes are here together: a sum is NaN when any loss is NaN, so each one names
+        # the same failure (a process whose own loss was fine would otherwise say "infinite")
+        value = float(trainer.strategy.reduce(own.clone(), reduce_op="sum")) if distributed else float(own)
         what = "NaN" if math.isnan(value) else "infinite"
         where = f"{stage} epoch {self.current_epoch}, step {self.global_step} (batch {batch_idx})"
+        if elsewhere:
+            raise TrainingError(f"loss is {what} on another DDP process at {where}; that process's error names the cause")
         x = batch["X"]
         if torch.is_tensor(x) and x.is_floating_point() and not bool(torch.isfinite(x).all()):
             keys = batch.get("key")
