@@ -175,6 +175,7 @@ def runs(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_json_and_a_table(runs):
     from mirmodels.cli import main
 
@@ -186,6 +187,7 @@ def test_evaluate_writes_metrics_json_and_a_table(runs):
     assert len(data["metrics"]["confusion_matrix"]) == 4
 
 
+@pytest.mark.slow
 def test_evaluate_scores_injected_predictions(runs, monkeypatch):
     import mirmodels.evaluate as evaluate_module
 
@@ -209,6 +211,7 @@ def test_evaluate_scores_injected_predictions(runs, monkeypatch):
     assert json.loads(result.path.read_text())["metrics"]["accuracy"] == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_evaluate_multipitch_whole_files_and_patch_average(runs):
     from mirmodels.evaluate import evaluate
 
@@ -219,6 +222,7 @@ def test_evaluate_multipitch_whole_files_and_patch_average(runs):
     assert set(data["per_file"]) == {"synth_000.wav", "synth_005.wav"}
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_is_refused(runs, tmp_path):
     from mirmodels.cli import main
 
@@ -233,6 +237,7 @@ def test_checkpoint_of_another_model_is_refused(runs, tmp_path):
     assert "(8, 1, 3, 3) in the checkpoint, (16, 1, 3, 3) in the model" in result.output
 
 
+@pytest.mark.slow
 def test_features_that_do_not_match_the_run_are_refused(runs, tmp_path):
     from mirmodels.evaluate import evaluate
 
@@ -245,6 +250,7 @@ def test_features_that_do_not_match_the_run_are_refused(runs, tmp_path):
         evaluate(run)
 
 
+@pytest.mark.slow
 def test_missing_split_and_not_a_run(runs, tmp_path):
     from mirmodels.evaluate import evaluate
 
@@ -267,6 +273,7 @@ def _wav(runs, tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_predict_multiclass_writes_json_csv_png(runs, tmp_path):
     from mirmodels.cli import main
 
@@ -282,6 +289,7 @@ def test_predict_multiclass_writes_json_csv_png(runs, tmp_path):
     assert Path(f"{stem}_predictions.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_predict_multipitch_writes_notes(runs, tmp_path):
     from mirmodels.predict import predict
 
@@ -295,6 +303,7 @@ def test_predict_multipitch_writes_notes(runs, tmp_path):
     assert np.all(durations > 0)
 
 
+@pytest.mark.slow
 def test_predict_bad_audio_is_one_line(runs, tmp_path):
     from mirmodels.cli import main
 

@@ -150,6 +150,7 @@ def test_fit_n_out_auto_comes_from_the_target(data_root, tmp_path):
     assert again.cache_path == prepared.cache_path and prepared.cache_path.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_resume_continues_from_last_checkpoint(data_root, tmp_path):
     from mirmodels.experiment import fit
 
@@ -172,6 +173,7 @@ def test_resume_continues_from_last_checkpoint(data_root, tmp_path):
     assert second.metadata["global_step"] > first.metadata["global_step"]
 
 
+@pytest.mark.slow
 def test_cli_fit_with_set_and_data_root(data_root, tmp_path):
     from mirmodels.cli import main
 
@@ -243,6 +245,7 @@ def test_label_absent_from_the_vocabulary(data_root, tmp_path):
     assert "polka" in line
 
 
+@pytest.mark.slow
 def test_nan_input_stops_training_with_a_clear_message(data_root, tmp_path):
     import h5py
 
@@ -262,6 +265,7 @@ def test_nan_input_stops_training_with_a_clear_message(data_root, tmp_path):
     assert "NaN" in line and "input X" in line
 
 
+@pytest.mark.slow
 def test_tensorboard_logger_on_request(data_root, tmp_path):
     from mirmodels.experiment import fit
 
@@ -293,6 +297,7 @@ model:
 """
 
 
+@pytest.mark.slow
 def test_a_tutorial_style_config_trains_as_it_is(data_root, tmp_path):
     from mirmodels.cli import main
 
@@ -306,6 +311,7 @@ def test_a_tutorial_style_config_trains_as_it_is(data_root, tmp_path):
     assert meta["input_shape"] == [1, 32, 16] and meta["n_out"] == 4
 
 
+@pytest.mark.slow
 def test_feature_only_dataset_trains_from_its_feature_file(data_root, tmp_path):
     """Da-TACOS style: a .pyjama and a feature file in the cache layout, no audio; the feature's
     name need not be one mirfeat computes."""
