@@ -208,9 +208,12 @@ class AudioStore:
 
     def _dataset(self, key: str) -> h5py.Dataset:
         try:
-            return self.file[key]
+            dataset = self.file[key]
         except KeyError:
             raise MirError(f"{self.path}: no audio key {key!r}") from None
+        if not isinstance(dataset, h5py.Dataset):  # e.g. a feature cache (one group per key) given as audio
+            raise MirError(f"{self.path}: {key!r} is a group, not an audio waveform (is this a feature file?)")
+        return dataset
 
     def sample_rate(self, key: str) -> int:
         """Sampling rate in Hz of ``key`` (dataset attribute ``sr_hz``, else the root's)."""
@@ -219,6 +222,10 @@ class AudioStore:
         if rate is None:
             raise MirError(f"{self.path}: key {key!r} has no 'sr_hz' attribute")
         return int(np.asarray(rate).item())
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        """Shape of ``key``: (samples,) mono, or (channels, samples)."""
+        return tuple(self._dataset(key).shape)
 
     def num_samples(self, key: str) -> int:
         """Number of samples (last axis) of ``key``."""

@@ -241,3 +241,18 @@ def test_store_bad_paths(tmp_path):
     junk.write_text("not hdf5")
     with pytest.raises(MirError, match="not a readable HDF5 file"):
         AudioStore(junk).keys()
+
+
+def test_a_feature_file_given_as_audio_is_one_line(tmp_path):
+    """A feature cache (one group per key) where an audio store belongs: every reader names the file and key."""
+    import h5py
+
+    path = tmp_path / "set_lms_feat.hdf5"
+    with h5py.File(path, "w") as out:
+        out.create_group("a+++b.wav").create_dataset("value", data=np.zeros((1, 4, 8), dtype=np.float32))
+    store = AudioStore(path)
+    assert "a+++b.wav" in store and store.keys() == []
+    for read in (store.read, store.sample_rate, store.num_samples, store.duration):
+        with pytest.raises(MirError, match=r"set_lms_feat.hdf5: 'a\+\+\+b.wav' is a group, not an audio waveform"):
+            read("a+++b.wav")
+    store.close()

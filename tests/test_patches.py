@@ -457,6 +457,9 @@ def test_bad_inputs(tmp_path, data):
         with h5py.File(audio, "w") as out:
             out.create_dataset("x", data=np.zeros(100, np.float32)).attrs["sr_hz"] = 22050
         PatchDataset.from_audio(audio, ["nope"], None, 10, 10)
+    # a feature cache given where the audio store belongs
+    with pytest.raises(MirError, match=r"'a\+\+\+one.wav' is a group, not an audio waveform"):
+        PatchDataset.from_audio(path, ["a+++one.wav"], None, 10, 10)
 
 
 @pytest.mark.parametrize("layout", ["raw", "lzf", "chunked_on_bins", "unallocated"])
