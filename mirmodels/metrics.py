@@ -258,8 +258,9 @@ def class_index_to_chord(indices, vocabulary: Sequence[str] | None = None) -> li
     """Chord labels of class indices (default vocabulary :data:`CHORD_CLASSES_25`)."""
     vocabulary = CHORD_CLASSES_25 if vocabulary is None else tuple(vocabulary)
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-    if len(indices) and (indices.min() < 0 or indices.max() >= len(vocabulary)):
-        raise MirError(f"class index {int(indices.max())} outside the vocabulary of {len(vocabulary)} labels")
+    outside = indices[(indices < 0) | (indices >= len(vocabulary))]
+    if len(outside):
+        raise MirError(f"class index {int(outside[0])} outside the vocabulary of {len(vocabulary)} labels")
     return [vocabulary[i] for i in indices]
 
 
@@ -503,9 +504,12 @@ def multipitch_scores(ref_time, ref_freqs, est_time, est_freqs, **kwargs) -> dic
         raise MirError(f"est_freqs has {len(est_freqs)} frames but est_time has {len(est_time)}")
     ref_freqs = [np.asarray(f, dtype=np.float64).reshape(-1) for f in ref_freqs]
     est_freqs = [np.asarray(f, dtype=np.float64).reshape(-1) for f in est_freqs]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mir_eval warns about empty frames / resampling
-        scores = mir_eval.multipitch.evaluate(ref_time, ref_freqs, est_time, est_freqs, **kwargs)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # mir_eval warns about empty frames / resampling
+            scores = mir_eval.multipitch.evaluate(ref_time, ref_freqs, est_time, est_freqs, **kwargs)
+    except ValueError as error:  # e.g. times not increasing
+        raise MirError(f"multi-pitch scores: {str(error).splitlines()[0]}") from None
     return {name: float(value) for name, value in scores.items()}
 
 

@@ -179,6 +179,13 @@ def test_midi_and_notes_to_multipitch():
     assert [sorted(f.tolist()) for f in freqs] == [[440.0], [440.0], [220.0, 440.0], [220.0]]
 
 
+def test_multipitch_and_chord_index_bad_inputs_are_one_line_errors():
+    with pytest.raises(MirError, match="multi-pitch scores: Events should be in increasing order"):
+        m.multipitch_scores([0.0, 0.02, 0.01], [[440.0], [], []], [0.0, 0.01, 0.02], [[440.0], [], []])
+    with pytest.raises(MirError, match="class index -1 outside the vocabulary of 25 labels"):
+        m.class_index_to_chord([3, -1])
+
+
 def test_multipitch_scores_by_hand():
     t = np.array([0.0, 0.01])
     s = m.multipitch_scores(t, [np.array([440.0]), np.array([440.0, 220.0])], t, [np.array([440.0]), np.array([220.0])])
