@@ -72,10 +72,10 @@ def run_patches(network: torch.nn.Module, activation: Callable[[torch.Tensor], t
     starts : np.ndarray int64 (N,)
     """
     starts = cover_starts(array.shape[-1], patch_length, hop)
-    patches = _patches(np.asarray(array, dtype=np.float32), starts, patch_length)
+    array = np.asarray(array, dtype=np.float32)
     outputs = []
-    for first in range(0, len(patches), batch_size):
-        x = torch.from_numpy(patches[first:first + batch_size]).to(device)
+    for first in range(0, len(starts), batch_size):  # one batch of patches in memory at a time
+        x = torch.from_numpy(_patches(array, starts[first:first + batch_size], patch_length)).to(device)
         outputs.append(activation(network(x)).float().cpu().numpy())
     return np.concatenate(outputs), starts
 
@@ -94,10 +94,11 @@ def tutorial_patch_predictions(network: torch.nn.Module, target: Any, prediction
         starts = patch_starts(item.array.shape[-1], patch_length, patch_hop)
         if len(starts) == 0:
             continue
-        patches = _patches(np.asarray(item.array, dtype=np.float32), starts, patch_length)
+        array = np.asarray(item.array, dtype=np.float32)
         estimates = []
-        for first in range(0, len(patches), batch_size):
-            y = activation(network(torch.from_numpy(patches[first:first + batch_size]).to(device))).float().cpu()
+        for first in range(0, len(starts), batch_size):
+            x = torch.from_numpy(_patches(array, starts[first:first + batch_size], patch_length)).to(device)
+            y = activation(network(x)).float().cpu()
             estimates.append(y.numpy().reshape(y.shape[0], -1, patch_length))
         time_sec, frequency_hz = predictions[item.key]["time_sec"], predictions[item.key]["frequency_hz"]
         reference = np.stack([np.asarray(target.for_patch(item.key, int(s), patch_length, time_sec, frequency_hz))
