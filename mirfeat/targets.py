@@ -168,6 +168,7 @@ class Target:
                            f"{self.kind!r} needs {' or '.join(self.extents)}")
         self.vocabulary: list[str] | None = None
         self._cache: dict[str, tuple[int, Any]] = {}
+        self._grids: dict[str, tuple] = {}
 
     @property
     def num_outputs(self) -> int:
@@ -190,13 +191,17 @@ class Target:
     def _compact(self, key: str, time_sec, frequency_hz) -> tuple[int, Any]:
         cached = self._cache.get(key)
         num_frames = -1 if time_sec is None else len(time_sec)
-        if cached is not None and (not self.per_frame or cached[0] == num_frames or time_sec is None):
+        grid = _grid_signature(time_sec, frequency_hz)
+        # a per-frame target is reused only on the grid it was computed on (the same Target may serve
+        # two features: e.g. CQTs with 360 and 72 bins share their frames but not their bins)
+        if cached is not None and (not self.per_frame or time_sec is None or self._grids.get(key) == grid):
             return cached
         if self.per_frame:
             time_sec = _check_time(time_sec, key)
         self.doc.index_of(key)  # unknown key → MirError
         compact = (num_frames, self._compute(key, time_sec, frequency_hz))
         self._cache[key] = compact
+        self._grids[key] = grid
         return compact
 
     def for_file(self, key: str, time_sec: np.ndarray | None = None,
@@ -219,6 +224,15 @@ class Target:
         if self.per_frame and (start < 0 or length < 1 or start + length > num_frames):
             raise ParameterError(f"patch [{start}, {start + length}) outside the {num_frames} frames of {key!r}")
         return self._expand(compact, int(start), int(start) + int(length))
+
+
+def _grid_signature(time_sec: np.ndarray | None, frequency_hz: np.ndarray | None) -> tuple:
+    """(size, first, last) of each axis (None when absent): what tells two feature grids apart, cheaply."""
+    signature = []
+    for axis in (time_sec, frequency_hz):
+        array = None if axis is None else np.asarray(axis, dtype=float).reshape(-1)
+        signature.append(None if array is None else (array.size,) + ((array[0], array[-1]) if array.size else ()))
+    return tuple(signature)
 
 
 def _check_time(time_sec: np.ndarray | None, key: str) -> np.ndarray:

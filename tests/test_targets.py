@@ -341,6 +341,26 @@ def test_clique_work_id_outside_the_dictionary_is_named(doc):
         build_target(TargetSpec("clique", "work-id"), doc).prepare(key)
 
 
+def test_one_target_on_two_grids_with_the_same_frames(doc):
+    """A Target reused for two features: same frames, other bins (or other hop, same count) → recomputed."""
+    target = build_target(TargetSpec("pitch", "notes"), doc)
+    key = doc.keys()[3]
+    time_sec = frame_times(200)
+    fine, coarse = cqt_bins(360, 5), cqt_bins(72, 1)
+    assert target.for_file(key, time_sec, fine).shape == (360, 200)
+    y = target.for_patch(key, 0, 200, time_sec, coarse)
+    assert y.shape == (72, 200)
+    onsets, durations, pitches = doc.segments(key, "notes")
+    np.testing.assert_array_equal(y, ref_salience_notes(time_sec, coarse, onsets, durations, pitches))
+    labels = build_target(TargetSpec("framelabel", "section"), doc)
+    slow = frame_times(200, hop=2 * HOP)
+    labels.prepare(key, time_sec)
+    onsets, durations, values = doc.segments(key, "section")
+    classes = [labels.vocabulary.index(v) for v in values]
+    np.testing.assert_array_equal(labels.for_file(key, slow),
+                                  ref_frame_labels(slow, onsets, durations, classes, labels.no_label))
+
+
 def test_nearest_breakpoint_half_hop():
     bp = np.array([0.0, 0.01, 0.02, 0.5])
     frames = np.array([0.004, 0.006, 0.026, 0.2, 0.495])
