@@ -29,7 +29,9 @@ class MirGroup(click.Group):
         except MirError as error:
             fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
         except FileNotFoundError as error:
-            fail(f"{error.filename}: no such file")
+            fail(f"{error.filename}: no such file" if error.filename else str(error))
+        except OSError as error:  # no permission, disk full, a folder where a file belongs
+            fail(f"{error.filename}: {error.strerror or error}" if error.filename else f"I/O error: {error}")
         except KeyboardInterrupt:
             fail("interrupted", code=130)
 

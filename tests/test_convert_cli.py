@@ -252,3 +252,16 @@ def test_relative_corpus_root_checks_symlinks_and_matches_label_tables(tmp_path,
     report = convert("folder", "corpus", "out2", labels="labels.csv", key_column="file", label_column="label")
     doc = pyjama.load(tmp_path / "out2" / "folder.pyjama")
     assert doc.keys() == ["a+++x.wav", "b+++y.wav"] and doc.labels("label") == [["rock"], ["jazz"]]
+
+
+def test_an_os_error_while_writing_is_one_line(tmp_path, monkeypatch):
+    """No permission / disk full while writing (simulated): one line naming the file, exit 1, no traceback."""
+    corpus = make_gtzan(tmp_path / "corpus")
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("pyjama_tools.convert.write_audio_store", refuse)
+    result = CliRunner().invoke(main, ["gtzan", str(corpus), str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 1 and not isinstance(result.exception, PermissionError)
+    assert result.stderr.strip() == f"error: {tmp_path / 'out' / 'gtzan-genre_audio.hdf5'}: Permission denied"
