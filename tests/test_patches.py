@@ -323,6 +323,9 @@ def test_with_a_cache_built_by_mirfeat_cache(tmp_path):
     assert target.vocabulary[int(item["y"])] == "high"
     frames = PatchDataset.from_audio(audio, ["x.wav"], None, 3200, 1000, in_memory=True)
     assert torch.equal(frames[5]["X"], wave[5]["X"])
+    batch = collate(wave.__getitems__([len(wave) - 1, 5]))  # a batch of waveform patches: (B, 1, L)
+    assert tuple(batch["X"].shape) == (2, 1, 3200) and torch.equal(batch["X"][0], item["X"])
+    assert torch.equal(batch["X"][1], wave[5]["X"]) and batch["y"].tolist() == [int(item["y"]), int(wave[5]["y"])]
 
 
 # ----------------------------------------------------------------------------- FileDataset
