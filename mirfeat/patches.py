@@ -106,10 +106,12 @@ class _RawChunks:
     """Fast path for the cache's usual layout: uncompressed float32 chunks (C, F, chunk_frames).
 
     The byte offset of every chunk is read once from HDF5's own chunk index (``chunk_iter``), so
-    afterwards no HDF5 object needs to stay open for the key; a window is one ``os.preadv`` per
-    chunk it spans into a buffer shared by all keys, plus one copy into the output. This is
-    faster than the HDF5 hyperslab read of the same window (which allocates and evicts chunk-cache
-    entries on every random read; see bench/bench_patches.py). Any other layout (compression,
+    afterwards no HDF5 object needs to stay open for the key; a window that is one whole chunk is
+    one ``os.preadv`` straight into the output, any other window one ``os.preadv`` per chunk it
+    spans into a buffer shared by all keys, plus one copy into the output. This is faster than
+    the HDF5 hyperslab read of the same window (which allocates and evicts chunk-cache entries on
+    every random read; see bench/bench_patches.py); an ``mmap`` of the file measured no faster
+    (page-table faults and releases cost what the saved copy gains). Any other layout (compression,
     float16, chunks split along C or F, unallocated chunks) falls back to ``read_direct``.
     """
 
