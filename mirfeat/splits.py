@@ -11,7 +11,9 @@ Three rules, registered by name in :data:`SPLIT_RULES`:
 - ``list``: text files with one key or relative path per line (``blues/blues.00000.wav`` is the
   key ``blues+++blues.00000.wav``); the split is named by the file (``train_filtered.txt`` →
   ``train``) or by the mapping key when ``list_files`` is a dict. Entries in no list are left out
-  (the point of fault-filtered lists); a line naming no entry is an error.
+  (the point of fault-filtered lists); lines naming no entry (a file the converter could not decode,
+  a partial corpus) are left out with one warning per list, and a list none of whose lines names an
+  entry is an error.
 
 Group-aware splitting (``group_field``, e.g. ``piece``, ``track`` or ``work-id``): all the entries
 of a group land in the same split. With ``index_mod5`` the rule is applied to the group's ordinal
@@ -22,6 +24,7 @@ with ``field`` and ``list`` a group whose entries disagree is an error naming th
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -123,18 +126,31 @@ def _rule_list(doc: PyjamaDoc, indices: list[int], list_files, **_) -> dict[int,
             raise MirError(f"{path}: no such file") from None
         except (OSError, UnicodeDecodeError) as error:
             raise MirError(f"{path}: cannot read ({error})") from None
+        missing: list[tuple[int, str]] = []
+        matched = 0
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
             index = _line_to_index(line, lookup, suffix_lookup)
             if index is None:
-                raise MirError(f"{path}, line {number}: {line!r} names no entry of the .pyjama document")
+                missing.append((number, line))
+                continue
+            matched += 1
             if index in out and out[index] != name:
                 raise MirError(f"{path}, line {number}: {line!r} is also in {where_from[index]} ({out[index]})")
             if index in wanted:
                 out[index] = name
                 where_from[index] = str(path)
+        if missing:
+            number, line = missing[0]
+            if not matched:  # not one line matches: the wrong list, or lists of another dataset
+                raise MirError(f"{path}, line {number}: {line!r} names no entry of the .pyjama document "
+                               f"(nor does any of its {len(missing)} lines)")
+            # a file the converter could not decode (GTZAN's jazz.00054.wav is in train_filtered.txt)
+            # or a partial corpus: those lines are left out, said once per list
+            warnings.warn(f"{path}: {len(missing)} line(s) name no entry of the .pyjama document and are left "
+                          f"out (first: line {number}, {line!r})", stacklevel=3)
     return out
 
 
