@@ -569,3 +569,6 @@ def test_maestro_missing_or_malformed_metadata(tmp_path):
     (root / "maestro-v3.0.0.json").write_text('{"midi_filename": {"0": "a.midi"}}')
     with pytest.raises(MirError, match="no audio_filename column"):
         convert("maestro", root, tmp_path / "out")
+    (root / "maestro-v3.0.0.json").write_bytes(b"\xff\xfe\xfa not UTF-8")
+    with pytest.raises(MirError, match=r"maestro-v3.0.0.json: cannot read \('utf-8' codec can't decode"):
+        convert("maestro", root, tmp_path / "out")

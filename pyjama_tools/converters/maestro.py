@@ -58,6 +58,8 @@ def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise MirError(f"{path}: cannot read ({error})") from None
         except json.JSONDecodeError as error:
             raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: "
                            f"{error.msg}") from None
