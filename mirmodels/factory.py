@@ -122,14 +122,15 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
     ----------
     config : path or mapping
         A YAML file, a mapping holding ``model: {...}``, or the model mapping itself
-        (the one holding ``block_l``).
+        (the one holding ``block_l``).  In a YAML file, ``model: models/net.yaml`` (an
+        experiment config naming its model file, relative to the config's folder) is followed.
 
     Returns
     -------
     model : mapping
         The model description.
     origin : str or None
-        The YAML file (prefix of error messages), None for a mapping.
+        The YAML file that holds it (prefix of error messages), None for a mapping.
 
     Raises
     ------
@@ -165,6 +166,12 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
         if "model" not in config:
             raise ModelConfigError(f"{source}: no 'model' key (nor a 'block_l' list)")
         config = config["model"]
+        if isinstance(config, (str, Path)) and origin is not None:
+            # an experiment config naming its model file (relative to the config's folder)
+            reference = Path(config)
+            reference = reference if reference.is_absolute() else Path(origin).parent / reference
+            model, model_origin = load_model_config(reference)
+            return model, model_origin
         if not isinstance(config, Mapping):
             raise ModelConfigError(f"{source}: expected a mapping with 'block_l', got {type(config).__name__}")
     return config, origin

@@ -92,6 +92,24 @@ def test_accepts_a_path_a_full_config_or_the_model_mapping(tmp_path):
     assert origin == str(path) and model["name"] == "t"
 
 
+def test_an_experiment_config_naming_its_model_file_is_followed(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "net.yaml").write_text(yaml.safe_dump(model_of([[["Conv1d", {"out_channels": 3,
+                                                                                        "kernel_size": 2}]]])))
+    experiment = tmp_path / "experiment.yaml"
+    experiment.write_text("dataset: {base: x}\nmodel: models/net.yaml\n")
+    assert build_model(experiment, (1, 8)).output_shape == (3, 7)
+    result = CliRunner().invoke(main, ["summary", str(experiment), "--input-shape", "1,8"])
+    assert result.exit_code == 0 and "-> output (3, 7)" in result.output.splitlines()[0]
+    experiment.write_text("model: models/absent.yaml\n")
+    assert error_of(experiment, (1, 8)) == f"{tmp_path / 'models' / 'absent.yaml'}: no such file"
+    (tmp_path / "models" / "net.yaml").write_text(yaml.safe_dump(model_of([[["Conv1d", {"kernel_size": 2}]]])))
+    experiment.write_text("model: models/net.yaml\n")
+    assert error_of(experiment, (1, 8)) == (f"{tmp_path / 'models' / 'net.yaml'}: model.block_l[0].sequential_l[0]"
+                                            ".layer_l[0] (Conv1d): missing parameter 'out_channels'")
+    assert build_model(MODELS.parent / "bach10_hcqt_unet.yaml", (6, 24, 8)).output_shape == (1, 24, 8)
+
+
 def test_variables_replace_dollar_placeholders():
     config = model_of([[["Linear", {"in_features": -1, "out_features": "$n_out"}],
                         ["Dropout", {"p": "$drop"}]]])
