@@ -14,7 +14,9 @@ Grammar (the tutorial's, kept for compatibility)::
 A layer is ``[Name, params]`` with ``params`` a mapping, a bare value for layers that take one
 (``[Activation, ReLU]``, ``[StoreAs, E64]``), or nothing / ``empty``.  A parameter written
 ``-1`` (or left out, for the parameters a layer knows how to infer) is computed from the
-incoming tensor; a string ``"$name"`` is replaced by ``variables[name]``.
+incoming tensor; a string ``"$name"`` is replaced by ``variables[name]``.  The model may give
+defaults, ``model: {variables: {n_out: 10}, ...}``, which the caller's ``variables`` override (one
+model file then serves GTZAN's 10 classes and MagnaTagATune's 50 tags).
 
 Each layer is built and run at once on a probe batch (2 examples, CPU, eval mode, no
 gradient) so the next layer sees the real shape: no hand-kept shape arithmetic, and every
@@ -189,7 +191,8 @@ def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[in
         Shape of one example, batch excluded, e.g. ``(6, 360, 64)`` for an HCQT patch
         (channels, frequency bins, frames) or ``(1, 3200)`` for a waveform patch.
     variables : mapping, optional
-        Values for ``"$name"`` placeholders in layer parameters (e.g. ``{"n_out": 50}``).
+        Values for ``"$name"`` placeholders in layer parameters (e.g. ``{"n_out": 50}``); they
+        override the defaults of the model's own ``variables`` mapping.
 
     Returns
     -------
@@ -213,6 +216,10 @@ def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[in
 
 def _build(model: Mapping[str, Any], shape: tuple[int, ...], variables: dict[str, Any]) -> YamlNetwork:
     source = "model"
+    defaults = model.get("variables") or {}
+    if not isinstance(defaults, Mapping) or not all(isinstance(name, str) for name in defaults):
+        raise ModelConfigError(f"{source}.variables: expected a mapping of names to default values, got {defaults!r}")
+    variables = {**defaults, **variables}
     blocks_config = _as_list(model.get("block_l"), f"{source}.block_l")
     if not blocks_config:
         raise ModelConfigError(f"{source}.block_l: empty, the model has no layer")

@@ -110,6 +110,18 @@ def test_an_experiment_config_naming_its_model_file_is_followed(tmp_path):
     assert build_model(MODELS.parent / "bach10_hcqt_unet.yaml", (6, 24, 8)).output_shape == (1, 24, 8)
 
 
+def test_the_model_gives_variable_defaults_that_the_caller_overrides():
+    config = model_of([[["Flatten", {}], ["Linear", {"out_features": "$n_out"}]]])
+    config["model"]["variables"] = {"n_out": 10}
+    assert build_model(config, (2, 3)).output_shape == (10,)
+    assert build_model(config, (2, 3), variables={"n_out": 50}).output_shape == (50,)
+    config["model"]["variables"] = [10]
+    assert error_of(config, (2, 3)) == "model.variables: expected a mapping of names to default values, got [10]"
+    for name in ("autotag_lms", "chord_bilstm"):
+        shape = (1, 128, 64) if name == "autotag_lms" else (1, 72, 32)
+        assert build_model(MODELS / f"{name}.yaml", shape, {"n_out": 50}).output_shape[0] == 50
+
+
 def test_variables_replace_dollar_placeholders():
     config = model_of([[["Linear", {"in_features": -1, "out_features": "$n_out"}],
                         ["Dropout", {"p": "$drop"}]]])
