@@ -11,7 +11,7 @@ from torch import nn
 from mirmodels.layers.attention import (FiLM, MultiHeadSelfAttention, PositionalEncoding, TransformerEncoder,
                                         sinusoidal_encoding)
 from mirmodels.layers.conv import Conv1dTCN, Conv2dDS, Conv2dNext, Conv2dRes
-from mirmodels.layers.dense import AbsLayer, activation
+from mirmodels.layers.dense import AbsLayer, LogCompress, activation
 from mirmodels.layers.norm import BatchNorm1dT
 from mirmodels.layers.pooling import AutoPoolWeight, AutoPoolWeightSplit, Max, Mean, SoftmaxWeight
 from mirmodels.layers.recurrent import GRU, LSTMall, LSTMlast
@@ -160,6 +160,14 @@ def test_batchnorm1dt_normalizes_the_last_axis():
     y = BatchNorm1dT(num_features=3)(x)
     assert torch.allclose(y.mean((0, 1)), torch.zeros(3), atol=1e-5)
     assert torch.allclose(y.var((0, 1), unbiased=False), torch.ones(3), atol=1e-3)
+
+
+def test_log_compress():
+    x = torch.tensor([[0.0, 1.0, -2.0, 9.0]])
+    torch.testing.assert_close(LogCompress(factor=10000.0)(x), torch.log1p(10000.0 * x.clamp(min=0)))
+    for factor in (0, -1.0, float("nan"), "10"):
+        with pytest.raises(ParameterError, match=r"factor=.*: expected a number > 0"):
+            LogCompress(factor=factor)
 
 
 def test_activation_by_name_with_options():

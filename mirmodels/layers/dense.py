@@ -62,8 +62,8 @@ class LogCompress(nn.Module):
 
     def __init__(self, factor: float = 1.0):
         super().__init__()
-        if not factor > 0:
-            raise ValueError(f"factor must be > 0, got {factor}")
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+            raise ParameterError(f"factor={factor!r}: expected a number > 0")
         self.factor = float(factor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
