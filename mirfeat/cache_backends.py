@@ -59,10 +59,16 @@ def run_serial(jobs: list[KeyJob], n_jobs: int = 1, scheduler: str | None = None
 
 
 def _loky_executor(n_jobs: int):
-    """joblib's reusable loky process pool (kept alive 300 s between builds)."""
-    from joblib.externals.loky import get_reusable_executor
+    """joblib's reusable loky process pool (kept alive 300 s between builds).
 
-    return get_reusable_executor(max_workers=n_jobs, timeout=300)
+    Taken through joblib's own factory, not ``loky.get_reusable_executor``: the pool is the
+    process-wide one that ``joblib.Parallel`` reuses too, and joblib expects it to carry its
+    temporary-folder manager (a bare loky pool made any later ``Parallel(n_jobs>1)`` in the same
+    process fail with an AttributeError).
+    """
+    from joblib.executor import get_memmapping_executor
+
+    return get_memmapping_executor(n_jobs, timeout=300)
 
 
 def prestart(backend: str, n_jobs: int, feature, rates: tuple[int, ...]) -> list:

@@ -77,3 +77,23 @@ def test_unreachable_scheduler_is_one_line(corpus, tmp_path: Path) -> None:
     store, _ = corpus
     with pytest.raises(Exception, match=r"cannot reach the Dask scheduler 'tcp://127.0.0.1:9'"):
         build_cache(store, tmp_path / "x.hdf5", "lms", backend="dask", scheduler="tcp://127.0.0.1:9")
+
+
+def test_joblib_parallel_still_works_after_a_parallel_build(tmp_path):
+    """The cache's pool is joblib's process-wide one: a later joblib.Parallel in the same process must work."""
+    import subprocess
+    import sys
+
+    script = f"""
+import numpy as np, h5py
+from joblib import Parallel, delayed
+from mirfeat.cache import build_cache
+with h5py.File({str(tmp_path / 'a_audio.hdf5')!r}, 'w') as f:
+    for i in range(3):
+        f.create_dataset(f'k{{i}}.wav', data=np.random.default_rng(i).standard_normal(22050).astype('float32')).attrs['sr_hz'] = 22050
+build_cache({str(tmp_path / 'a_audio.hdf5')!r}, {str(tmp_path / 'a_lms.hdf5')!r}, 'lms', jobs=2)
+print(sum(Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4))))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("6")
