@@ -31,6 +31,7 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
 
+from mirfeat.patches import collate
 from mirmodels.config import ExperimentConfig
 from pyjama_tools.errors import MirError
 
@@ -400,9 +401,10 @@ class ExperimentDataModule(L.LightningDataModule):
             if shuffle and trainer is not None and trainer.world_size > 1:  # validation: every rank sees all
                 sampler = ShardedBatchSampler(sampler, trainer.global_rank, trainer.world_size)
             return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,
-                              persistent_workers=persistent)
+                              persistent_workers=persistent, collate_fn=collate)
+        # patches.collate returns the batch PatchDataset already read into one tensor (no copy)
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=persistent, drop_last=False)
+                          persistent_workers=persistent, drop_last=False, collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

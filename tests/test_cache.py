@@ -128,16 +128,16 @@ def test_layout_and_values_equal_the_feature(store: Path, tmp_path: Path, featur
                 np.testing.assert_array_equal(group["frequency_hz"][()], expected.frequency_hz)
             # chunked along time only, no compression by default
             channels, bins, frames = value.shape
-            assert value.chunks == (channels, bins, chunk_frames(channels, bins, frames, 4))
+            assert value.chunks == (channels, bins, chunk_frames(channels, bins, frames))
             assert value.compression is None
     assert not journal_dir(out).exists()
 
 
 def test_chunking_rule() -> None:
-    assert chunk_frames(6, 360, 5000, 4) == 64          # HCQT: 64-frame chunks (~550 kB)
-    assert chunk_frames(1, 128, 5000, 4) == 256         # LMS: capped at 256 frames
-    assert chunk_frames(1, 360, 100, 4) == 100          # never longer than the file
-    assert chunk_frames(1, 1, 10 ** 6, 4) == 16384      # waveform: long chunks
+    assert chunk_frames(6, 360, 5000) == 64          # HCQT: 64-frame chunks (~550 kB)
+    assert chunk_frames(1, 128, 5000) == 64          # LMS: one patch length too
+    assert chunk_frames(1, 360, 40) == 40            # never longer than the file
+    assert chunk_frames(1, 1, 10 ** 6) == 16384      # waveform: long chunks
 
 
 def test_reader(store: Path, tmp_path: Path) -> None:
