@@ -251,7 +251,7 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
                 params: dict[str, Any] | None = None, jobs: int = 1, dtype: str = "float32",
                 backend: str = "loky", scheduler: str | None = None, overwrite: bool = False,
                 strict: bool = False, quiet: bool = True, keys: Iterable[str] | None = None,
-                compression: str | None = None) -> CacheReport:
+                compression: str | None = None, device: str | None = None) -> CacheReport:
     """Compute ``feature`` for every file of an audio store into an HDF5 cache.
 
     Parameters
@@ -269,6 +269,10 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
     quiet : no progress bar
     keys : only these audio keys (default: all)
     compression : None (default, fastest reads), "lzf" or "gzip" for ``value``
+    device : None (default: numpy/librosa backend in ``jobs`` processes) or a torch device
+        ("cuda", "cuda:1", "cpu") for the torch backend, run in this process (the device does the
+        parallel work; ``jobs`` and ``backend`` are then not used). Values agree with the default
+        backend within about 1e-3 relative error; the device is not part of the parameters.
 
     Returns
     -------
@@ -285,6 +289,10 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
     _check_options(jobs, dtype, backend, scheduler, compression)
     audio_path, out_path = Path(audio_path), Path(out_path)
     feature_obj = build_feature(feature, params)
+    if device is not None:
+        from mirfeat.features.torch_backend import check_device
+
+        check_device(feature_obj, device)
     if not audio_path.exists():
         raise MirError(f"{audio_path}: no such file")
     if not out_path.parent.is_dir():
@@ -348,7 +356,7 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
         # the same imports anyway, so the parent does not pay them), else here
         first_key_of_rate = _rates(layout, todo)
         rates = tuple(sorted(first_key_of_rate))
-        warming = prestart(backend, jobs, feature_obj, rates) if todo else []
+        warming = prestart(backend, jobs, feature_obj, rates) if todo and device is None else []
         problems = warming[0].result() if warming else check_rates(feature_obj, rates)
         _raise_rate_problems(audio_path, first_key_of_rate, problems)
         if resuming:
@@ -356,8 +364,9 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
         else:
             journal.create(manifest)
 
-        jobs_list = [KeyJob(str(audio_path), key, feature_obj, dtype, str(journal.shard_dir)) for key in todo]
-        run = get_backend("serial" if jobs == 1 and backend == "loky" else backend)
+        jobs_list = [KeyJob(str(audio_path), key, feature_obj, dtype, str(journal.shard_dir), device) for key in todo]
+        serial = device is not None or (jobs == 1 and backend == "loky")
+        run = get_backend("serial" if serial else backend)
         computed = 0
         with h5py.File(journal.assembled, "w") as out:
             if base_keys:

@@ -35,6 +35,8 @@ class KeyJob:
     feature : Feature, the configured feature (small, picklable)
     dtype : str, "float32" or "float16"
     shard_dir : str, the journal's shard folder (written by the worker)
+    device : str or None, a torch device ("cuda", "cuda:1", "cpu") for the torch backend;
+        None computes with the numpy/librosa backend
     """
 
     audio_path: str
@@ -42,6 +44,7 @@ class KeyJob:
     feature: Feature
     dtype: str
     shard_dir: str
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def compute_key(job: KeyJob) -> KeyResult:
     try:
         audio = store.read(job.key)
         rate = store.sample_rate(job.key)
-        result = job.feature.compute(audio, rate)
+        result = job.feature.compute(audio, rate) if job.device is None else _compute_torch(job, audio, rate)
     except BadAudioError as error:
         write_skip(shard_dir, job.key, str(error))
         return KeyResult(job.key, SKIPPED, str(error))
@@ -120,6 +123,18 @@ def compute_key(job: KeyJob) -> KeyResult:
                                               f"(max {_FLOAT16_MAX:g}); use dtype float32")
     write_shard(shard_dir, job.key, value.astype(job.dtype, copy=False), result.time_sec, result.frequency_hz)
     return KeyResult(job.key, DONE)
+
+
+def _compute_torch(job: KeyJob, audio: np.ndarray, rate: int):
+    """The feature of one file with the torch backend on ``job.device``, back on the CPU as a FeatureValue."""
+    from mirfeat.features.base import FeatureValue, check_audio
+
+    feature = job.feature
+    feature.check_sample_rate(rate)
+    audio = check_audio(audio, feature.name, min_samples=feature.min_samples())
+    value = feature.compute_torch(audio, rate, device=job.device)[0].float().cpu().numpy()
+    time_sec, frequency_hz = feature.axes(audio.size, rate)
+    return FeatureValue(value, time_sec, frequency_hz)
 
 
 def compute_key_in_worker(job: KeyJob) -> KeyResult:

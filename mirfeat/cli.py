@@ -26,13 +26,15 @@ def main() -> None:
 @click.option("--backend", default="loky", show_default=True, type=click.Choice(["loky", "dask"]))
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler (tcp://host:port); default: a local cluster.")
 @click.option("--compression", default="none", show_default=True, type=click.Choice(["none", "lzf", "gzip"]))
+@click.option("--device", default=None, metavar="DEVICE",
+              help="Compute with the torch backend on this device (cuda, cuda:1, cpu); default: librosa in --jobs processes.")
 @click.option("--key", "keys", multiple=True, help="Only this audio key (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Rebuild even if OUT exists with other parameters.")
 @click.option("--strict", is_flag=True, help="Fail on bad audio instead of skipping it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def cache_command(audio: Path, out: Path, feature_name: str | None, params: tuple[str, ...], config: Path | None,
                   jobs: int, dtype: str, backend: str, scheduler: str | None, compression: str,
-                  keys: tuple[str, ...], overwrite: bool, strict: bool, quiet: bool) -> None:
+                  device: str | None, keys: tuple[str, ...], overwrite: bool, strict: bool, quiet: bool) -> None:
     """Compute a feature for every file of AUDIO (an audio HDF5) into the cache OUT (resumable)."""
     from mirfeat.cache import build_cache, load_feature_config
     from pyjama_tools.errors import MirError
@@ -44,7 +46,7 @@ def cache_command(audio: Path, out: Path, feature_name: str | None, params: tupl
     values.update(parse_key_values(params))
     report = build_cache(audio, out, name, values, jobs=jobs, dtype=dtype, backend=backend, scheduler=scheduler,
                          overwrite=overwrite, strict=strict, quiet=quiet, keys=list(keys) or None,
-                         compression=None if compression == "none" else compression)
+                         compression=None if compression == "none" else compression, device=device)
     if report.noop:
         click.echo(f"{report.path}: already complete ({report.reused} keys), nothing to do")
     else:

@@ -413,3 +413,35 @@ def test_real_clips_gtzan_and_bach10(tmp_path: Path) -> None:
             expected = hcqt.compute(audio.read(key), audio.sample_rate(key)).value
         np.testing.assert_array_equal(cache.read(key, 100, 164), expected[:, :, 100:164])
     assert audio.duration("country+++country.00000.wav") == pytest.approx(30.0, abs=0.1)
+
+
+def test_torch_backend_on_a_device(tmp_path):
+    """--device computes with the torch backend: same layout, values within the backends' 1e-3 agreement."""
+    from click.testing import CliRunner
+
+    from mirfeat.cli import main
+
+    rng = np.random.default_rng(0)
+    audio = tmp_path / "t_audio.hdf5"
+    with h5py.File(audio, "w") as f:
+        for i in range(2):
+            f.create_dataset(f"k{i}.wav", data=rng.standard_normal(22050).astype("float32")).attrs["sr_hz"] = 22050
+    build_cache(audio, tmp_path / "ref.hdf5", "cqt", {"n_octaves": 4}, jobs=1)
+    result = CliRunner().invoke(main, ["cache", str(audio), str(tmp_path / "dev.hdf5"), "--feature", "cqt",
+                                       "--param", "n_octaves=4", "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    ref, dev = FeatureCache(tmp_path / "ref.hdf5"), FeatureCache(tmp_path / "dev.hdf5")
+    assert dev.keys() == ref.keys() and dev.params_hash == ref.params_hash
+    for key in ref.keys():
+        np.testing.assert_array_equal(dev.time_sec(key), ref.time_sec(key))
+        a, b = ref.read(key), dev.read(key)
+        assert a.shape == b.shape
+        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 5e-3
+    for device, message in (("meta", "not supported"), ("banana", "not a torch device")):
+        bad = CliRunner().invoke(main, ["cache", str(audio), str(tmp_path / "bad.hdf5"), "--feature", "cqt",
+                                        "--device", device, "--quiet"])
+        assert bad.exit_code == 1 and message in bad.output and "Traceback" not in bad.output
+    chroma = CliRunner().invoke(main, ["cache", str(audio), str(tmp_path / "bad.hdf5"), "--feature", "chroma",
+                                       "--device", "cpu", "--quiet"])
+    assert chroma.exit_code == 1 and "no torch backend" in chroma.output
+    assert not (tmp_path / "bad.hdf5").exists()

@@ -104,6 +104,18 @@ def compute_batch(
     torch.Tensor
         float32 (B, C, F, T) on ``device``; time/frequency axes are ``feature.axes(N, sr)``.
     """
+    implementation, device = check_device(feature, device)
+    feature.check_sample_rate(sr)
+    batch = as_batch(feature, audio, device)
+    with torch.no_grad():
+        return implementation(feature, batch, float(sr))
+
+
+def check_device(feature: Feature, device: str | torch.device) -> tuple[Callable, torch.device]:
+    """The torch implementation of ``feature`` and the parsed ``device``, or a one-line ParameterError.
+
+    Fails when the feature has no torch backend, or the device is unknown, unsupported or absent.
+    """
     implementation = TORCH_FEATURES.get(feature.name)
     if implementation is None:
         raise ParameterError(
@@ -121,10 +133,7 @@ def compute_batch(
                              f"{torch.cuda.device_count()} CUDA device(s) are visible")
     if device.type not in ("cpu", "cuda"):
         raise ParameterError(f"{feature.name}: device {str(device)!r} not supported; use cpu, cuda or cuda:N")
-    feature.check_sample_rate(sr)
-    batch = as_batch(feature, audio, device)
-    with torch.no_grad():
-        return implementation(feature, batch, float(sr))
+    return implementation, device
 
 
 @register_torch("waveform")
