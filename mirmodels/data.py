@@ -193,6 +193,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         raise MirError(f"{annotation_path}: no such file (dataset.base {config.dataset.base!r}; set --data-root "
                        "or dataset.root)")
     doc = pyjama.load(annotation_path)
+    pyjama.check(doc, source=str(annotation_path))  # a malformed document is one line here, not a traceback later
     given_cache = cache_path_for(config, audio_path, "") if config.feature.cache is not None else None
     if audio_path.exists():
         store = AudioStore(audio_path)

@@ -349,3 +349,14 @@ def test_feature_only_dataset_trains_from_its_feature_file(data_root, tmp_path):
     data["feature"] = dict(data["feature"], type="chroma", params={})
     config.write_text(yaml.safe_dump(data))
     assert "feature.type: 'chroma', but" in _cli_error(["fit", str(config), "--out", str(tmp_path / "run3")])
+
+
+def test_malformed_annotation_document_is_one_line(data_root, tmp_path):
+    bad_root = tmp_path / "bad"
+    shutil.copytree(data_root, bad_root)
+    doc = json.loads((bad_root / "tiny.pyjama").read_text())
+    doc["collection"]["entry"][2] = "not an entry"
+    (bad_root / "tiny.pyjama").write_text(json.dumps(doc))
+    config = write_config(tmp_path / "c.yaml", "multiclass", bad_root)
+    line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run")])
+    assert "tiny.pyjama: entry 2: not an object" in line
