@@ -253,27 +253,21 @@ def test_model_path_exists_and_dataset_base_is_a_converter_default(name):
     from pyjama_tools.converters import load_all
 
     config = _load(name)
-    if config.model_source is not None:
-        assert (EXAMPLES_DIR / config.model_source).is_file()
-        assert config.model_source.startswith("models/")
+    assert config.model_source is not None, f"{name}: name a model file of examples/models/"
+    assert config.model_source.startswith("models/") and (EXAMPLES_DIR / config.model_source).is_file()
     bases = {cls.default_base for cls in load_all().values()} | {"cover1000"}  # Cover-1000: folder --name
     assert config.dataset.base in bases
     assert config.audio_path("DATA") == Path("DATA") / f"{config.dataset.base}_audio.hdf5"
 
 
-def _model_file(name: str) -> Path:
-    """The YAML holding the model of an example (its model file, or the config itself when inline)."""
-    config = _load(name)
-    return EXAMPLES_DIR / (config.model_source or name)
-
-
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if "unet" in n else n for n in EXAMPLES])
 def test_summary_command_builds_each_model(name):
+    """``mirmodels summary examples/<name>.yaml`` follows the config's model path and builds it."""
     from mirmodels.cli import main
 
     config = _load(name)
     shape = input_shape(config)
-    result = CliRunner().invoke(main, ["summary", str(_model_file(name)), "--input-shape",
+    result = CliRunner().invoke(main, ["summary", str(EXAMPLES_DIR / name), "--input-shape",
                                        ",".join(map(str, shape)), "--var", f"n_out={config.dataset.n_out}"])
     assert result.exit_code == 0, result.output
     assert f"input {tuple(shape)}" in result.output
@@ -281,13 +275,15 @@ def test_summary_command_builds_each_model(name):
     assert rows, result.output
     total = int(re.search(r"total parameters: ([\d,]+)", result.output).group(1).replace(",", ""))
     assert total == sum(int(r.replace(",", "")) for r in rows) > 0
+    if config.dataset.problem in ("multiclass", "multilabel"):  # the last layer has dataset.n_out outputs
+        assert f"output ({config.dataset.n_out},)" in result.output
 
 
 def test_summary_command_names_a_wrong_input_shape():
     from mirmodels.cli import main
 
     # the chord model's frequency convolutions cannot run on 12 bins
-    result = CliRunner().invoke(main, ["summary", str(_model_file("rwc_chords.yaml")), "--input-shape", "1,12,64"])
+    result = CliRunner().invoke(main, ["summary", str(EXAMPLES_DIR / "rwc_chords.yaml"), "--input-shape", "1,12,64"])
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and "Traceback" not in result.output
     assert "layer_l" in result.output
