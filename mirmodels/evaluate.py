@@ -286,28 +286,11 @@ def score_framelabel(predictions: dict, target: Any, doc: Any = None, annot_key:
         for key, pred in zip(keys, y_pred):
             onsets, durations, labels = doc.segments(key, field_name)
             intervals = np.stack([onsets, onsets + durations], axis=1) if len(onsets) else np.zeros((0, 2))
-            est_intervals, est_labels = frame_segments(metrics.class_index_to_chord(pred, vocabulary),
-                                                       predictions[key]["time_sec"])
+            est_intervals, est_labels = metrics.frames_to_segments(metrics.class_index_to_chord(pred, vocabulary),
+                                                                   predictions[key]["time_sec"])
             chord.append(metrics.chord_scores(intervals, [str(v) for v in labels], est_intervals, est_labels))
         result.update(_mean_dicts(chord, prefix="chord_"))
     return {"metrics": result}
-
-
-def frame_segments(labels: Sequence[str], time_sec: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Consecutive frames with the same label → (intervals (N, 2) in s, labels).
-
-    Frame i covers [b_i, b_(i+1)) with boundaries b half a hop around the frame centres (the first
-    clipped at 0); neighbouring segments share the very same boundary value, so they never overlap
-    by a rounding error (which ``mir_eval.chord`` rejects).
-    """
-    time_sec = np.asarray(time_sec, dtype=float)
-    labels = [str(v) for v in labels]
-    hop = float(np.median(np.diff(time_sec))) if len(time_sec) > 1 else 0.0
-    bounds = np.concatenate([time_sec - hop / 2, [time_sec[-1] + hop / 2]])
-    bounds[0] = max(bounds[0], 0.0)
-    change = [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
-    starts, stops = [0] + change, change + [len(labels)]
-    return np.stack([bounds[starts], bounds[stops]], axis=1), [labels[i] for i in starts]
 
 
 def _looks_like_chords(vocabulary: Sequence[str]) -> bool:

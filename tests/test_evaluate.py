@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import torch
 import yaml
 from click.testing import CliRunner
 
 from mirfeat.targets import TargetSpec, build_target
-from mirmodels.evaluate import (cover_starts, frame_segments, multipitch_reference, score_predictions, stitch)
+from mirmodels.evaluate import cover_starts, multipitch_reference, score_predictions, stitch
+from mirmodels.metrics import frames_to_segments
 from mirmodels.predict import salience_to_notes
 from pyjama_tools import pyjama
 from pyjama_tools.errors import MirError
@@ -52,7 +52,7 @@ def test_stitch_averages_overlaps():
 def test_frame_segments_share_boundaries():
     time_sec = np.arange(190) * 256 / 16000.0  # librosa frame times: float rounding in t ± hop/2
     labels = np.random.default_rng(0).integers(0, 3, 190).astype(str)
-    intervals, names = frame_segments(labels, time_sec)
+    intervals, names = frames_to_segments(labels, time_sec)
     assert np.all(intervals[1:, 0] == intervals[:-1, 1]) and intervals[0, 0] == 0.0
     assert len(names) == len(intervals) == 1 + int(np.count_nonzero(labels[1:] != labels[:-1]))
 
