@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 from torch.utils.data import DataLoader
 
 from mirfeat.patches import collate

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import torch
 
 from mirmodels.config import ExperimentConfig, load_config
-from mirmodels.data import ExperimentDataModule, PreparedData, prepare_data
+from mirmodels.data import ExperimentDataModule, prepare_data
 from pyjama_tools.errors import MirError
 
 __all__ = ["FitResult", "fit", "build_network", "check_output_shape", "build_trainer", "run_paths",

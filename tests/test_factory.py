@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from torch import nn
 
 from mirmodels.cli import main
-from mirmodels.factory import ModelConfigError, YamlNetwork, build_model, load_model_config
+from mirmodels.factory import ModelConfigError, build_model, load_model_config
 from mirmodels.layers import CHANNELS, get_layer, layer_names, register_layer
 from mirmodels.summary import count_parameters, format_summary, parse_shape, summarize
 from pyjama_tools.errors import MirError
