@@ -54,6 +54,9 @@ def fit_command(config: str, overrides: tuple[str, ...], data_root: str | None, 
 
     result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs, quiet=quiet)
     if result.is_global_zero:
+        unlabelled = result.metadata.get("unlabelled", 0)
+        if unlabelled:
+            click.echo(f"left out {unlabelled} file(s) without field {result.metadata['annot_key']!r}")
         click.echo(f"run: {result.run_dir}  best valid_loss {result.best_valid_loss:.4f} after {result.epochs} "
                    f"epochs  checkpoint {result.best_checkpoint}")
 

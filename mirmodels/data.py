@@ -87,6 +87,7 @@ class PreparedData:
     params_hash: str
     annot_key: str
     skipped: list = field(default_factory=list)
+    unlabelled: list = field(default_factory=list)
 
     @property
     def problem(self) -> str:
@@ -112,6 +113,7 @@ class PreparedData:
             "annotation_path": str(self.annotation_path),
             "cache_path": None if self.cache_path is None else str(self.cache_path),
             "splits": {name: len(keys) for name, keys in self.splits.items()},
+            "unlabelled": len(self.unlabelled),
         }
 
 
@@ -228,6 +230,12 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     target = build_target(spec, doc)
 
     keys = [k for k in doc.keys() if k is not None and (audio_keys is None or k in audio_keys)]
+    # An entry without the field is not annotated for this task (Bach10's stems have f0, not
+    # f0multi): it is left out rather than trained on as silence / no class. Multi-label is the
+    # exception: an empty tag list is a label (an MTT clip with none of the top tags).
+    unlabelled = [] if config.dataset.problem == "multilabel" else [k for k in keys if not doc.atoms(k, annot_key)]
+    if unlabelled:
+        keys = [k for k in keys if k not in set(unlabelled)]
     skipped: list = []
     cache_path = None
     if config.feature.type != WAVEFORM:
@@ -246,7 +254,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         keys = [k for k in keys if k in cached]
         cache.close()
     if not keys:
-        raise MirError(f"{annotation_path}: no entry has both audio and features")
+        raise MirError(f"{annotation_path}: no entry has audio, features and field {annot_key!r}")
 
     splits = split_keys(doc, keys=keys, rule=config.dataset.split, field=config.dataset.split_field,
                         list_files=_split_lists(config, audio_path.parent),
@@ -256,7 +264,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
             raise MirError(f"dataset.split: the {name!r} split is empty ({len(keys)} usable files, rule "
                            f"{config.dataset.split!r}); add files or change the split")
     prepared = PreparedData(config, audio_path, annotation_path, cache_path, doc, target, dict(splits),
-                            (), 0, sample_rate, feature_params, params_hash, annot_key, skipped)
+                            (), 0, sample_rate, feature_params, params_hash, annot_key, skipped, unlabelled)
     probe = make_dataset(prepared, splits["train"][:1], train=False)
     prepared.input_shape = tuple(int(s) for s in probe.input_shape)
     n_out = config.dataset.n_out

@@ -360,3 +360,22 @@ def test_malformed_annotation_document_is_one_line(data_root, tmp_path):
     config = write_config(tmp_path / "c.yaml", "multiclass", bad_root)
     line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run")])
     assert "tiny.pyjama: entry 2: not an object" in line
+
+
+def test_entries_without_the_field_are_left_out(data_root, tmp_path):
+    """Bach10's stems have f0 but no f0multi: they must not be trained on as silence."""
+    from mirmodels.config import load_config
+    from mirmodels.data import prepare_data
+
+    root = tmp_path / "partial"
+    shutil.copytree(data_root, root)
+    doc = pyjama.load(root / "tiny.pyjama")
+    for index in (1, 2, 5):  # entry 5 would be in the valid split (index % 5 == 0)
+        del doc.entries[index]["f0multi"]
+    pyjama.save(doc, root / "tiny.pyjama")
+    config = load_config(write_config(tmp_path / "c.yaml", "multipitch", root))
+    prepared = prepare_data(config, root)
+    assert sorted(prepared.unlabelled) == sorted(doc.keys()[i] for i in (1, 2, 5))
+    used = set(prepared.splits["train"]) | set(prepared.splits["valid"])
+    assert used == set(doc.keys()) - set(prepared.unlabelled)
+    assert prepared.metadata()["unlabelled"] == 3
