@@ -12,7 +12,7 @@ from pyjama_tools.cliutil import MirGroup, parse_key_values
 @click.group(cls=MirGroup)
 @click.version_option(package_name="mir101")
 def main() -> None:
-    """mirfeat command line."""
+    """Music features cached in HDF5: cache, info, show."""
 
 
 @main.command("cache")

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from pyjama_tools.cliutil import MirGroup
+
+#: Library warnings that say nothing actionable to a user of the command line.
+QUIET_WARNINGS = (
+    # (70, 3)-like kernels with padding 'same' (the book's Bittner model): torch pads a copy, harmless
+    r"Using padding='same' with even kernel lengths",
+    # Lightning's own use of a deprecated torch API
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+)
 
 
 @click.group(cls=MirGroup)
 @click.version_option(package_name="mir101")
 def main() -> None:
-    """mirmodels command line."""
+    """Networks written in YAML: summary, fit, evaluate, predict."""
+    for message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
 
 
 @main.command("summary")
