@@ -133,9 +133,12 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
     out_dir = Path(out_dir)
     base = check_base_name(name or converter.default_base)
     pyjama_path, payload_path, report_path = output_paths(out_dir, base, converter.payload_name(base))
-    existing = [p for p in (pyjama_path, payload_path) if p.exists()]
-    if existing and not overwrite:
-        raise MirError(f"{existing[0]}: already exists (use --overwrite to replace it)")
+    if not overwrite:
+        if pyjama_path.exists():
+            raise MirError(f"{pyjama_path}: already exists (use --overwrite to replace it)")
+        if payload_path.exists():
+            raise MirError(f"{payload_path}: already exists without its {pyjama_path.name} (an interrupted "
+                           "conversion?); use --overwrite to replace it")
     make_output_folder(out_dir)
 
     items, problems = collect_items(converter, strict)

@@ -173,6 +173,9 @@ def test_interrupted_conversion_leaves_nothing_that_looks_complete(tmp_path, mon
     # the old .pyjama is gone first: the old audio alone is not a complete pair; no partial file stays
     assert names == ["gtzan-genre_audio.hdf5"]
     monkeypatch.setattr(audio_store, "decode", real_decode)
+    # re-running without --overwrite says what the leftover is
+    again = run("gtzan", corpus, out, "--quiet")
+    assert again.exit_code == 1 and "without its gtzan-genre.pyjama (an interrupted conversion?)" in again.output
     assert run("gtzan", corpus, out, "--overwrite", "--quiet").exit_code == 0
     with AudioStore(out / "gtzan-genre_audio.hdf5") as store:
         assert pyjama.validate(pyjama.load(out / "gtzan-genre.pyjama"), store.keys()) == []
