@@ -56,22 +56,39 @@ class KeyResult:
     message: str = ""
 
 
-_STORES: dict[str, AudioStore] = {}
+_STORES: dict[str, tuple[tuple[int, ...], AudioStore]] = {}
 _THREADS_LIMITED = False
 
 
+def _file_identity(path: str) -> tuple[int, ...]:
+    """(device, inode, size, mtime in ns) of ``path``: changes when the file is replaced or rewritten."""
+    stat = os.stat(path)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 def _store(path: str) -> AudioStore:
-    """The audio store of this process (opened once per process and path)."""
-    store = _STORES.get(path)
-    if store is None:
-        store = _STORES[path] = AudioStore(path)
+    """The audio store of this process (opened once per process and file).
+
+    Pool workers (loky's reusable pool, a long-lived Dask cluster) outlive a build, so a store
+    replaced at the same path (``pyjama-convert --overwrite`` renames a new file over it) must
+    not be read through the handle on the old file: the handle is reopened when the file's
+    identity changes (one ``stat`` per key).
+    """
+    identity = _file_identity(path)
+    cached = _STORES.get(path)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    store = AudioStore(path)
+    _STORES[path] = (identity, store)
     return store
 
 
 def close_stores() -> None:
     """Close the audio stores this process opened (the serial backend calls it when done)."""
     while _STORES:
-        _STORES.popitem()[1].close()
+        _STORES.popitem()[1][1].close()
 
 
 def limit_worker_threads() -> None:

@@ -97,3 +97,23 @@ print(sum(Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4))))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("6")
+
+
+def test_pool_workers_read_a_replaced_audio_store_afresh(tmp_path: Path) -> None:
+    """The reusable pool outlives a build; a store replaced at the same path (a reconversion
+    with --overwrite) must be read anew, not through the worker's handle on the old file."""
+    import os
+
+    store = make_store(tmp_path / "x_audio.hdf5", count=4, seconds=1.0)
+    first = build_cache(store, tmp_path / "first.hdf5", "lms", jobs=2)
+    assert first.computed == 4
+    replacement = make_store(tmp_path / "new_audio.hdf5", count=4, seconds=1.0)
+    import h5py
+
+    with h5py.File(replacement, "a") as handle:  # same layout, other waveforms
+        for key in handle:
+            handle[key][...] = np.asarray(handle[key][()]) * 0.25
+    os.replace(replacement, store)
+    build_cache(store, tmp_path / "second.hdf5", "lms", jobs=2)
+    build_cache(store, tmp_path / "serial.hdf5", "lms", jobs=1)
+    assert_same_cache(tmp_path / "second.hdf5", tmp_path / "serial.hdf5")
