@@ -328,6 +328,10 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
             raise MirError(f"{out_path}: exists with different settings ({'; '.join(differences)}); "
                            f"use --overwrite to rebuild it")
         base_skipped = dict(old_skipped)
+        if strict:  # a key the cache left out is bad audio, not 'done', to a --strict run
+            bad = [key for key in selected if key in base_skipped]
+            if bad:
+                raise MirError(f"{audio_path}: key {bad[0]!r}: {base_skipped[bad[0]]} (--strict)")
         if set(selected) <= set(base_keys) | set(base_skipped):
             _drop_stale_journal(out_path, manifest)
             return CacheReport(out_path, 0, sorted(old_skipped), len(base_keys), noop=True)

@@ -296,6 +296,19 @@ def test_bad_audio_with_strict_fails(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_strict_on_a_finished_cache_with_skipped_keys_fails(tmp_path: Path) -> None:
+    """A cache that left bad files out is not 'already complete' to a --strict run."""
+    store = bad_store(tmp_path)
+    out = tmp_path / "bad_lms.hdf5"
+    build_cache(store, out, "lms")
+    before = out.stat().st_mtime_ns
+    with pytest.raises(MirError, match=r"key 'bad\+\+\+.*\(--strict\)"):
+        build_cache(store, out, "lms", strict=True)
+    assert out.stat().st_mtime_ns == before
+    good = [key for key in AudioStore(store).keys() if not key.startswith("bad")]
+    assert build_cache(store, out, "lms", strict=True, keys=good).noop  # the good keys alone are fine
+
+
 # ----------------------------------------------------------------------------- bad inputs
 
 
