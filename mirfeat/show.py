@@ -202,6 +202,19 @@ OVERLAYS: dict[str, tuple[Callable, bool]] = {
 }
 
 
+def _time_span(time_sec: np.ndarray) -> tuple[float, float]:
+    """Left and right edges in seconds of frames centred on ``time_sec`` (T,).
+
+    ``imshow`` spreads T columns evenly over its extent, so the extent reaches half a frame
+    beyond the first and last centres; the extent (first, last centre) put column j half a
+    frame off ``time_sec[j]`` (drifting from +half a frame at the start to -half at the end).
+    """
+    if time_sec.size == 0:
+        return 0.0, 1.0
+    step = float(time_sec[1] - time_sec[0]) if time_sec.size > 1 else 1.0
+    return float(time_sec[0]) - step / 2, float(time_sec[-1]) + step / 2
+
+
 def _default_channel(params: dict[str, Any], channels: int) -> int:
     """The h = 1 channel of a harmonic feature, else 0."""
     harmonics = params.get("harmonics")
@@ -306,7 +319,7 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
     else:
         axes, strip = figure.subplots(1, 1), None
         axes.set_xlabel("time (s)")
-    end = float(time_sec[-1]) if time_sec.size else 1.0
+    start, end = _time_span(time_sec)
     if frequency_hz is None:
         axes.plot(time_sec, value[channel].reshape(-1), linewidth=0.5)
         axes.set_ylabel("amplitude")
@@ -314,7 +327,7 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
         image = DISPLAY.get(feature, lambda v: v)(value[channel])
         bins = image.shape[0]
         axes.imshow(image, origin="lower", aspect="auto", interpolation="nearest", cmap="magma",
-                    extent=(float(time_sec[0]) if time_sec.size else 0.0, end, -0.5, bins - 0.5))
+                    extent=(start, end, -0.5, bins - 0.5))
         ticks = np.linspace(0, bins - 1, num=min(8, bins)).round().astype(int)
         axes.set_yticks(ticks)
         axes.set_yticklabels([f"{frequency_hz[t]:.0f}" for t in ticks])
@@ -323,7 +336,7 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
     title = [f"{key} — {feature} (channel {channel})"]
     if drawer is not None:
         drawer(_Plot(axes, strip, frequency_hz, title), doc, key, field)
-    axes.set_xlim(float(time_sec[0]) if time_sec.size else 0.0, end)
+    axes.set_xlim(start, end)
     axes.set_title("  |  ".join(title), fontsize=9)
     figure.tight_layout()
     return figure

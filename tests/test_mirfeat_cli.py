@@ -224,3 +224,18 @@ def test_show_waveform_and_errors(store: Path, lms_cache: Path, tmp_path: Path) 
     assert_one_line_error(run("show", other_cache, "genre1+++clip 05.wav", "--pyjama", doc, "--field", "chord",
                               "-o", out), "toy.pyjama", "'genre1+++clip 05.wav' is not in the .pyjama document")
     assert not out.exists()
+
+
+def test_show_image_columns_sit_at_the_frame_times(store: Path, tmp_path: Path) -> None:
+    """Column j of the drawn feature is centred on time_sec[j] (frame centres), so an overlay at
+    time t lies over the frame computed around t."""
+    cache = tmp_path / "toy_cqt.hdf5"
+    assert run("cache", store, cache, "--feature", "cqt", "--quiet").exit_code == 0
+    time_sec = FeatureCache(cache).time_sec(KEY)
+    axes = feature_figure(cache, KEY).axes[0]
+    image = axes.images[0]
+    left, right, _, _ = image.get_extent()
+    columns = image.get_array().shape[1]
+    centres = left + (np.arange(columns) + 0.5) * (right - left) / columns
+    np.testing.assert_allclose(centres, time_sec, atol=1e-9)
+    assert axes.get_xlim() == (left, right)
