@@ -62,7 +62,11 @@ _THREADS_LIMITED = False
 
 def _file_identity(path: str) -> tuple[int, ...]:
     """(device, inode, size, mtime in ns) of ``path``: changes when the file is replaced or rewritten."""
-    stat = os.stat(path)
+    try:
+        stat = os.stat(path)
+    except OSError as error:  # e.g. a Dask worker on a machine that does not see the path
+        raise MirError(f"{path}: cannot read the audio store in worker process {os.getpid()} "
+                       f"({error.strerror})") from None
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
@@ -118,9 +122,9 @@ def compute_key(job: KeyJob) -> KeyResult:
         DONE, SKIPPED (bad audio: the feature raised BadAudioError) or FAILED (any other
         user-facing error, e.g. float16 overflow; the message is one line naming the key).
     """
-    store = _store(job.audio_path)
     shard_dir = Path(job.shard_dir)
     try:
+        store = _store(job.audio_path)
         audio = store.read(job.key)
         rate = store.sample_rate(job.key)
         result = job.feature.compute(audio, rate) if job.device is None else _compute_torch(job, audio, rate)

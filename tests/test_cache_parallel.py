@@ -117,3 +117,15 @@ def test_pool_workers_read_a_replaced_audio_store_afresh(tmp_path: Path) -> None
     build_cache(store, tmp_path / "second.hdf5", "lms", jobs=2)
     build_cache(store, tmp_path / "serial.hdf5", "lms", jobs=1)
     assert_same_cache(tmp_path / "second.hdf5", tmp_path / "serial.hdf5")
+
+
+def test_a_worker_that_cannot_see_the_store_names_file_and_key(tmp_path: Path) -> None:
+    """A worker without the audio store (a Dask worker on another machine) fails with one line."""
+    from mirfeat.cache_work import FAILED, KeyJob, compute_key
+    from mirfeat.features import build_feature
+
+    job = KeyJob(str(tmp_path / "elsewhere_audio.hdf5"), "a+++b.wav", build_feature("lms"), "float32", str(tmp_path))
+    result = compute_key(job)
+    assert result.status == FAILED
+    assert "key 'a+++b.wav'" in result.message and "elsewhere_audio.hdf5" in result.message
+    assert "\n" not in result.message
