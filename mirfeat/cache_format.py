@@ -243,6 +243,9 @@ class FeatureCache:
         dataset = self._datasets.get(key) if self._pid == os.getpid() else None
         if dataset is None:
             if key not in self:
+                reasons = dict(self.skipped)
+                if key in reasons:
+                    raise MirError(f"{self.path}: key {key!r} was skipped when the cache was built ({reasons[key]})")
                 close = difflib.get_close_matches(key, self.keys(), n=3)
                 hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
                 raise MirError(f"{self.path}: no key {key!r} in the cache{hint}")

@@ -284,6 +284,8 @@ def test_bad_audio_is_skipped_and_reported(tmp_path: Path) -> None:
     cache = FeatureCache(out)
     assert sorted(cache.skipped) == sorted(report.skipped)
     assert len(cache.keys()) == 3 and "bad+++nan.wav" not in cache
+    with pytest.raises(MirError, match=r"key 'bad\+\+\+nan.wav' was skipped when the cache was built \(.*NaN"):
+        cache.read("bad+++nan.wav")
     # the skipped keys count as done: a rerun is a no-op
     assert build_cache(store, out, "lms").noop
 
