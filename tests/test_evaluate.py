@@ -260,6 +260,26 @@ def test_missing_split_and_not_a_run(runs, tmp_path):
         evaluate(tmp_path / "nothing")
 
 
+@pytest.mark.slow
+def test_a_dataset_whose_classes_are_numbered_otherwise_is_refused(runs, tmp_path):
+    """Output k means the run's class k: evaluating on a pair whose labels sort otherwise (another
+    --data-root) would score shifted classes silently."""
+    from mirmodels.evaluate import evaluate
+
+    data = tmp_path / "data"
+    shutil.copytree(runs["data"], data)
+    doc = pyjama.load(data / "tiny.pyjama")
+    renamed = sorted({v for labels in doc.labels("style") for v in labels})[-1]
+    style = doc.definitions["style"]
+    doc.define("style", style.type_extent, style.type_content, "free")
+    for entry in doc.entries:
+        entry["style"] = [dict(atom, value="aaa" if atom["value"] == renamed else atom["value"])
+                          for atom in entry["style"]]
+    pyjama.save(doc, data / "tiny.pyjama")
+    with pytest.raises(MirError, match=r"'style' classes of .*tiny.pyjama are not the run's: class 0 is 'aaa' here"):
+        evaluate(runs["multiclass"], data_root=data)
+
+
 # ----------------------------------------------------------------------------- predict
 
 
