@@ -34,7 +34,7 @@ import h5py
 import yaml
 
 import mirfeat
-from mirfeat.cache_backends import BACKENDS, get_backend, prestart
+from mirfeat.cache_backends import BACKENDS, get_backend, prestart, worker_died
 from mirfeat.cache_format import (
     COMPRESSIONS,
     DTYPES,
@@ -361,7 +361,7 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
         first_key_of_rate = _rates(layout, todo)
         rates = tuple(sorted(first_key_of_rate))
         warming = prestart(backend, jobs, feature_obj, rates) if todo and device is None else []
-        problems = warming[0].result() if warming else check_rates(feature_obj, rates)
+        problems = _warm_result(warming[0]) if warming else check_rates(feature_obj, rates)
         _raise_rate_problems(audio_path, first_key_of_rate, problems)
         if resuming:
             journal.clean_temporaries()
@@ -407,6 +407,16 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
     finally:
         journal.unlock()
     return CacheReport(out_path, computed, sorted(skipped.items()), reused)
+
+
+def _warm_result(future) -> dict[int, str]:
+    """The rate problems reported by a prestarted worker (a worker that died is one line)."""
+    from concurrent.futures import BrokenExecutor
+
+    try:
+        return future.result()
+    except BrokenExecutor as error:
+        raise worker_died(error) from None
 
 
 def _write_root_attrs(out: h5py.File, manifest: dict[str, Any], skipped: list[tuple[str, str]]) -> None:

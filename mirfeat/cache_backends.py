@@ -71,6 +71,13 @@ def _loky_executor(n_jobs: int):
     return get_memmapping_executor(n_jobs, timeout=300)
 
 
+def worker_died(error: BaseException) -> MirError:
+    """The one-line error for a pool worker that died (killed for memory, a crash in native code)."""
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return MirError(f"a worker process died while computing a file ({first}); it may have run out of "
+                    f"memory: try fewer --jobs, then rerun the same command to resume")
+
+
 def prestart(backend: str, n_jobs: int, feature, rates: tuple[int, ...]) -> list:
     """Start (and warm) the worker processes now, so that their start overlaps the parent's work.
 
@@ -101,7 +108,7 @@ def run_loky(jobs: list[KeyJob], n_jobs: int = 2, scheduler: str | None = None) 
     if n_jobs == 1:
         yield from run_serial(jobs)
         return
-    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 
     executor = _loky_executor(n_jobs)
     pending = iter(jobs)
@@ -113,7 +120,11 @@ def run_loky(jobs: list[KeyJob], n_jobs: int = 2, scheduler: str | None = None) 
                 following = next(pending, None)
                 if following is not None:
                     in_flight.add(executor.submit(compute_key_in_worker, following))
-                yield future.result()
+                try:
+                    result = future.result()
+                except BrokenExecutor as error:
+                    raise worker_died(error) from None
+                yield result
     finally:
         for future in in_flight:
             future.cancel()
@@ -124,6 +135,7 @@ def run_dask(jobs: list[KeyJob], n_jobs: int = 2, scheduler: str | None = None) 
     """The same work on a Dask cluster (``scheduler`` address, else a local cluster of ``n_jobs`` processes)."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
+        from distributed.scheduler import KilledWorker
     except ImportError:  # pragma: no cover - dask is an optional dependency
         raise MirError("backend 'dask' needs dask[distributed] (pip install 'mir101[dask]')") from None
     cluster = None
@@ -144,7 +156,10 @@ def run_dask(jobs: list[KeyJob], n_jobs: int = 2, scheduler: str | None = None) 
             first = [client.submit(compute_key_in_worker, job, pure=False) for job in islice(pending, window)]
             finished = as_completed(first)
             for future in finished:
-                result = future.result()
+                try:
+                    result = future.result()
+                except KilledWorker as error:
+                    raise worker_died(error) from None
                 future.release()
                 following = next(pending, None)
                 if following is not None:

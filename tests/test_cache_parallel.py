@@ -129,3 +129,51 @@ def test_a_worker_that_cannot_see_the_store_names_file_and_key(tmp_path: Path) -
     assert result.status == FAILED
     assert "key 'a+++b.wav'" in result.message and "elsewhere_audio.hdf5" in result.message
     assert "\n" not in result.message
+
+
+def test_a_worker_that_dies_is_one_line_and_the_build_resumes(tmp_path: Path) -> None:
+    """A pool worker killed mid-file (out of memory, a crash in native code) is a MirError that
+    says so; the journal stays, and the rerun finishes the build."""
+    from mirfeat.cache_journal import journal_dir
+    from mirfeat.features.base import FEATURES
+    from mirfeat.features.lms import LMS
+    from pyjama_tools.errors import MirError
+
+    store = make_store(tmp_path / "x_audio.hdf5", count=4, seconds=1.0)
+    out = tmp_path / "x_lms.hdf5"
+    FEATURES["dyinglms"] = DyingLMS
+    try:
+        DYING_FLAG.touch()
+        with pytest.raises(MirError, match=r"worker process died.*rerun the same command to resume") as error:
+            build_cache(store, out, "dyinglms", jobs=2)
+        assert "\n" not in str(error.value)
+        assert not out.exists() and journal_dir(out).exists()
+        DYING_FLAG.unlink()
+        report = build_cache(store, out, "dyinglms", jobs=2)
+        assert report.computed + report.reused == 4
+        assert not journal_dir(out).exists()
+    finally:
+        DYING_FLAG.unlink(missing_ok=True)
+        FEATURES.pop("dyinglms", None)
+
+
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+from mirfeat.features.lms import LMS as _LMS  # noqa: E402
+
+#: While this file exists, DyingLMS kills the pool worker computing the third file (the
+#: workers are children of this process, hence its pid in the name).
+DYING_FLAG = Path(tempfile.gettempdir()) / f"mir101-dying-lms-{os.getpid()}"
+
+
+class DyingLMS(_LMS):
+    """The log-mel, except that the third file of the test store kills the process (while DYING_FLAG exists)."""
+
+    name = "dyinglms"
+
+    def compute(self, audio, sr):
+        flag = Path(tempfile.gettempdir()) / f"mir101-dying-lms-{os.getppid()}"
+        if audio.size == int(1.2 * sr) and flag.exists():  # the third file (1.0 + 0.1 * 2 s)
+            os._exit(3)
+        return super().compute(audio, sr)
