@@ -221,6 +221,8 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             found.append(f"params_hash {old.get('params_hash')} → {new.get('params_hash')}")
     if old.get("dtype", "float32") != new.get("dtype"):
         found.append(f"dtype {old.get('dtype', 'float32')!r} → {new.get('dtype')!r}")
+    if "compression" in old and (old["compression"] or None) != (new.get("compression") or None):
+        found.append(f"compression {old['compression'] or 'none'!r} → {new.get('compression') or 'none'!r}")
     if not same_source(old.get("source", {}), new["source"]):
         found.append(f"audio source {old.get('source', {}).get('file')!r} (size/keys changed)")
     return found
@@ -239,6 +241,9 @@ def _existing_manifest(out_path: Path) -> tuple[dict[str, Any], list[str], list[
             "dtype": cache.dtype,
             "source": cache.source,
         }
+        if "compression" in cache.file.attrs:  # caches written before it was recorded are not compared
+            stored = str(cache.attrs["compression"])
+            manifest["compression"] = None if stored == "none" else stored
         return manifest, cache.keys(), cache.skipped
     finally:
         cache.close()

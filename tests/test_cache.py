@@ -231,6 +231,12 @@ def test_keys_subset_then_extension(store: Path, tmp_path: Path) -> None:
     full = tmp_path / "full_lms.hdf5"
     build_cache(store, full, "lms")
     assert_same_cache(out, full)
+    # extending with another compression would leave keys stored unlike the root attribute says
+    with pytest.raises(MirError, match=r"compression 'lzf' → 'none'"):
+        lzf = tmp_path / "lzf.hdf5"
+        build_cache(store, lzf, "lms", keys=keys[:2], compression="lzf")
+        assert build_cache(store, lzf, "lms", keys=keys[:2], compression="lzf").noop
+        build_cache(store, lzf, "lms")
     with pytest.raises(MirError, match=r"no audio key 'genre0\+\+\+clip 0.wav'.*did you mean"):
         build_cache(store, tmp_path / "x.hdf5", "lms", keys=["genre0+++clip 0.wav"])
 
