@@ -207,8 +207,9 @@ def _raise_rate_problems(store_path: Path, first_key_of_rate: dict[int, str], pr
         raise ParameterError(f"{store_path}: key {first_key_of_rate[rate]!r} at {rate} Hz: {message}")
 
 
-def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two manifests (feature, params, dtype, source)."""
+def _differences(old: dict[str, Any], new: dict[str, Any], compression: bool = True) -> list[str]:
+    """Human-readable differences between two manifests (feature, params, dtype, source, and
+    compression when ``compression``: it matters only when keys are to be added, not to a no-op)."""
     found = []
     if old.get("feature") != new.get("feature"):
         found.append(f"feature {old.get('feature')!r} → {new.get('feature')!r}")
@@ -221,7 +222,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             found.append(f"params_hash {old.get('params_hash')} → {new.get('params_hash')}")
     if old.get("dtype", "float32") != new.get("dtype"):
         found.append(f"dtype {old.get('dtype', 'float32')!r} → {new.get('dtype')!r}")
-    if "compression" in old and (old["compression"] or None) != (new.get("compression") or None):
+    if compression and "compression" in old and (old["compression"] or None) != (new.get("compression") or None):
         found.append(f"compression {old['compression'] or 'none'!r} → {new.get('compression') or 'none'!r}")
     if not same_source(old.get("source", {}), new["source"]):
         found.append(f"audio source {old.get('source', {}).get('file')!r} (size/keys changed)")
@@ -328,7 +329,7 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
             old, base_keys, old_skipped = _existing_manifest(out_path)
         except MirError as error:
             raise MirError(f"{error}; use --overwrite to replace it") from None
-        differences = _differences(old, manifest)
+        differences = _differences(old, manifest, compression=False)
         if differences:
             raise MirError(f"{out_path}: exists with different settings ({'; '.join(differences)}); "
                            f"use --overwrite to rebuild it")
@@ -340,6 +341,10 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
         if set(selected) <= set(base_keys) | set(base_skipped):
             _drop_stale_journal(out_path, manifest)
             return CacheReport(out_path, 0, sorted(old_skipped), len(base_keys), noop=True)
+        differences = _differences(old, manifest)  # keys are to be added: they must be stored alike
+        if differences:
+            raise MirError(f"{out_path}: exists with different settings ({'; '.join(differences)}); "
+                           f"use --overwrite to rebuild it")
 
     journal = Journal(out_path)
     journal.lock()
@@ -443,7 +448,7 @@ def _drop_stale_journal(out_path: Path, manifest: dict[str, Any]) -> None:
     if not journal.root.exists():
         return
     previous = journal.manifest()
-    if previous is not None and _differences(previous, manifest):
+    if previous is not None and _differences(previous, manifest, compression=False):
         return
     try:
         journal.lock()
