@@ -25,14 +25,15 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import lightning as L
 from torch.utils.data import DataLoader
 
 from mirfeat.patches import collate
 from mirmodels.config import ExperimentConfig
-from pyjama_tools.errors import MirError
+from pyjama_tools.errors import MirError, ParameterError
 
 __all__ = ["TARGET_KINDS", "PreparedData", "prepare_data", "ExperimentDataModule", "make_dataset",
            "guess_pitch_field", "cache_path_for"]
@@ -165,6 +166,23 @@ def _wait_for_cache(path: Path, params_hash: str, timeout_sec: float = 6 * 3600)
         time.sleep(2.0)
 
 
+@contextmanager
+def _naming(where: str) -> Iterator[None]:
+    """Prefix a :class:`MirError` raised inside with the config key (and file) it comes from.
+
+    mirfeat's messages name the feature / the field but not the experiment's YAML path
+    ("field 'chord' has extent 'segment'" does not say that ``dataset.problem`` is the mistake).
+    """
+    try:
+        yield
+    except MirError as error:
+        message = str(error).strip()
+        if message.startswith(where):
+            raise
+        cls = type(error) if type(error) in (MirError, ParameterError) else MirError
+        raise cls(f"{where}: {message}") from None
+
+
 def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None = None, jobs: int = 1,
                  quiet: bool = True) -> PreparedData:
     """Check the dataset pair, build/reuse the feature cache, build the target and the splits.
@@ -203,8 +221,13 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
             raise MirError(f"{audio_path}: holds no audio")
         sample_rate = store.sample_rate(sorted(audio_keys)[0])
         store.close()
-        feature = build_feature(config.feature.type, config.feature.params)
-        feature.check_sample_rate(sample_rate)
+        from mirfeat.features import feature_names
+
+        key = "feature.params" if config.feature.type in feature_names() else "feature.type"
+        with _naming(f"{config.source}: {key}" if config.source is not None else key):
+            feature = build_feature(config.feature.type, config.feature.params)
+        with _naming(f"{audio_path}: feature.params"):
+            feature.check_sample_rate(sample_rate)
         feature_params = feature.params.to_dict()
         params_hash = feature.params.hash()
     elif given_cache is not None and given_cache.exists():
@@ -225,9 +248,10 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise MirError(f"dataset.annot_key: field {annot_key!r} is not in {annotation_path}{hint}; "
                        f"fields: {', '.join(doc.definitions)}")
-    spec = TargetSpec(kind=TARGET_KINDS[config.dataset.problem], field=annot_key, top_n=config.dataset.top_n,
-                      chord_vocabulary=config.dataset.chord_vocabulary)
-    target = build_target(spec, doc)
+    with _naming(f"{annotation_path}: dataset (problem {config.dataset.problem!r}, annot_key {annot_key!r})"):
+        spec = TargetSpec(kind=TARGET_KINDS[config.dataset.problem], field=annot_key, top_n=config.dataset.top_n,
+                          chord_vocabulary=config.dataset.chord_vocabulary)
+        target = build_target(spec, doc)
 
     keys = [k for k in doc.keys() if k is not None and (audio_keys is None or k in audio_keys)]
     # An entry without the field is not annotated for this task (Bach10's stems have f0, not
@@ -256,9 +280,10 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     if not keys:
         raise MirError(f"{annotation_path}: no entry has audio, features and field {annot_key!r}")
 
-    splits = split_keys(doc, keys=keys, rule=config.dataset.split, field=config.dataset.split_field,
-                        list_files=_split_lists(config, audio_path.parent),
-                        group_field=config.dataset.group_field)
+    list_files = _split_lists(config, audio_path.parent)
+    with _naming(f"{annotation_path}: dataset.split {config.dataset.split!r}"):
+        splits = split_keys(doc, keys=keys, rule=config.dataset.split, field=config.dataset.split_field,
+                            list_files=list_files, group_field=config.dataset.group_field)
     for name in ("train", "valid"):
         if not splits.get(name):
             raise MirError(f"dataset.split: the {name!r} split is empty ({len(keys)} usable files, rule "

@@ -204,6 +204,20 @@ def test_bad_value_is_one_line_naming_the_yaml_path(data_root, tmp_path):
     assert line == f"error: {config}: train.lr: expected a number > 0, got 'fast'"
 
 
+@pytest.mark.parametrize("override, expected", [
+    ("feature.type=lmz", "{config}: feature.type: unknown feature 'lmz'"),
+    ("feature.params.n_melz=32", "{config}: feature.params: lms: unknown parameter 'n_melz'"),
+    ("dataset.annot_key=chord", "{data}: dataset (problem 'multiclass', annot_key 'chord'): field 'chord' has "
+                                "extent 'segment'"),
+    ("dataset.split=field", "{data}: dataset.split 'field': field 'split' is not defined"),
+])
+def test_data_errors_name_the_config_key(data_root, tmp_path, override, expected):
+    """mirfeat's messages (feature, target, split) arrive prefixed with the experiment's YAML path."""
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
+    line = _cli_error(["fit", str(config), "--set", override, "--out", str(tmp_path / "run")])
+    assert line.startswith("error: " + expected.format(config=config, data=(data_root / "tiny.pyjama").absolute()))
+
+
 def test_missing_dataset_names_the_file(tmp_path):
     config = write_config(tmp_path / "c.yaml", "multiclass", tmp_path / "empty")
     line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run")])
