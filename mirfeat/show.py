@@ -320,8 +320,8 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
         axes, strip = figure.subplots(1, 1), None
         axes.set_xlabel("time (s)")
     start, end = _time_span(time_sec)
-    if frequency_hz is None:
-        axes.plot(time_sec, value[channel].reshape(-1), linewidth=0.5)
+    if value.shape[1] == 1:  # one value per frame (the waveform): a curve
+        axes.plot(time_sec, value[channel, 0], linewidth=0.5)
         axes.set_ylabel("amplitude")
     else:
         image = DISPLAY.get(feature, lambda v: v)(value[channel])
@@ -330,8 +330,11 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
                     extent=(start, end, -0.5, bins - 0.5))
         ticks = np.linspace(0, bins - 1, num=min(8, bins)).round().astype(int)
         axes.set_yticks(ticks)
-        axes.set_yticklabels([f"{frequency_hz[t]:.0f}" for t in ticks])
-        axes.set_ylabel("frequency (Hz)")
+        if frequency_hz is not None:
+            axes.set_yticklabels([f"{frequency_hz[t]:.0f}" for t in ticks])
+            axes.set_ylabel("frequency (Hz)")
+        else:  # a binned feature without frequencies (e.g. Da-TACOS crema chroma written by the converter)
+            axes.set_ylabel("bin")
         axes.set_ylim(-0.5, bins - 0.5)
     title = [f"{key} — {feature} (channel {channel})"]
     if drawer is not None:

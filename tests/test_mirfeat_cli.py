@@ -239,3 +239,21 @@ def test_show_image_columns_sit_at_the_frame_times(store: Path, tmp_path: Path) 
     centres = left + (np.arange(columns) + 0.5) * (right - left) / columns
     np.testing.assert_allclose(centres, time_sec, atol=1e-9)
     assert axes.get_xlim() == (left, right)
+
+
+def test_show_a_binned_feature_without_frequencies(store: Path, tmp_path: Path) -> None:
+    """A (C, F, T) cache with F > 1 but no frequency_hz (the Da-TACOS converter's crema chroma)
+    is drawn as an image over bin indices, not as a curve (which was a ValueError traceback)."""
+    import h5py
+
+    cache = tmp_path / "toy_cqt.hdf5"
+    assert run("cache", store, cache, "--feature", "cqt", "--param", "n_octaves=2", "--quiet").exit_code == 0
+    with h5py.File(cache, "a") as handle:
+        for key in handle:
+            del handle[key]["frequency_hz"]
+    png = tmp_path / "binned.png"
+    result = run("show", cache, KEY, "-o", png)
+    assert result.exit_code == 0, result.output
+    axes = feature_figure(cache, KEY).axes[0]
+    assert axes.images[0].get_array().shape == FeatureCache(cache).shape(KEY)[1:]
+    assert axes.get_ylabel() == "bin"
