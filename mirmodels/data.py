@@ -35,7 +35,7 @@ from mirfeat.patches import collate
 from mirmodels.config import ExperimentConfig
 from pyjama_tools.errors import MirError, ParameterError
 
-__all__ = ["TARGET_KINDS", "PreparedData", "prepare_data", "ExperimentDataModule", "make_dataset",
+__all__ = ["TARGET_KINDS", "PreparedData", "prepare_data", "check_same_classes", "ExperimentDataModule", "make_dataset",
            "guess_pitch_field", "cache_path_for"]
 
 #: problem type → target kind of :func:`mirfeat.targets.build_target`
@@ -295,6 +295,34 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     n_out = config.dataset.n_out
     prepared.n_out = int(target.num_outputs) if n_out == "auto" else int(n_out)
     return prepared
+
+
+def check_same_classes(prepared: PreparedData, metadata: dict, where: str) -> None:
+    """Refuse a dataset whose classes are not those of a run (``run.json``), in the run's order.
+
+    The network's output ``k`` means the run's ``vocabulary[k]``; a dataset (another
+    ``--data-root``, an edited .pyjama) whose target numbers its labels otherwise would be scored
+    against, or trained on, shifted classes without a word. Metric learning is exempt: its work
+    indices are not output units.
+
+    Raises
+    ------
+    MirError
+        Naming ``where`` (the run directory), the .pyjama, the field and the first differing class.
+    """
+    if prepared.problem == "metric":
+        return
+    trained = metadata.get("vocabulary")
+    vocabulary = getattr(prepared.target, "vocabulary", None)
+    current = None if vocabulary is None else [str(v) for v in vocabulary]
+    if trained is None or current is None or list(trained) == current:
+        return
+    for index, (here, there) in enumerate(zip(current, trained)):
+        if here != there:
+            raise MirError(f"{where}: the {prepared.annot_key!r} classes of {prepared.annotation_path} are not the "
+                           f"run's: class {index} is {here!r} here, {there!r} in the run")
+    raise MirError(f"{where}: {prepared.annotation_path} gives {len(current)} {prepared.annot_key!r} classes, "
+                   f"the run was trained on {len(trained)}")
 
 
 def _feature_only(config: ExperimentConfig, cache_path: Path) -> tuple[dict, str, int | None]:

@@ -390,7 +390,7 @@ def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: st
     """
     from tqdm import tqdm
 
-    from mirmodels.data import prepare_data
+    from mirmodels.data import check_same_classes, prepare_data
 
     config, metadata = load_run(run_dir)
     split = split or config.eval.split
@@ -400,7 +400,7 @@ def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: st
     if tuple(prepared.input_shape) != tuple(metadata["input_shape"]):
         raise MirError(f"{run_dir}: the dataset's features give examples of shape {tuple(prepared.input_shape)}, "
                        f"the run was trained on {tuple(metadata['input_shape'])}")
-    _check_vocabulary(run_dir, prepared, metadata)
+    check_same_classes(prepared, metadata, str(run_dir))
     keys = prepared.splits.get(split) or []
     if not keys:
         raise MirError(f"{run_dir}: the {split!r} split is empty (rule {config.dataset.split!r})")
@@ -425,28 +425,6 @@ def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: st
             **_json_ready(scores)}
     path = write_json(data, run_paths(run_dir)["metrics"])
     return EvalResult(path, data)
-
-
-def _check_vocabulary(run_dir: str | os.PathLike, prepared: Any, metadata: dict) -> None:
-    """Refuse a dataset whose classes are not the run's, in the run's order.
-
-    The network's output ``k`` means the run's ``vocabulary[k]``; a dataset (another ``--data-root``,
-    an edited .pyjama) whose target numbers its labels otherwise would be scored against shifted
-    classes without a word. Metric learning is exempt: its work indices are not output units.
-    """
-    if prepared.problem == "metric":
-        return
-    trained = metadata.get("vocabulary")
-    vocabulary = getattr(prepared.target, "vocabulary", None)
-    current = None if vocabulary is None else [str(v) for v in vocabulary]
-    if trained is None or current is None or list(trained) == current:
-        return
-    for index, (here, there) in enumerate(zip(current, trained)):
-        if here != there:
-            raise MirError(f"{run_dir}: the {prepared.annot_key!r} classes of {prepared.annotation_path} are not the "
-                           f"run's: class {index} is {here!r} here, {there!r} in the run")
-    raise MirError(f"{run_dir}: {prepared.annotation_path} gives {len(current)} {prepared.annot_key!r} classes, "
-                   f"the run was trained on {len(trained)}")
 
 
 def _json_ready(value: Any) -> Any:

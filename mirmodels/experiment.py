@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import torch
 
 from mirmodels.config import ExperimentConfig, load_config
-from mirmodels.data import ExperimentDataModule, prepare_data
+from mirmodels.data import ExperimentDataModule, check_same_classes, prepare_data
 from pyjama_tools.errors import MirError
 
 __all__ = ["FitResult", "fit", "build_network", "check_output_shape", "build_trainer", "run_paths",
@@ -306,6 +306,9 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     check_output_shape(prepared.problem, network.output_shape, prepared.input_shape,
                        int(prepared.target.num_outputs), where="model")
     if ckpt_path is not None:  # a resumed run must be the same network: say which key differs
+        if paths["meta"].exists():  # ... trained on the same classes
+            _config, earlier = load_run(run_dir)
+            check_same_classes(prepared, earlier, str(run_dir))
         label = str(config.source) if config.source is not None else "the config"
         load_state_dict(network, ckpt_path, config_label=label)
     train = config.train

@@ -165,6 +165,18 @@ def test_resume_continues_from_last_checkpoint(data_root, tmp_path):
     other.write_text(yaml.safe_dump(data))
     with pytest.raises(MirError, match=r"last.ckpt: does not fit the model of .*'block_l.0.0.1.weight' has shape"):
         fit(other, out=tmp_path / "run", resume=True)
+    # the same network on a pair whose style classes sort otherwise: class k would change meaning
+    shifted = tmp_path / "shifted"
+    shifted.mkdir()
+    (shifted / "tiny_audio.hdf5").symlink_to(data_root / "tiny_audio.hdf5")
+    doc = pyjama.load(data_root / "tiny.pyjama")
+    last = sorted({v for labels in doc.labels("style") for v in labels})[-1]
+    doc.define("style", "global", "text", "free")
+    for entry in doc.entries:
+        entry["style"] = [dict(a, value="aaa" if a["value"] == last else a["value"]) for a in entry["style"]]
+    pyjama.save(doc, shifted / "tiny.pyjama")
+    with pytest.raises(MirError, match=r"'style' classes of .*shifted/tiny.pyjama are not the run's: class 0 is 'aaa'"):
+        fit(config, out=tmp_path / "run", resume=True, data_root=shifted)
     second = fit(config, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=3"])
     assert second.epochs == 3
     # the CSV log keeps the first session's epochs and goes on with the resumed one
