@@ -303,6 +303,8 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
         raise MirError(f"{audio_path}: no such file")
     if not out_path.parent.is_dir():
         raise MirError(f"{out_path.parent}: no such folder (for the cache {out_path.name})")
+    if out_path.is_dir():
+        raise MirError(f"{out_path}: is a folder; name the cache file to write (e.g. {out_path / 'features.hdf5'})")
     if out_path.exists() and out_path.resolve() == audio_path.resolve():
         raise MirError(f"{out_path}: the cache cannot be written over its own audio store")
     store = AudioStore(audio_path)

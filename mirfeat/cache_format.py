@@ -295,6 +295,8 @@ def open_cache_file(path: str | os.PathLike) -> h5py.File:
     path = Path(path)
     if not path.exists():
         raise MirError(f"{path}: no such file")
+    if path.is_dir():
+        raise MirError(f"{path}: is a folder, not a feature cache file")
     try:
         handle = h5py.File(path, "r")
     except OSError as error:

@@ -257,3 +257,11 @@ def test_show_a_binned_feature_without_frequencies(store: Path, tmp_path: Path) 
     axes = feature_figure(cache, KEY).axes[0]
     assert axes.images[0].get_array().shape == FeatureCache(cache).shape(KEY)[1:]
     assert axes.get_ylabel() == "bin"
+
+
+def test_a_folder_given_as_cache_is_one_clear_line(store: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "features"
+    folder.mkdir()
+    assert_one_line_error(run("cache", store, folder, "--feature", "lms", "--quiet"), "features: is a folder")
+    assert_one_line_error(run("cache", store, folder, "--feature", "lms", "--quiet", "--overwrite"), "is a folder")
+    assert_one_line_error(run("info", folder), "features: is a folder, not a feature cache file")
