@@ -329,7 +329,8 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         write_json(metadata, paths["meta"])
     csv_path = paths["logs"] / "metrics.csv"
     earlier_rows = _read_csv(csv_path) if resume and trainer.is_global_zero else []
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+    # weights_only explicitly: Lightning passes None on, and torch's default depends on its version
+    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if earlier_rows and trainer.is_global_zero:
         _merge_csv(earlier_rows, csv_path)
 

@@ -151,7 +151,7 @@ def test_fit_n_out_auto_comes_from_the_target(data_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_continues_from_last_checkpoint(data_root, tmp_path):
+def test_resume_continues_from_last_checkpoint(data_root, tmp_path, monkeypatch):
     from mirmodels.experiment import fit
 
     config = write_config(tmp_path / "c.yaml", "multiclass", data_root, max_epochs=2)
@@ -177,7 +177,16 @@ def test_resume_continues_from_last_checkpoint(data_root, tmp_path):
     pyjama.save(doc, shifted / "tiny.pyjama")
     with pytest.raises(MirError, match=r"'style' classes of .*shifted/tiny.pyjama are not the run's: class 0 is 'aaa'"):
         fit(config, out=tmp_path / "run", resume=True, data_root=shifted)
+    loads = []
+    original_load = torch.load
+
+    def recording_load(*args, **kwargs):
+        loads.append(kwargs.get("weights_only"))
+        return original_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
     second = fit(config, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=3"])
+    assert loads and all(flag is True for flag in loads), loads  # every checkpoint read is weights_only
     assert second.epochs == 3
     # the CSV log keeps the first session's epochs and goes on with the resumed one
     epochs = [int(row.split(",")[0]) for row in (tmp_path / "run" / "logs" / "metrics.csv").read_text().splitlines()[1:]]
