@@ -28,7 +28,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -186,11 +186,6 @@ class Journal:
             except (OSError, ValueError, KeyError):
                 path.unlink(missing_ok=True)
         return found
-
-    def iter_shards(self, paths: list[Path]) -> Iterator[Shard]:
-        """Read shards one at a time (memory stays one key's worth)."""
-        for path in paths:
-            yield read_shard(path)
 
     def remove(self) -> None:
         """Delete the journal folder."""
