@@ -10,8 +10,9 @@ labelled in Hz) and overlays an annotation from a ``.pyjama`` field, chosen by t
 - ``marker`` (e.g. beats): vertical lines, labelled in the strip;
 - ``global`` (e.g. ``genre``, ``tag``): the values in the title.
 
-Numeric pitch values are read as MIDI numbers when every value is at most 150 (the published
-sets store f0 and notes in MIDI), otherwise as Hz; 0 means silence and is not drawn.
+Numeric pitch values are in Hz or MIDI as the field's name says (``pitch_hz``, ``pitch_contour``;
+``pitchmidi``), else MIDI when every value is at most 150 (the published sets store f0 and notes
+in MIDI) and Hz otherwise; 0 means silence and is not drawn.
 Drawing uses matplotlib's Agg canvas directly (no screen, no pyplot global state).
 """
 
@@ -139,14 +140,23 @@ class _Plot:
         return rows
 
 
-def _to_hz(values: np.ndarray) -> np.ndarray:
-    """Pitch values → Hz: MIDI numbers when all are <= 150, else Hz already; 0/negative → NaN."""
+def _to_hz(values: np.ndarray, field: str = "") -> np.ndarray:
+    """Pitch values → Hz; 0/negative → NaN.
+
+    The unit comes from the field's name where it says it (``pitch_hz``, ``note_hz`` and JAMS
+    ``pitch_contour`` are Hz; ``pitchmidi``, ``note_midi`` are MIDI), else from the values: MIDI
+    numbers when all are <= 150, Hz otherwise (a bass f0 in Hz stays under 150 Hz, hence the
+    name first).
+    """
     values = np.asarray(values, dtype=float)
     out = np.full(values.shape, np.nan)
     voiced = np.isfinite(values) & (values > 0)
     if not voiced.any():
         return out
-    if values[voiced].max() <= 150:
+    name = field.lower()
+    in_hz = "hz" in name or "contour" in name
+    in_midi = "midi" in name
+    if in_midi or (not in_hz and values[voiced].max() <= 150):
         out[voiced] = 440.0 * 2.0 ** ((values[voiced] - 69.0) / 12.0)
     else:
         out[voiced] = values[voiced]
@@ -163,7 +173,7 @@ def _draw_breakpoints(plot: _Plot, doc, key: str, field: str) -> None:
     time, value = doc.breakpoints(key, field)
     colours = ["#ffffff", "#00e5ff", "#ff4081", "#76ff03", "#ffea00", "#ff9100"]
     for row, series in enumerate(np.atleast_2d(value)):
-        rows = plot.rows(_to_hz(series))
+        rows = plot.rows(_to_hz(series, field))
         plot.axes.plot(time, rows, ".", markersize=1.5, color=colours[row % len(colours)])
 
 
@@ -171,7 +181,7 @@ def _draw_segments(plot: _Plot, doc, key: str, field: str) -> None:
     time, duration, value = doc.segments(key, field)
     if doc.definition(field).type_content == "numeric":
         _needs_frequency(plot, field, "numeric segment")
-        rows = plot.rows(_to_hz(value))
+        rows = plot.rows(_to_hz(value, field))
         plot.axes.hlines(rows, time, time + duration, colors="#ffffff", linewidth=1.5)
         return
     for start, length, label in zip(time, duration, value):

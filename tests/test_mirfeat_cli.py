@@ -196,6 +196,11 @@ def test_to_hz() -> None:
     np.testing.assert_allclose(_to_hz(np.array([69.0, 57.0, 0.0]))[:2], [440.0, 220.0])
     assert np.isnan(_to_hz(np.array([0.0]))).all()
     np.testing.assert_allclose(_to_hz(np.array([440.0, 0.0, 880.0]))[[0, 2]], [440.0, 880.0])  # already Hz
+    # a bass f0 in Hz (all under 150) is not read as MIDI when the field's name says Hz, and the reverse
+    np.testing.assert_allclose(_to_hz(np.array([55.0, 98.0]), "pitch_contour"), [55.0, 98.0])
+    np.testing.assert_allclose(_to_hz(np.array([55.0, 98.0]), "pitch_hz"), [55.0, 98.0])
+    np.testing.assert_allclose(_to_hz(np.array([69.0]), "note_midi"), [440.0])
+    np.testing.assert_allclose(_to_hz(np.array([200.0]), "pitchmidi"), [440.0 * 2 ** (131 / 12)])
 
 
 def test_show_waveform_and_errors(store: Path, lms_cache: Path, tmp_path: Path) -> None:
