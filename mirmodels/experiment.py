@@ -141,8 +141,10 @@ def load_state_dict(network: torch.nn.Module, path: str | os.PathLike, config_la
         raise MirError(f"{path}: no such checkpoint (was the run trained to the end?)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle / zip errors of a corrupt file
-        raise MirError(f"{path}: cannot read the checkpoint ({str(error).splitlines()[0]})") from None
+    except Exception as error:  # pickle / zip errors of a corrupt file (their text may be a bare number, or empty)
+        detail = (str(error).splitlines() or [""])[0]
+        raise MirError(f"{path}: not a readable PyTorch checkpoint, corrupt or truncated "
+                       f"({type(error).__name__}{': ' + detail if detail else ''})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = {k.removeprefix("model."): v for k, v in state["state_dict"].items()}
     if not isinstance(state, dict):

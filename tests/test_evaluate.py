@@ -237,6 +237,18 @@ def test_checkpoint_of_another_model_is_refused(runs, tmp_path):
     assert "(8, 1, 3, 3) in the checkpoint, (16, 1, 3, 3) in the model" in result.output
 
 
+@pytest.mark.parametrize("content", [b"", b"junk", b"PK\x03\x04 not a zip"])
+def test_a_corrupt_checkpoint_is_one_clear_line(tmp_path, content):
+    import torch
+
+    from mirmodels.experiment import load_state_dict
+
+    path = tmp_path / "best.pt"
+    path.write_bytes(content)
+    with pytest.raises(MirError, match=r"best.pt: not a readable PyTorch checkpoint, corrupt or truncated \(\w+"):
+        load_state_dict(torch.nn.Linear(2, 1), path)
+
+
 @pytest.mark.slow
 def test_features_that_do_not_match_the_run_are_refused(runs, tmp_path):
     from mirmodels.evaluate import evaluate
