@@ -24,6 +24,7 @@ journal; the same command resumes, recomputing only the keys that were in flight
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from mirfeat.cache_format import (
     COMPRESSIONS,
     DTYPES,
     FeatureCache,
+    content_sample,
     open_cache_file,
     same_source,
     source_fingerprint,
@@ -165,16 +167,18 @@ def _check_options(jobs: int, dtype: str, backend: str, scheduler: str | None, c
         raise ParameterError(f"compression={compression!r} is not allowed; expected {allowed}")
 
 
-def _store_layout(store: AudioStore) -> list[tuple[str, tuple, int]]:
-    """(key, shape, sample rate) of every key of the audio store."""
+def _store_layout(store: AudioStore) -> tuple[list[tuple[str, tuple, int]], str]:
+    """(key, shape, sample rate) of every key of the audio store, and the SHA-1 of their content samples."""
     layout = []
+    content = hashlib.sha1()
     for key, dataset in store.file.items():
         if not isinstance(dataset, h5py.Dataset):
             continue
         layout.append((key, tuple(dataset.shape), store.sample_rate(key)))
+        content.update(content_sample(dataset))
     if not layout:
         raise MirError(f"{store.path}: no audio datasets (is it an audio store?)")
-    return layout
+    return layout, content.hexdigest()
 
 
 def _select_keys(store_path: Path, layout: list[tuple[str, tuple, int]], keys: Iterable[str] | None) -> list[str]:
@@ -225,7 +229,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any], compression: bool = T
     if compression and "compression" in old and (old["compression"] or None) != (new.get("compression") or None):
         found.append(f"compression {old['compression'] or 'none'!r} → {new.get('compression') or 'none'!r}")
     if not same_source(old.get("source", {}), new["source"]):
-        found.append(f"audio source {old.get('source', {}).get('file')!r} (size/keys changed)")
+        found.append(f"audio source {old.get('source', {}).get('file')!r} (size, keys or audio changed)")
     return found
 
 
@@ -309,7 +313,7 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
         raise MirError(f"{out_path}: the cache cannot be written over its own audio store")
     store = AudioStore(audio_path)
     try:
-        layout = _store_layout(store)
+        layout, content_sha1 = _store_layout(store)
     finally:
         store.close()
     selected = _select_keys(audio_path, layout, keys)
@@ -319,7 +323,7 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
         "params_hash": feature_obj.params.hash(),
         "dtype": dtype,
         "compression": compression,
-        "source": source_fingerprint(audio_path, layout),
+        "source": source_fingerprint(audio_path, layout, content_sha1),
         "mirfeat_version": mirfeat.__version__,
     }
 

@@ -67,23 +67,40 @@ def chunk_frames(channels: int, bins: int, frames: int) -> int:
 # ----------------------------------------------------------------------------- source fingerprint
 
 
-def source_fingerprint(audio_path: str | os.PathLike, keys_and_shapes: list[tuple[str, tuple, int]]) -> dict[str, Any]:
-    """A cheap fingerprint of an audio store: name, size, mtime and a hash of its keys, shapes and rates.
+#: Samples hashed per key (from the middle of each waveform) for the content part of the fingerprint.
+CONTENT_SAMPLES = 256
+
+
+def content_sample(dataset: h5py.Dataset) -> bytes:
+    """The ``CONTENT_SAMPLES`` samples in the middle of an audio dataset (last axis = time), as bytes."""
+    frames = int(dataset.shape[-1]) if dataset.ndim else 0
+    start = max(0, frames // 2 - CONTENT_SAMPLES // 2)
+    return np.ascontiguousarray(dataset[..., start:start + CONTENT_SAMPLES], dtype=np.float32).tobytes()
+
+
+def source_fingerprint(audio_path: str | os.PathLike, keys_and_shapes: list[tuple[str, tuple, int]],
+                       content_sha1: str | None = None) -> dict[str, Any]:
+    """A cheap fingerprint of an audio store: name, size, mtime, a hash of its layout and of samples.
 
     Reading every waveform would cost as much as computing the features, so the fingerprint
-    only hashes the layout (each key's name, array shape and sample rate) and records the
-    file's size and modification time.  :func:`same_source` compares name, size and layout
-    hash; the mtime is informational (copying a store keeps its caches valid).
+    hashes the layout (each key's name, array shape and sample rate) and, in ``content_sha1``,
+    :data:`CONTENT_SAMPLES` samples from the middle of each key (see :func:`content_sample`):
+    a store reconverted with other audio but the same layout and size (another resampler,
+    gain, downmix) no longer passes for the old one.  :func:`same_source` compares name, size,
+    layout hash and content hash; the mtime is informational (copying a store keeps its caches
+    valid).
 
     Parameters
     ----------
     audio_path : path of the ``*_audio.hdf5`` store
     keys_and_shapes : list of (key, shape, sample_rate) for every key of the store
+    content_sha1 : hex SHA-1 of the content samples of every key, in layout order (None: not recorded)
 
     Returns
     -------
     dict
-        ``{"file", "size", "mtime", "layout_sha1", "keys"}`` (JSON-serialisable).
+        ``{"file", "size", "mtime", "layout_sha1", "keys"}`` and ``"content_sha1"`` when given
+        (JSON-serialisable).
     """
     path = Path(audio_path)
     stat = path.stat()
@@ -96,11 +113,15 @@ def source_fingerprint(audio_path: str | os.PathLike, keys_and_shapes: list[tupl
         "mtime": round(stat.st_mtime, 3),
         "layout_sha1": digest.hexdigest(),
         "keys": len(keys_and_shapes),
+        **({"content_sha1": content_sha1} if content_sha1 else {}),
     }
 
 
 def same_source(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether two fingerprints describe the same audio store (name, size and layout hash)."""
+    """Whether two fingerprints describe the same audio store (name, size, layout hash, and
+    content hash when both record one: caches written before it was recorded stay valid)."""
+    if "content_sha1" in a and "content_sha1" in b and a["content_sha1"] != b["content_sha1"]:
+        return False
     return all(a.get(k) == b.get(k) for k in ("file", "size", "layout_sha1"))
 
 

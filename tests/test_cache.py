@@ -221,6 +221,23 @@ def test_changed_audio_source_is_refused(store: Path, tmp_path: Path) -> None:
         build_cache(store, out, "lms")
 
 
+
+def test_reconverted_audio_with_the_same_layout_is_refused(store: Path, tmp_path: Path) -> None:
+    """Same keys, shapes, rates and file size, other samples (a reconversion with another gain or
+    resampler): the cache of the old audio is not reused as if it were this audio's."""
+    out = tmp_path / "toy_lms.hdf5"
+    build_cache(store, out, "lms")
+    size = store.stat().st_size
+    with h5py.File(store, "a") as handle:
+        for key in handle:
+            handle[key][...] = np.asarray(handle[key][()]) * 0.5
+    assert store.stat().st_size == size
+    with pytest.raises(MirError, match=r"audio source 'toy_audio.hdf5' \(size, keys or audio changed\)"):
+        build_cache(store, out, "lms")
+    assert build_cache(store, out, "lms", overwrite=True).computed == 6
+    assert build_cache(store, out, "lms").noop
+
+
 def test_keys_subset_then_extension(store: Path, tmp_path: Path) -> None:
     out = tmp_path / "toy_lms.hdf5"
     keys = AudioStore(store).keys()
