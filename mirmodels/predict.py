@@ -80,14 +80,22 @@ def hz_to_midi(frequency_hz: np.ndarray) -> np.ndarray:
 
 
 def salience_to_notes(salience: np.ndarray, frequency_hz: np.ndarray, time_sec: np.ndarray,
-                      threshold: float = 0.5) -> list[tuple[float, float, int]]:
+                      threshold: float = 0.5, end_sec: float | None = None) -> list[tuple[float, float, int]]:
     """Note segments from a (F, T) salience: frames above ``threshold`` whose bin rounds to the same
     MIDI pitch, merged over consecutive frames.
+
+    Parameters
+    ----------
+    salience : np.ndarray, shape (F, T)
+    frequency_hz : np.ndarray, shape (F,), bin centres in Hz
+    time_sec : np.ndarray, shape (T,), frame times in s
+    threshold : a bin is active when its salience is above it
+    end_sec : duration of the audio in s: no note ends after it (default: no limit)
 
     Returns
     -------
     list of (onset_sec, duration_sec, midi) sorted by onset then pitch; a note ends one frame hop
-    after its last active frame.
+    after its last active frame (or at ``end_sec``).
     """
     salience = np.asarray(salience)
     time_sec = np.asarray(time_sec, dtype=float)
@@ -102,21 +110,25 @@ def salience_to_notes(salience: np.ndarray, frequency_hz: np.ndarray, time_sec: 
         edges = np.diff(np.concatenate([[0], frames, [0]]))
         for first, last in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
             onset = time_sec[first]
-            notes.append((float(onset), float(time_sec[last] + hop - onset), int(pitch)))
+            end = time_sec[last] + hop if end_sec is None else min(time_sec[last] + hop, end_sec)
+            if end > onset:
+                notes.append((float(onset), float(end - onset), int(pitch)))
     return sorted(notes)
 
 
-def _frame_segments(labels: np.ndarray, time_sec: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
-    """Consecutive frames with the same label → segments {time, duration, value}."""
+def _frame_segments(labels: np.ndarray, time_sec: np.ndarray, names: list[str],
+                    end_sec: float | None = None) -> list[dict[str, Any]]:
+    """Consecutive frames with the same label → segments {time, duration, value} (none past ``end_sec``)."""
     if labels.size == 0:
         return []
     hop = float(np.median(np.diff(time_sec))) if len(time_sec) > 1 else 0.0
     change = np.flatnonzero(np.diff(labels)) + 1
     starts = np.concatenate([[0], change])
     stops = np.concatenate([change, [labels.size]])
-    return [{"time": float(time_sec[a]), "duration": float(time_sec[b - 1] + hop - time_sec[a]),
+    limit = np.inf if end_sec is None else float(end_sec)
+    return [{"time": float(time_sec[a]), "duration": float(min(time_sec[b - 1] + hop, limit) - time_sec[a]),
              "value": names[int(labels[a])] if int(labels[a]) < len(names) else str(int(labels[a]))}
-            for a, b in zip(starts, stops)]
+            for a, b in zip(starts, stops) if time_sec[a] < limit]
 
 
 # ----------------------------------------------------------------------------- writers per problem
@@ -168,7 +180,8 @@ def _write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, 
 
 
 @_register("framelabel")
-def _write_frames(prediction: dict, metadata: dict, stem: Path, files: list[Path], **_: Any) -> dict[str, Any]:
+def _write_frames(prediction: dict, metadata: dict, stem: Path, files: list[Path], duration_sec: float | None = None,
+                  **_: Any) -> dict[str, Any]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -176,7 +189,7 @@ def _write_frames(prediction: dict, metadata: dict, stem: Path, files: list[Path
     output, time_sec = prediction["output"], np.asarray(prediction["time_sec"], dtype=float)
     names = metadata.get("vocabulary") or [str(i) for i in range(output.shape[0])]
     labels = output.argmax(axis=0)
-    data = {"labels": names, "segments": _frame_segments(labels, time_sec, names)}
+    data = {"labels": names, "segments": _frame_segments(labels, time_sec, names, duration_sec)}
     rows = [[f"{t:.4f}", names[int(k)], f"{float(output[int(k), i]):.6f}"] for i, (t, k) in enumerate(zip(time_sec, labels))]
     files.append(_write_csv(rows, ["time_sec", "label", "probability"], stem.with_name(stem.name + "_predictions.csv")))
     figure, axis = plt.subplots(figsize=(10, max(3, len(names) * 0.2)))
@@ -191,7 +204,8 @@ def _write_frames(prediction: dict, metadata: dict, stem: Path, files: list[Path
 
 @_register("multipitch")
 def _write_pitch(prediction: dict, metadata: dict, stem: Path, threshold: float, files: list[Path],
-                 feature_value: np.ndarray | None = None, **_: Any) -> dict[str, Any]:
+                 feature_value: np.ndarray | None = None, duration_sec: float | None = None,
+                 **_: Any) -> dict[str, Any]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -200,7 +214,7 @@ def _write_pitch(prediction: dict, metadata: dict, stem: Path, threshold: float,
 
     salience, time_sec = prediction["output"], np.asarray(prediction["time_sec"], dtype=float)
     frequency_hz = np.asarray(prediction["frequency_hz"], dtype=float)
-    notes = salience_to_notes(salience, frequency_hz, time_sec, threshold)
+    notes = salience_to_notes(salience, frequency_hz, time_sec, threshold, end_sec=duration_sec)
     data = {"threshold": threshold, "notes": [{"time": t, "duration": d, "midi": m} for t, d, m in notes]}
     active = salience > threshold
     rows = [[f"{t:.4f}", " ".join(f"{f:.2f}" for f in frequency_hz[active[:, i]])] for i, t in enumerate(time_sec)]
@@ -215,8 +229,10 @@ def _write_pitch(prediction: dict, metadata: dict, stem: Path, threshold: float,
     figure, axis = plt.subplots(figsize=(10, 5))
     extent = (time_sec[0], time_sec[-1], 0, len(frequency_hz))
     if feature_value is not None:
-        background = np.log1p(np.abs(feature_value[min(1, feature_value.shape[0] - 1)] if feature_value.shape[0] == 6
-                                     else feature_value[0]))
+        # the h = 1 channel: its bins are the salience's frequency_hz (harmonics [0.5, 1, ...] put it second)
+        harmonics = [float(h) for h in (metadata.get("feature_params") or {}).get("harmonics", [1.0])]
+        channel = harmonics.index(1.0) if 1.0 in harmonics and len(harmonics) == feature_value.shape[0] else 0
+        background = np.log1p(np.abs(feature_value[channel]))
         axis.imshow(background, aspect="auto", origin="lower", cmap="gray_r", extent=extent)
     roll = np.ma.masked_where(~active, salience)
     axis.imshow(roll, aspect="auto", origin="lower", cmap="autumn", vmin=threshold, vmax=1, extent=extent, alpha=0.8)
@@ -302,10 +318,11 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
     stem = out / audio_file.stem
     files: list[Path] = []
     writer = WRITERS[metadata["problem"]]
+    duration_sec = float(len(audio) / sample_rate)
     details = writer(prediction, dict(metadata, input_name=audio_file.name), stem, threshold=threshold, files=files,
-                     feature_value=value.value)
+                     feature_value=value.value, duration_sec=duration_sec)
     data = {"file": str(audio_file), "run": str(run_dir), "problem": metadata["problem"],
-            "duration_sec": float(len(audio) / sample_rate), **details}
+            "duration_sec": duration_sec, **details}
     json_path = write_json(data, stem.with_name(stem.name + "_predictions.json"))
     files.insert(0, json_path)
     return PredictResult(files, data)

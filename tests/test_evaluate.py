@@ -333,6 +333,7 @@ def test_predict_multipitch_writes_notes(runs, tmp_path):
     onsets, durations, pitches = doc.segments("song.wav", "pitchmidi")
     assert len(pitches) == len(result.data["notes"])
     assert np.all(durations > 0)
+    assert np.all(onsets + durations <= result.data["duration_sec"] + 1e-9)  # no note past the end of the file
 
 
 @pytest.mark.slow
@@ -354,3 +355,6 @@ def test_salience_to_notes_by_hand():
     salience[2, 4:6] = 0.7
     notes = salience_to_notes(salience, frequency_hz, time_sec, threshold=0.5)
     assert [(round(t, 6), round(d, 6), m) for t, d, m in notes] == [(0.0, 0.3, 57), (0.4, 0.2, 69)]
+    # the last frame's note stops at the end of the audio, not one hop later
+    notes = salience_to_notes(salience, frequency_hz, time_sec, threshold=0.5, end_sec=0.55)
+    assert [(round(t, 6), round(d, 6), m) for t, d, m in notes] == [(0.0, 0.3, 57), (0.4, 0.15, 69)]
