@@ -34,13 +34,12 @@ def main() -> None:
 def summary(config: str, input_shape: str, variables: tuple[str, ...]) -> None:
     """Build the model of CONFIG (YAML) and print one row per layer: YAML path, layer, output
     shape, parameters; then the total and trainable parameter counts."""
-    import yaml
-
     from pyjama_tools.cliutil import parse_key_values
+    from mirmodels.config import yaml_value
     from mirmodels.factory import build_model
     from mirmodels.summary import format_summary, parse_shape
 
-    values = {key: yaml.safe_load(value) for key, value in parse_key_values(variables, "--var").items()}
+    values = {key: yaml_value(value) for key, value in parse_key_values(variables, "--var").items()}
     click.echo(format_summary(build_model(config, parse_shape(input_shape), variables=values)))
 
 

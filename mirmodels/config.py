@@ -595,17 +595,22 @@ def read_yaml(path: str | os.PathLike, what: str = "config") -> Any:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
 
 
+def yaml_value(raw: str) -> Any:
+    """A command-line value read as YAML (``0.01`` → float, ``[1, 2]`` → list); text that is not
+    valid YAML (``[``) is kept as it is, for the validation that follows to name."""
+    try:
+        return yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        return raw
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``train.lr=0.01`` → (['train', 'lr'], 0.01); the value is parsed with ``yaml.safe_load``."""
     key, sep, raw = item.partition("=")
     parts = [p.strip() for p in key.split(".")]
     if not sep or not key.strip() or any(not p for p in parts):
         raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw  # not YAML: keep the text as it is
-    return parts, value
+    return parts, yaml_value(raw)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

@@ -206,3 +206,13 @@ def test_cli_reports_config_errors_in_one_line(tmp_path):
     broken = _write(tmp_path, "dataset: {base: d\n", "broken.yaml")
     result = CliRunner().invoke(main, ["fit", str(broken)])
     assert result.exit_code == 1 and result.output.startswith(f"error: {broken}: invalid YAML at line")
+
+
+def test_summary_var_that_is_not_yaml_is_one_line():
+    """``--var n_out=[`` is not YAML: the text goes on to the layer, which names it (was a traceback)."""
+    from mirmodels.cli import main
+
+    model = Path(__file__).resolve().parents[1] / "examples" / "models" / "autotag_lms.yaml"
+    result = CliRunner().invoke(main, ["summary", str(model), "--input-shape", "1,128,64", "--var", "n_out=["])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith("error: ") and "'out_features'" in result.output and "'['" in result.output
