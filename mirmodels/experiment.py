@@ -209,13 +209,22 @@ def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, c
     precision = train.precision
     if precision in ("32", "64"):
         precision = f"{precision}-true"
-    return L.Trainer(
-        max_epochs=train.max_epochs, min_epochs=train.min_epochs, accelerator=train.accelerator,
-        devices=train.devices, strategy=train.strategy, num_nodes=train.num_nodes, precision=precision,
-        gradient_clip_val=train.gradient_clip_val, callbacks=all_callbacks, logger=loggers or False,
-        default_root_dir=str(run_dir), log_every_n_steps=train.log_every_n_steps,
-        deterministic=train.deterministic, enable_progress_bar=not quiet, enable_model_summary=not quiet,
-        num_sanity_val_steps=0, use_distributed_sampler=distributed_sampler, **options)
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return L.Trainer(
+            max_epochs=train.max_epochs, min_epochs=train.min_epochs, accelerator=train.accelerator,
+            devices=train.devices, strategy=train.strategy, num_nodes=train.num_nodes, precision=precision,
+            gradient_clip_val=train.gradient_clip_val, callbacks=all_callbacks, logger=loggers or False,
+            default_root_dir=str(run_dir), log_every_n_steps=train.log_every_n_steps,
+            deterministic=train.deterministic, enable_progress_bar=not quiet, enable_model_summary=not quiet,
+            num_sanity_val_steps=0, use_distributed_sampler=distributed_sampler, **options)
+    except (MisconfigurationException, TypeError, ValueError) as error:
+        # hardware the machine does not have (accelerator: gpu on a CPU box), devices of the wrong kind
+        where = f"{config.source}: " if config.source is not None else ""
+        raise MirError(f"{where}train (accelerator {train.accelerator!r}, devices {train.devices!r}, strategy "
+                       f"{train.strategy!r}, precision {train.precision!r}): "
+                       f"{(str(error).splitlines() or [''])[0]}") from None
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

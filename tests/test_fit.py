@@ -239,6 +239,21 @@ def test_data_errors_name_the_config_key(data_root, tmp_path, override, expected
     assert line.startswith("error: " + expected.format(config=config, data=(data_root / "tiny.pyjama").absolute()))
 
 
+@pytest.mark.parametrize("overrides, expected", [
+    (["train.accelerator=mps"], "train (accelerator 'mps', devices 'auto'"),  # no Apple GPU on Linux
+    (["train.devices=[3]"], "train (accelerator 'cpu', devices [3]"),
+])
+def test_hardware_the_machine_lacks_is_one_line(data_root, tmp_path, overrides, expected):
+    if torch.backends.mps.is_available():
+        pytest.skip("this machine has an Apple GPU")
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
+    args = ["fit", str(config), "--out", str(tmp_path / "run")]
+    for item in overrides:
+        args += ["--set", item]
+    line = _cli_error(args)
+    assert line.startswith(f"error: {config}: {expected}"), line
+
+
 def test_missing_dataset_names_the_file(tmp_path):
     config = write_config(tmp_path / "c.yaml", "multiclass", tmp_path / "empty")
     line = _cli_error(["fit", str(config), "--out", str(tmp_path / "run")])
