@@ -123,9 +123,20 @@ def check_output_shape(problem: str, output_shape: Sequence[int], input_shape: S
 
 def build_network(config: ExperimentConfig, input_shape: Sequence[int], n_out: int):
     """The run's network (``build_model`` with ``$n_out``)."""
-    from mirmodels.factory import build_model
+    from mirmodels.factory import ModelConfigError, build_model
 
-    return build_model(config.model, tuple(input_shape), {"n_out": int(n_out)})
+    try:
+        return build_model(config.model, tuple(input_shape), {"n_out": int(n_out)})
+    except ModelConfigError as error:  # the model is inlined: say which file it came from
+        if config.model_source is not None:
+            source = Path(config.model_source)
+            if not source.is_absolute() and config.source is not None:
+                source = config.source.parent / source
+        else:
+            source = config.source
+        if source is None or str(error).startswith(str(source)):
+            raise
+        raise ModelConfigError(f"{source}: {error}") from None
 
 
 def load_state_dict(network: torch.nn.Module, path: str | os.PathLike, config_label: str = "the config") -> None:

@@ -317,7 +317,7 @@ def test_a_config_that_breaks_the_book_shape_is_reported():
     from pyjama_tools.errors import MirError
 
     config = load_config(EXAMPLES_DIR / "gtzan_lms.yaml", overrides=["feature.params.n_mels=64"])
-    with pytest.raises(MirError, match=r"layer_l\[1\].*Conv2d"):
+    with pytest.raises(MirError, match=r"^\S*examples/models/autotag_lms.yaml: model.*layer_l\[1\].*Conv2d"):
         build_network(config, input_shape(config), config.dataset.n_out)
 
 
