@@ -33,7 +33,7 @@ from pyjama_tools.errors import MirError
 
 __all__ = [
     "ConfigError", "DatasetConfig", "FeatureConfig", "TrainConfig", "EvalConfig", "ExperimentConfig",
-    "PROBLEMS", "load_config", "config_from_dict", "apply_overrides", "parse_override", "read_yaml",
+    "PROBLEMS", "load_config", "config_from_dict", "apply_overrides", "parse_override", "read_yaml", "yaml_value",
 ]
 
 #: The problem types a run can train, each served by one task in :mod:`mirmodels.tasks`.
