@@ -157,6 +157,36 @@ def test_metric_scores_by_hand():
     assert result["P@1"] == pytest.approx(0.5)
 
 
+def test_metric_scores_match_a_brute_force_reference():
+    """mAP, MRR, MR1 and P@k of the scorer against a per-query loop with scikit-learn's average
+    precision (works of 1 to 4 performances, so AP differs from the reciprocal rank)."""
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(3)
+    works = [f"w{i}" for i in range(9) for _ in range(1 + i % 4)]
+    doc = _doc_with("work-id", [[w] for w in works])
+    target = build_target(TargetSpec("clique", "work-id"), doc)
+    embeddings = rng.normal(size=(len(works), 4))
+    result = score_predictions("metric", {f"f{i}": _pred(e) for i, e in enumerate(embeddings)}, target)["metrics"]
+    labels = np.array(works)
+    aps, ranks, p5 = [], [], []
+    for query in range(len(works)):
+        others = np.arange(len(works)) != query
+        relevant = (labels == labels[query])[others]
+        if not relevant.any():
+            continue
+        distance = ((embeddings[others] - embeddings[query]) ** 2).sum(axis=1)
+        order = np.argsort(distance, kind="stable")
+        aps.append(average_precision_score(relevant, -distance))
+        ranks.append(int(np.flatnonzero(relevant[order])[0]) + 1)
+        p5.append(relevant[order][:5].sum() / 5)
+    assert result["mAP"] == pytest.approx(np.mean(aps))
+    assert result["MR1"] == pytest.approx(np.mean(ranks))
+    assert result["MRR"] == pytest.approx(np.mean(1.0 / np.array(ranks)))
+    assert result["P@5"] == pytest.approx(np.mean(p5))
+    assert result["mAP"] != pytest.approx(result["MRR"])  # several covers per work: a real AP
+
+
 # ----------------------------------------------------------------------------- runs
 
 
