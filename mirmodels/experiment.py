@@ -32,6 +32,8 @@ __all__ = ["FitResult", "fit", "build_network", "check_output_shape", "build_tra
            "write_json", "load_state_dict"]
 
 BEST = "best"
+#: keys of run.json that evaluate / predict read
+RUN_KEYS = ("problem", "input_shape", "n_out", "feature", "feature_params", "patch_length")
 LAST = "last"
 
 
@@ -384,6 +386,11 @@ def load_run(run_dir: str | os.PathLike) -> tuple[ExperimentConfig, dict]:
         metadata = json.loads(paths["meta"].read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise MirError(f"{paths['meta']}: malformed JSON at line {error.lineno}: {error.msg}") from None
+    if not isinstance(metadata, dict):
+        raise MirError(f"{paths['meta']}: expected a JSON object, got {type(metadata).__name__}")
+    missing = [key for key in RUN_KEYS if key not in metadata]
+    if missing:
+        raise MirError(f"{paths['meta']}: missing key {missing[0]!r} (written by mirmodels fit; was it edited?)")
     return config, metadata
 
 

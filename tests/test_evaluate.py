@@ -322,6 +322,21 @@ def test_a_dataset_whose_classes_are_numbered_otherwise_is_refused(runs, tmp_pat
         evaluate(runs["multiclass"], data_root=data)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("content, expected", [('{"problem": "multiclass"}', "missing key 'input_shape'"),
+                                               ("[1, 2]", "expected a JSON object, got list")])
+def test_an_edited_run_json_is_one_line(runs, tmp_path, content, expected):
+    from mirmodels.cli import main
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["multiclass"], run)
+    (run / "run.json").write_text(content)
+    for args in (["evaluate", str(run)], ["predict", str(run), str(_wav(runs, tmp_path))]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and result.output.startswith(f"error: {run / 'run.json'}: {expected}"), \
+            result.output
+
+
 # ----------------------------------------------------------------------------- predict
 
 
