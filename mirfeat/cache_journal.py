@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from pyjama_tools.atomic import partial_path
 from pyjama_tools.errors import MirError
 
 MANIFEST = "manifest.json"
@@ -42,8 +43,7 @@ LOCK = "lock"
 
 def journal_dir(out_path: str | os.PathLike) -> Path:
     """The journal folder of cache ``out_path`` (hidden, beside it)."""
-    out_path = Path(out_path)
-    return out_path.with_name(f".{out_path.name}.partial")
+    return partial_path(out_path)
 
 
 def shard_id(key: str) -> str:

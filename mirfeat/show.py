@@ -26,6 +26,7 @@ import numpy as np
 
 from mirfeat.cache_format import FeatureCache
 from mirfeat.cache_journal import journal_dir
+from pyjama_tools.atomic import atomic_path
 from pyjama_tools.errors import MirError, ParameterError
 
 # ----------------------------------------------------------------------------- info
@@ -260,13 +261,8 @@ def draw_feature(cache_path: str | os.PathLike, key: str, output: str | os.PathL
     if not output.parent.exists():
         raise MirError(f"{output.parent}: no such folder")
     figure = feature_figure(cache_path, key, pyjama, field, channel, width, height, dpi)
-    tmp = output.with_name(f".{output.name}.partial")
-    try:
+    with atomic_path(output) as tmp:
         figure.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return output
 
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
+from pyjama_tools.atomic import write_text_atomic
 from pyjama_tools.errors import MirError
 
 __all__ = [
@@ -545,15 +546,7 @@ class ExperimentConfig:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as YAML, atomically."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.partial")
-        try:
-            tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return path
+        return write_text_atomic(yaml.safe_dump(self.to_dict(), sort_keys=False), path)
 
     def replace(self, **changes: Any) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)

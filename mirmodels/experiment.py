@@ -26,6 +26,7 @@ import torch
 
 from mirmodels.config import ExperimentConfig, load_config
 from mirmodels.data import ExperimentDataModule, check_same_classes, prepare_data
+from pyjama_tools.atomic import atomic_path, write_text_atomic
 from pyjama_tools.errors import MirError
 
 __all__ = ["FitResult", "fit", "build_network", "check_output_shape", "build_trainer", "run_paths",
@@ -75,25 +76,12 @@ def run_paths(run_dir: str | os.PathLike) -> dict[str, Path]:
 
 def write_json(data: Any, path: str | os.PathLike) -> Path:
     """Write JSON atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, allow_nan=True), encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(json.dumps(data, indent=2, allow_nan=True), path)
 
 
 def _save_torch(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def check_output_shape(problem: str, output_shape: Sequence[int], input_shape: Sequence[int], n_outputs: int,
@@ -267,9 +255,7 @@ def _merge_csv(earlier: list[dict[str, str]], path: Path) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
     writer.writeheader()
     writer.writerows(kept + new)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(buffer.getvalue(), path)
 
 
 def _versions() -> dict[str, str]:

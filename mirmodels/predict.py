@@ -27,6 +27,7 @@ import torch
 
 from mirmodels.evaluate import FileInputs, predict_files
 from mirmodels.experiment import load_network, load_run, write_json
+from pyjama_tools.atomic import atomic_path, write_text_atomic
 from pyjama_tools.errors import MirError
 
 __all__ = ["PredictResult", "predict", "salience_to_notes", "WRITERS"]
@@ -40,35 +41,20 @@ class PredictResult:
     data: dict = field(default_factory=dict)
 
 
-def _atomic_text(text: str, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _write_csv(rows: list[list[Any]], header: list[str], path: Path) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
     writer.writerows(rows)
-    return _atomic_text(buffer.getvalue(), path)
+    return write_text_atomic(buffer.getvalue(), path)
 
 
 def _save_figure(figure: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.stem}.partial.png")
     try:
-        figure.savefig(tmp, dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     finally:
         plt.close(figure)
     return path

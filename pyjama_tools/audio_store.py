@@ -22,6 +22,7 @@ import numpy as np
 import soundfile
 import soxr
 
+from pyjama_tools.atomic import atomic_path
 from pyjama_tools.errors import MirError
 
 KEY_SEPARATOR = "+++"
@@ -310,35 +311,29 @@ def write_audio_store(path: str | os.PathLike, items: Iterable[tuple[str, AudioS
     from tqdm import tqdm
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
     failures: list[WriteFailure] = []
     rates: set[int] = set()
     items = list(items)
-    try:
-        with h5py.File(tmp, "w") as out:
-            if jobs == 1:
-                results: Iterator = (_decode_job(k, s, sample_rate, mono) for k, s in items)
-            else:
-                # threads, not processes: libsndfile, soxr and numpy release the GIL, and a decoded
-                # waveform (MBs) then needs no pickling back to this process. Measured on 24 x 30 s
-                # stereo WAVs, 2 cores: loky processes 0.41 s, threads 0.29 s, one thread 0.28 s
-                # (a busy machine); process start-up and pickling dominated.
-                results = Parallel(n_jobs=jobs, prefer="threads", return_as="generator")(
-                    delayed(_decode_job)(k, s, sample_rate, mono) for k, s in items)
-            for key, audio, rate, error in tqdm(results, total=total or len(items), disable=not progress,
-                                                unit="file", desc="audio"):
-                if error is not None:
-                    if strict:
-                        raise AudioDecodeError(f"{key}: {error}")
-                    failures.append(WriteFailure(key, error))
-                    continue
-                dataset = out.create_dataset(key, data=audio)
-                dataset.attrs["sr_hz"] = rate
-                rates.add(rate)
-            if len(rates) == 1:
-                out.attrs["sr_hz"] = rates.pop()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
+        if jobs == 1:
+            results: Iterator = (_decode_job(k, s, sample_rate, mono) for k, s in items)
+        else:
+            # threads, not processes: libsndfile, soxr and numpy release the GIL, and a decoded
+            # waveform (MBs) then needs no pickling back to this process. Measured on 24 x 30 s
+            # stereo WAVs, 2 cores: loky processes 0.41 s, threads 0.29 s, one thread 0.28 s
+            # (a busy machine); process start-up and pickling dominated.
+            results = Parallel(n_jobs=jobs, prefer="threads", return_as="generator")(
+                delayed(_decode_job)(k, s, sample_rate, mono) for k, s in items)
+        for key, audio, rate, error in tqdm(results, total=total or len(items), disable=not progress,
+                                            unit="file", desc="audio"):
+            if error is not None:
+                if strict:
+                    raise AudioDecodeError(f"{key}: {error}")
+                failures.append(WriteFailure(key, error))
+                continue
+            dataset = out.create_dataset(key, data=audio)
+            dataset.attrs["sr_hz"] = rate
+            rates.add(rate)
+        if len(rates) == 1:
+            out.attrs["sr_hz"] = rates.pop()
     return failures

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pyjama_tools import pyjama
+from pyjama_tools.atomic import write_text_atomic
 from pyjama_tools.audio_store import DEFAULT_SAMPLE_RATE, AudioStore, write_audio_store
 from pyjama_tools.converters import get_converter_class
 from pyjama_tools.converters.base import Item, Problem
@@ -61,13 +62,11 @@ def output_paths(out_dir: Path, base: str, payload_name: str) -> tuple[Path, Pat
 
 
 def _write_report(path: Path, problems: list[Problem]) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write("where\tproblem\n")
-        for problem in problems:
-            where = problem.where.replace("\t", " ").replace("\n", " ")
-            handle.write(f"{where}\t{problem.message.replace(chr(9), ' ').replace(chr(10), ' ')}\n")
-    os.replace(tmp, path)
+    lines = ["where\tproblem"]
+    for problem in problems:
+        where = problem.where.replace("\t", " ").replace("\n", " ")
+        lines.append(f"{where}\t{problem.message.replace(chr(9), ' ').replace(chr(10), ' ')}")
+    write_text_atomic("\n".join(lines) + "\n", path)
 
 
 def collect_items(converter, strict: bool) -> tuple[list[Item], list[Problem]]:

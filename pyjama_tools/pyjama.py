@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from pyjama_tools.atomic import atomic_path
 from pyjama_tools.errors import MirError, ValidationError
 
 EXTENTS = ("global", "marker", "segment", "breakpoint", "breakpoint_time", "breakpoint_value")
@@ -419,14 +420,8 @@ def load(path: str | os.PathLike) -> PyjamaDoc:
 def save(doc: PyjamaDoc, path: str | os.PathLike) -> Path:
     """Write ``doc`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(doc.to_dict(), handle, separators=(",", ":"), allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(doc.to_dict(), handle, separators=(",", ":"), allow_nan=False)
     return path
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from pyjama_tools import pyjama
+from pyjama_tools.atomic import atomic_path
 from pyjama_tools.errors import MirError, ParameterError
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -392,19 +393,13 @@ def generate(out_dir: str | os.PathLike, params: SynthParams = SynthParams(), na
     make_output_folder(out_dir)
     pyjama_path.unlink(missing_ok=True)
     doc = pyjama.PyjamaDoc(definitions=definitions())
-    tmp = audio_path.with_name(f".{audio_path.name}.partial")
     results = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(_render_file)(i, params, renderer) for i in range(params.files))
-    try:
-        with h5py.File(tmp, "w") as out:
-            out.attrs["sr_hz"] = params.sample_rate
-            for key, audio, fields in tqdm(results, total=params.files, disable=quiet, unit="file", desc="synth"):
-                out.create_dataset(key, data=audio).attrs["sr_hz"] = params.sample_rate
-                doc.add_entry(key, fields)
-        os.replace(tmp, audio_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(audio_path) as tmp, h5py.File(tmp, "w") as out:
+        out.attrs["sr_hz"] = params.sample_rate
+        for key, audio, fields in tqdm(results, total=params.files, disable=quiet, unit="file", desc="synth"):
+            out.create_dataset(key, data=audio).attrs["sr_hz"] = params.sample_rate
+            doc.add_entry(key, fields)
     pyjama.check(doc, doc.keys(), source=str(pyjama_path))
     pyjama.save(doc, pyjama_path)
     return pyjama_path, audio_path

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ import click
 import h5py
 import numpy as np
 
+from pyjama_tools.atomic import atomic_path
 from pyjama_tools.audio_store import KEY_SEPARATOR
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
 from pyjama_tools.errors import MirError
@@ -264,39 +264,33 @@ class DaTacosConverter(Converter):
         spec = FEATURES[self.feature]
         params = feature_params(self.feature)
         problems: list[Problem] = []
-        tmp = path.with_name(f".{path.name}.partial")
         frame_period = HOP_LENGTH / SAMPLE_RATE
         layout = hashlib.sha1()
-        try:
-            with h5py.File(tmp, "w") as out:
-                for item in tqdm(items, disable=not progress, unit="file", desc=self.feature):
-                    file = self._files[item.key]
-                    try:
-                        with h5py.File(file, "r") as handle:
-                            value = spec.read(handle)
-                    except (OSError, ValueError) as error:
-                        problems.append(Problem(item.key, f"{file}: {error}"))
-                        continue
-                    group = out.create_group(item.key)
-                    group.create_dataset("value", data=value,
-                                         chunks=(1, value.shape[1], min(CHUNK_FRAMES, value.shape[2])))
-                    group.create_dataset("time_sec", data=np.arange(value.shape[2]) * frame_period)
-                    group.attrs["complete"] = True  # written last, as mirfeat.cache does
-                    layout.update(f"{item.key}\t{value.shape}\n".encode())
-                # root attributes of mirfeat's cache layout (see mirfeat.cache_format)
-                out.attrs["feature"] = self.feature
-                out.attrs["params"] = json.dumps(params, sort_keys=True)
-                out.attrs["params_hash"] = params_hash(params)
-                out.attrs["source"] = json.dumps({"file": self.source.name, "corpus": "da-tacos",
-                                                  "keys": len(items) - len(problems),
-                                                  "layout_sha1": layout.hexdigest()}, sort_keys=True)
-                out.attrs["dtype"] = "float32"
-                out.attrs["compression"] = "none"
-                out.attrs["mirfeat_version"] = _version()
-                out.attrs["skipped"] = json.dumps([[p.where, p.message] for p in problems])
-                out.attrs["complete"] = True
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
+            for item in tqdm(items, disable=not progress, unit="file", desc=self.feature):
+                file = self._files[item.key]
+                try:
+                    with h5py.File(file, "r") as handle:
+                        value = spec.read(handle)
+                except (OSError, ValueError) as error:
+                    problems.append(Problem(item.key, f"{file}: {error}"))
+                    continue
+                group = out.create_group(item.key)
+                group.create_dataset("value", data=value,
+                                     chunks=(1, value.shape[1], min(CHUNK_FRAMES, value.shape[2])))
+                group.create_dataset("time_sec", data=np.arange(value.shape[2]) * frame_period)
+                group.attrs["complete"] = True  # written last, as mirfeat.cache does
+                layout.update(f"{item.key}\t{value.shape}\n".encode())
+            # root attributes of mirfeat's cache layout (see mirfeat.cache_format)
+            out.attrs["feature"] = self.feature
+            out.attrs["params"] = json.dumps(params, sort_keys=True)
+            out.attrs["params_hash"] = params_hash(params)
+            out.attrs["source"] = json.dumps({"file": self.source.name, "corpus": "da-tacos",
+                                              "keys": len(items) - len(problems),
+                                              "layout_sha1": layout.hexdigest()}, sort_keys=True)
+            out.attrs["dtype"] = "float32"
+            out.attrs["compression"] = "none"
+            out.attrs["mirfeat_version"] = _version()
+            out.attrs["skipped"] = json.dumps([[p.where, p.message] for p in problems])
+            out.attrs["complete"] = True
         return problems
