@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import h5py
-import yaml
 
 import mirfeat
 from mirfeat.cache_backends import BACKENDS, get_backend, prestart, worker_died
@@ -50,6 +49,7 @@ from mirfeat.cache_journal import Journal, read_shard, shard_id
 from mirfeat.cache_work import FAILED, SKIPPED, KeyJob, check_rates
 from mirfeat.features import build_feature
 from pyjama_tools.audio_store import AudioStore
+from pyjama_tools.yamlfile import read_yaml
 from pyjama_tools.errors import MirError, ParameterError
 
 __all__ = [
@@ -113,20 +113,10 @@ def load_feature_config(path: str | os.PathLike) -> tuple[str | None, dict[str, 
     Raises
     ------
     MirError
-        Missing file, malformed YAML (with line), or a section of the wrong type (naming its YAML path).
+        Missing file, invalid YAML (with line), or a section of the wrong type (naming its YAML path).
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MirError(f"{path}: no such file") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise MirError(f"{path}: malformed YAML{where}: {reason}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MirError(f"{path}: cannot read ({error})") from None
+    data = read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
+from pyjama_tools import yamlfile as yaml_file
 from pyjama_tools.atomic import write_text_atomic
 from pyjama_tools.errors import MirError
 
@@ -574,18 +575,7 @@ class ExperimentConfig:
 
 def read_yaml(path: str | os.PathLike, what: str = "config") -> Any:
     """``yaml.safe_load`` of a file; a missing file or a syntax error is one line naming file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such {what} file")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    return yaml_file.read_yaml(path, what, ConfigError)
 
 
 def yaml_value(raw: str) -> Any:

@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import torch
-import yaml
 from torch import nn
 
 from pyjama_tools.errors import MirError
+from pyjama_tools.yamlfile import read_yaml
 from mirmodels.layers import InferContext, LayerSpec, get_layer
 
 __all__ = ["ModelConfigError", "LayerRecord", "YamlNetwork", "build_model", "load_model_config"]
@@ -142,19 +142,7 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
     source = "model"
     if isinstance(config, (str, Path)):
         path = Path(config)
-        if path.is_dir():
-            raise ModelConfigError(f"{path}: is a folder, not a YAML file")
-        if not path.is_file():
-            raise ModelConfigError(f"{path}: no such file")
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-            raise ModelConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-        except UnicodeDecodeError:
-            raise ModelConfigError(f"{path}: not a UTF-8 text file") from None
+        document = read_yaml(path, error=ModelConfigError)
         if document is None:
             raise ModelConfigError(f"{path}: empty file, no model description")
         source = f"{path}: model"

@@ -412,7 +412,7 @@ def test_load_feature_config(tmp_path: Path) -> None:
     assert load_feature_config(tutorial) == ("lms", {"n_mels": 96})
     broken = tmp_path / "broken.yaml"
     broken.write_text("feature: [lms\n")
-    with pytest.raises(MirError, match=r"broken.yaml: malformed YAML at line"):
+    with pytest.raises(MirError, match=r"broken.yaml: invalid YAML at line"):
         load_feature_config(broken)
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("feature: {type: lms, params: [1, 2]}\n")

@@ -223,7 +223,7 @@ def test_structural_and_file_errors(tmp_path):
     assert error_of(tmp_path / "empty.yaml", (4,)) == f"{tmp_path / 'empty.yaml'}: empty file, no model description"
     broken = tmp_path / "broken.yaml"
     broken.write_text("model:\n  block_l: [\n    - oops: {\n")
-    assert error_of(broken, (4,)).startswith(f"{broken}: invalid YAML (line ")
+    assert error_of(broken, (4,)).startswith(f"{broken}: invalid YAML at line ")
     file_config = tmp_path / "bad_layer.yaml"
     file_config.write_text(yaml.safe_dump(model_of([[["Linear", {"out_features": 2}], ["Lienar", {}]]])))
     assert error_of(file_config, (4,)) == (f"{file_config}: model.block_l[0].sequential_l[0].layer_l[1] (Lienar): "

@@ -105,7 +105,7 @@ def test_cache_bad_inputs_are_one_line(store: Path, tmp_path: Path) -> None:
     assert_one_line_error(run("cache", store, out), "no feature given")
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("feature: {type: lms\n")
-    assert_one_line_error(run("cache", store, out, "--config", bad_yaml), "bad.yaml: malformed YAML at line")
+    assert_one_line_error(run("cache", store, out, "--config", bad_yaml), "bad.yaml: invalid YAML at line")
     assert_one_line_error(run("cache", store, out, "--feature", "lms", "--scheduler", "tcp://x:1"),
                           "needs backend 'dask'")
     assert not out.exists()
