@@ -35,6 +35,22 @@ class TrainingError(MirError):
     """Training cannot go on (e.g. the loss became NaN); the message says where and what to try."""
 
 
+def _leave_process_group(wait_for_others: bool) -> None:
+    """Leave the DDP process group cleanly (at the end of a run, or when every process raises).
+
+    A process that exits with its gloo/NCCL group still alive can abort in the group's destructor
+    ("terminate called without an active exception", SIGABRT; seen with ddp_spawn on CPU), and a
+    crash or error message of that process is then lost. ``wait_for_others`` adds a barrier first:
+    only where every process is known to be at the same point.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        if wait_for_others:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskOptions:
     """Options of a task without specific options."""
@@ -203,6 +219,12 @@ class Task(L.LightningModule):
                     result[name] = batch[name]
         return result
 
+    def teardown(self, stage: str) -> None:
+        """Lightning's last hook of a run: leave the DDP process group (see :func:`_leave_process_group`)."""
+        trainer = self._trainer
+        if trainer is not None and trainer.world_size > 1:
+            _leave_process_group(wait_for_others=False)
+
     def _check_finite(self, loss: Tensor, batch: dict, batch_idx: int, stage: str) -> None:
         own = loss.detach().float().reshape(-1)[:1]
         bad = not bool(torch.isfinite(own).all())
@@ -219,6 +241,8 @@ class Task(L.LightningModule):
         value = float(trainer.strategy.reduce(own.clone(), reduce_op="sum")) if distributed else float(own)
         what = "NaN" if math.isnan(value) else "infinite"
         where = f"{stage} epoch {self.current_epoch}, step {self.global_step} (batch {batch_idx})"
+        if distributed:  # every process is here (the decision above was all-reduced)
+            _leave_process_group(wait_for_others=True)
         if elsewhere:
             raise TrainingError(f"loss is {what} on another DDP process at {where}; that process's error names the cause")
         x = batch["X"]
