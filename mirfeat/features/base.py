@@ -72,7 +72,12 @@ class Feature:
         raise NotImplementedError
 
     def check_sample_rate(self, sr: int) -> None:
-        """Raise :class:`ParameterError` when the params are impossible at ``sr`` Hz (default: no check)."""
+        """Raise :class:`ParameterError` when the params are impossible at ``sr`` Hz.
+
+        The default only requires a positive rate; features with more to check (Nyquist, empty
+        bands) extend it and call this first.
+        """
+        check_sample_rate_value(sr, self.name)
 
     def min_samples(self) -> int:
         """The shortest waveform (samples) the feature accepts, e.g. one frame (default 1)."""

@@ -17,7 +17,6 @@ from mirfeat.features.base import (
     FeatureParams,
     FeatureValue,
     check_audio,
-    check_sample_rate_value,
     register_feature,
 )
 from pyjama_tools.errors import ParameterError
@@ -77,7 +76,7 @@ class Chroma(Feature):
 
     def check_sample_rate(self, sr: float) -> None:
         """Fail when the top CQT bin lies above Nyquist."""
-        check_sample_rate_value(sr, self.name)
+        super().check_sample_rate(sr)
         p = self.params
         cqt_engine.check_nyquist(self.name, sr, p.fmin, p.n_octaves * p.bins_per_octave, p.bins_per_octave, (1.0,))
 

@@ -19,7 +19,6 @@ from mirfeat.features.base import (
     FeatureParams,
     FeatureValue,
     check_audio,
-    check_sample_rate_value,
     register_feature,
 )
 
@@ -84,7 +83,7 @@ class CQT(Feature):
 
     def check_sample_rate(self, sr: float) -> None:
         """Fail when the top bin of any harmonic's grid lies above Nyquist (message names harmonic, Hz, sr)."""
-        check_sample_rate_value(sr, self.name)
+        super().check_sample_rate(sr)
         p = self.params
         cqt_engine.check_nyquist(self.name, sr, p.fmin, p.n_bins, p.bins_per_octave, p.harmonics)
 

@@ -18,7 +18,6 @@ from mirfeat.features.base import (
     FeatureParams,
     FeatureValue,
     check_audio,
-    check_sample_rate_value,
     register_feature,
 )
 from pyjama_tools.errors import ParameterError
@@ -78,7 +77,7 @@ class LMS(Feature):
 
     def check_sample_rate(self, sr: float) -> None:
         """Fail when some mel band would hold no FFT bin at this sample rate (too many n_mels for n_fft)."""
-        check_sample_rate_value(sr, self.name)
+        super().check_sample_rate(sr)
         empty = np.flatnonzero(mel_basis(float(sr), self.params.n_fft, self.params.n_mels).max(axis=1) == 0)
         if empty.size:
             raise ParameterError(

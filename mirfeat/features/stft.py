@@ -13,7 +13,6 @@ from mirfeat.features.base import (
     FeatureParams,
     FeatureValue,
     check_audio,
-    check_sample_rate_value,
     register_feature,
 )
 
@@ -54,10 +53,6 @@ class STFT(Feature):
     def min_samples(self) -> int:
         """One frame: ``n_fft`` samples."""
         return self.params.n_fft
-
-    def check_sample_rate(self, sr: float) -> None:
-        """Only a positive sample rate is required."""
-        check_sample_rate_value(sr, self.name)
 
     def axes(self, n_samples: int, sr: float) -> tuple[np.ndarray, np.ndarray]:
         """time_sec (T,) frame centres and frequency_hz (n_fft // 2 + 1,) bin frequencies."""

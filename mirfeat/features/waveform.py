@@ -11,7 +11,6 @@ from mirfeat.features.base import (
     FeatureParams,
     FeatureValue,
     check_audio,
-    check_sample_rate_value,
     register_feature,
 )
 
@@ -27,10 +26,6 @@ class Waveform(Feature):
 
     name = "waveform"
     Params = WaveformParams
-
-    def check_sample_rate(self, sr: float) -> None:
-        """Only a positive sample rate is required."""
-        check_sample_rate_value(sr, self.name)
 
     def axes(self, n_samples: int, sr: float) -> tuple[np.ndarray, None]:
         """time_sec (N,) = n / sr and no frequency axis."""
