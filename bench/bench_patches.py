@@ -2,7 +2,8 @@
 
 Builds synthetic feature caches in the documented layout (random float32, ``/<key>/value`` (C, F, T)
 chunked along time as :mod:`mirfeat.cache` chunks it): the HCQT shape (6, 360) as a >= 2 GB cache,
-and the LMS shape (1, 128). Each path is iterated through a ``DataLoader`` (same sampler and seed,
+the same stored as float16 (``mirfeat cache --dtype float16``; X is still float32), and the LMS
+shape (1, 128). Each path is iterated through a ``DataLoader`` (same sampler and seed,
 so the same patches in the same order; batch 32) in one run, interleaved over rounds (best of),
 and a table of patches/s and ratios is printed per shape:
 
@@ -13,7 +14,11 @@ and a table of patches/s and ratios is printed per shape:
   tensor (``--ram-files``, to keep it < 2 GB) and indexes ``tensor[f, :, :, s:s+L]`` (default
   collate); the lazy path is timed on the same subset and on the whole cache;
 - lazy / open-per-item (target >= 10x): the naive ``with h5py.File(path) as f: f[key]['value'][...]``
-  per item, default collate;
+  per item (``.float()`` for a float16 cache), default collate;
+- the page-cache floor: one ``os.preadv`` of a patch's stored bytes (contiguous, from a chunk
+  offset of the same file, no HDF5, no indexing) into its row of a batch, the least work any path
+  that delivers new batches from a file in the OS page cache can do. floor / open-per-item is the
+  ceiling of the open-per-item ratio on this machine (memory bandwidth, not software, sets it);
 - peak RSS growth of the lazy path while it reads (a subprocess, ``VmHWM``) as a share of the
   HCQT cache size (target <= 10 %).
 
@@ -45,7 +50,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mirfeat.patches import PatchDataset, collate, patch_starts
 
-SHAPES = {"hcqt": (6, 360), "lms": (1, 128)}  # (C, F) of a frame
+SHAPES = {"hcqt": ((6, 360), "float32"), "hcqt16": ((6, 360), "float16"), "lms": ((1, 128), "float32")}  # (C, F), stored dtype
 PATCH_LENGTH, PATCH_HOP, BATCH = 64, 32, 32
 
 
@@ -57,8 +62,9 @@ def chunk_length(channels: int, bins: int, frames: int) -> int:
         return min(frames, 64)
 
 
-def build_cache(path: Path, shape: tuple[int, int], files: int, frames: int, seed: int = 0) -> list[str]:
-    """Write ``files`` keys of random (C, F, frames) float32 in the cache layout; returns the keys."""
+def build_cache(path: Path, shape: tuple[int, int], files: int, frames: int, seed: int = 0,
+                dtype: str = "float32") -> list[str]:
+    """Write ``files`` keys of random (C, F, frames) values (stored as ``dtype``) in the cache layout; returns the keys."""
     rng = np.random.default_rng(seed)
     channels, bins = shape
     keys = [f"genre{i % 10}+++file{i:04d}.wav" for i in range(files)]
@@ -66,9 +72,10 @@ def build_cache(path: Path, shape: tuple[int, int], files: int, frames: int, see
     with h5py.File(tmp, "w") as out:
         out.attrs["feature"] = "hcqt" if channels > 1 else "lms"
         out.attrs["params"] = "{}"
+        out.attrs["dtype"] = dtype
         for key in keys:
             group = out.create_group(key)
-            value = rng.standard_normal((channels, bins, frames), dtype=np.float32)
+            value = rng.standard_normal((channels, bins, frames), dtype=np.float32).astype(dtype)
             group.create_dataset("value", data=value, chunks=(channels, bins, chunk_length(channels, bins, frames)))
             group.create_dataset("time_sec", data=np.arange(frames) * 512 / 22050)
             group.create_dataset("frequency_hz", data=32.7 * 2 ** (np.arange(bins) / 60))
@@ -82,7 +89,7 @@ class RamDataset(Dataset):
 
     def __init__(self, path: Path, keys: list[str]):
         with h5py.File(path, "r") as handle:
-            self.tensor = torch.from_numpy(np.stack([handle[k]["value"][()] for k in keys]))
+            self.tensor = torch.from_numpy(np.stack([handle[k]["value"][()] for k in keys])).float()
         frames = self.tensor.shape[-1]
         starts = patch_starts(frames, PATCH_LENGTH, PATCH_HOP)
         self.index = [(f, int(s)) for f in range(len(keys)) for s in starts]
@@ -110,7 +117,39 @@ class OpenPerItemDataset(Dataset):
         f, s = self.index[i]
         with h5py.File(self.path, "r") as handle:
             x = handle[self.keys[f]]["value"][:, :, s:s + PATCH_LENGTH]
-        return {"X": torch.from_numpy(x), "start": s}
+        return {"X": torch.from_numpy(x).float(), "start": s}
+
+
+class PageCacheFloor(Dataset):
+    """The floor: per patch, one ``preadv`` of its stored bytes (C * F * L * itemsize, contiguous from
+    the offset of the chunk holding its first frame) into its row of one batch array; no HDF5, no
+    straddling, no cast. Same index and sampler as the others; the bytes are not the patch's (nor
+    float32 for a float16 cache), only as many."""
+
+    def __init__(self, path: Path, keys: list[str], frames: int):
+        self.index = [(f, int(s)) for f in range(len(keys)) for s in patch_starts(frames, PATCH_LENGTH, PATCH_HOP)]
+        offsets = []
+        with h5py.File(path, "r") as handle:
+            value = handle[keys[0]]["value"]
+            self.shape, self.dtype, self.chunk = value.shape[:2] + (PATCH_LENGTH,), value.dtype, value.chunks[2]
+            for key in keys:
+                found: dict[int, int] = {}
+                handle[key]["value"].id.chunk_iter(lambda info: found.__setitem__(info.chunk_offset[2], info.byte_offset))
+                offsets.append(found)
+        self.nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
+        last = path.stat().st_size - self.nbytes
+        self.offsets = [{start: min(offset, last) for start, offset in found.items()} for found in offsets]
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitems__(self, indices: list[int]) -> dict:
+        batch = np.empty((len(indices),) + self.shape, dtype=self.dtype)
+        for row, i in enumerate(indices):
+            f, s = self.index[i]
+            os.preadv(self.fd, [batch[row]], self.offsets[f][s - s % self.chunk])
+        return {"X": torch.from_numpy(batch)}
 
 
 def loader(dataset: Dataset, batches: int, workers: int = 0, seed: int = 0, collate_fn=None) -> DataLoader:
@@ -130,6 +169,11 @@ def throughput(dataset: Dataset, batches: int, workers: int = 0, seed: int = 0, 
     for _ in range(batches):
         count += next(iterator)["X"].shape[0]
     return count / (time.perf_counter() - begin)
+
+
+def as_is(batch: dict) -> dict:
+    """collate_fn of the floor (its ``__getitems__`` returns the batch)."""
+    return batch
 
 
 def first_batch(dataset: Dataset, collate_fn=None) -> dict:
@@ -156,13 +200,13 @@ def _peak_rss() -> int:
 
 
 def bench_shape(name: str, args: argparse.Namespace) -> None:
-    shape = SHAPES[name]
+    shape, dtype = SHAPES[name]
     path = Path(args.dir) / f"bench_patches_{name}_feat.hdf5"
     begin = time.perf_counter()
-    keys = build_cache(path, shape, args.files, args.frames)
+    keys = build_cache(path, shape, args.files, args.frames, dtype=dtype)
     size = path.stat().st_size
     chunk = chunk_length(*shape, args.frames)
-    print(f"\n## {name}: cache {args.files} files x ({shape[0]}, {shape[1]}, {args.frames}) float32 = "
+    print(f"\n## {name}: cache {args.files} files x ({shape[0]}, {shape[1]}, {args.frames}) {dtype} = "
           f"{size / 2**30:.2f} GiB, chunks ({shape[0]}, {shape[1]}, {chunk}), written in "
           f"{time.perf_counter() - begin:.0f} s")
     try:
@@ -184,10 +228,14 @@ def bench_shape(name: str, args: argparse.Namespace) -> None:
                           PatchDataset(path, subset, None, PATCH_LENGTH, PATCH_HOP, in_memory=True),
                           args.batches, 0, collate),
             "naive": ("open the HDF5 file per item", naive, args.naive_batches, 0, None),
+            "floor": ("page-cache floor: one preadv of a patch's bytes per patch", PageCacheFloor(path, keys, args.frames),
+                      args.batches, 0, as_is),
         }
         # the same patches and the same output tensors on every path
         reference = {len(keys): first_batch(lazy, collate), len(subset): first_batch(lazy_subset, collate)}
         for key, (label, dataset, _, _, collate_fn) in paths.items():
+            if key == "floor":
+                continue  # same amount of bytes, not the same patches
             got, want = first_batch(dataset, collate_fn), reference[len(dataset) // len(patch_starts(
                 args.frames, PATCH_LENGTH, PATCH_HOP))]
             if not (torch.equal(got["X"], want["X"]) and torch.equal(got["start"], want["start"])):
@@ -203,8 +251,8 @@ def bench_shape(name: str, args: argparse.Namespace) -> None:
                                     str(path), json.dumps(keys)], capture_output=True, text=True, check=True)
             rss = json.loads(child.stdout.strip().splitlines()[-1])
             growth = rss["peak"] - rss["before"]
-        print(f"\npatch ({shape[0]}, {shape[1]}, {PATCH_LENGTH}) float32 = {shape[0] * shape[1] * PATCH_LENGTH * 4 / 1024:.0f}"
-              f" KiB, DataLoader shuffle, batch {BATCH}, torch threads 1, best of {args.rounds} interleaved rounds, "
+        print(f"\npatch ({shape[0]}, {shape[1]}, {PATCH_LENGTH}) {dtype} = "
+              f"{shape[0] * shape[1] * PATCH_LENGTH * np.dtype(dtype).itemsize / 1024:.0f} KiB (X float32), DataLoader shuffle, batch {BATCH}, torch threads 1, best of {args.rounds} interleaved rounds, "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
         print(f"| {'path':<58} | {'patches/s':>10} |")
         print(f"|{'-' * 60}|{'-' * 12}|")
@@ -217,6 +265,9 @@ def bench_shape(name: str, args: argparse.Namespace) -> None:
         print(f"| lazy (whole cache) / all-in-RAM | {best['lazy'] / best['ram']:.2f}x | >= 0.5x |")
         print(f"| lazy / open-per-item | {best['lazy'] / best['naive']:.1f}x | >= 10x |")
         print(f"| lazy, default collate / open-per-item | {best['lazy_default'] / best['naive']:.1f}x | (>= 10x) |")
+        print(f"| ceiling of that ratio on this machine: page-cache floor / open-per-item | "
+              f"{best['floor'] / best['naive']:.1f}x | |")
+        print(f"| lazy / page-cache floor | {best['lazy'] / best['floor']:.2f} | (1 = no overhead) |")
         if growth is not None:
             print(f"| lazy peak RSS growth / cache size | {growth / 2**20:.0f} MiB / {size / 2**30:.2f} GiB = "
                   f"{100 * growth / size:.1f} % (process peak {rss['peak'] / 2**20:.0f} MiB incl. torch) | <= 10 % |")

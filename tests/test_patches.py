@@ -465,16 +465,18 @@ def test_bad_inputs(tmp_path, data):
         PatchDataset.from_audio(path, ["a+++one.wav"], None, 10, 10)
 
 
-@pytest.mark.parametrize("layout", ["raw", "lzf", "chunked_on_bins", "unallocated"])
+@pytest.mark.parametrize("layout", ["raw", "float16", "big_endian", "lzf", "chunked_on_bins", "unallocated"])
 def test_every_window_for_every_layout(tmp_path, layout):
+    """Every window, one by one and as one batch, equals the stored values (float16 read as float32)."""
     from mirfeat.patches import _RawChunks
 
     value = np.random.default_rng(2).standard_normal((2, 6, 77)).astype(np.float32)
+    stored = {"float16": "<f2", "big_endian": ">f4"}.get(layout, "<f4")
     path = tmp_path / f"{layout}.hdf5"
     with h5py.File(path, "w") as out:
         group = out.create_group("k")
         chunks = (2, 3, 16) if layout == "chunked_on_bins" else (2, 6, 16)
-        dataset = group.create_dataset("value", shape=value.shape, dtype="f4", chunks=chunks,
+        dataset = group.create_dataset("value", shape=value.shape, dtype=stored, chunks=chunks,
                                        compression="lzf" if layout == "lzf" else None)
         if layout == "unallocated":
             value[:, :, 32:48] = 0.0  # this chunk is never written: HDF5 returns the fill value
@@ -484,10 +486,16 @@ def test_every_window_for_every_layout(tmp_path, layout):
             dataset[...] = value
         group.create_dataset("time_sec", data=np.arange(77) * HOP)
         group.create_dataset("frequency_hz", data=100.0 * np.arange(1, 7))
+    value = value.astype(stored).astype(np.float32)
     with h5py.File(path, "r") as handle:
-        assert _RawChunks.eligible(handle["k"]["value"]) == (layout in ("raw", "unallocated"))
+        assert _RawChunks.eligible(handle["k"]["value"]) == (layout in ("raw", "float16", "unallocated"))
     for length in (1, 5, 16, 33, 77):
         dataset = PatchDataset(path, ["k"], None, length, 1)
         for i in range(len(dataset)):
             item = dataset[i]
+            assert item["X"].dtype == torch.float32
             np.testing.assert_array_equal(item["X"].numpy(), value[:, :, item["start"]:item["start"] + length])
+        order = np.random.default_rng(length).permutation(len(dataset))
+        batch = collate(PatchDataset(path, ["k"], None, length, 1).__getitems__(order.tolist()))
+        want = np.stack([value[:, :, s:s + length] for s in order])
+        np.testing.assert_array_equal(batch["X"].numpy(), want)
