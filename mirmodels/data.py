@@ -349,7 +349,9 @@ def _feature_only(config: ExperimentConfig, cache_path: Path) -> tuple[dict, str
 
 
 def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None:
-    if not config.dataset.split_lists:
+    # The lists are read by rule 'list' only: a config that names them but is run with
+    # --set dataset.split=index_mod5 (examples/mtt_lms.yaml, every clip) must not need them.
+    if config.dataset.split != "list" or not config.dataset.split_lists:
         return None
     lists = {}
     for name, value in config.dataset.split_lists.items():

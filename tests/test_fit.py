@@ -271,6 +271,19 @@ def test_empty_validation_split_is_reported(data_root, tmp_path):
     assert "'valid' split is empty" in line
 
 
+def test_split_lists_are_ignored_by_another_rule(data_root, tmp_path):
+    """examples/mtt_lms.yaml names list files; examples/README.md trains on every clip with
+    --set dataset.split=index_mod5, which must not look for those files."""
+    from mirmodels.cli import main
+
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
+    result = CliRunner().invoke(main, ["fit", str(config), "--out", str(tmp_path / "run"), "--quiet",
+                                       "--set", "train.max_epochs=1",
+                                       "--set", "dataset.split_lists={train: absent_train.txt, valid: absent.txt}"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["splits"] == {"train": 8, "valid": 2}
+
+
 def test_unknown_annotation_field_suggests_the_close_one(data_root, tmp_path):
     config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
     line = _cli_error(["fit", str(config), "--set", "dataset.annot_key=styel", "--out", str(tmp_path / "run")])
