@@ -26,6 +26,7 @@ import numpy as np
 
 from mirfeat.cache_format import FeatureCache
 from mirfeat.cache_journal import journal_dir
+from mirfeat.targets import pitch_unit_of
 from pyjama_tools.atomic import atomic_path
 from pyjama_tools.errors import MirError, ParameterError
 
@@ -154,10 +155,7 @@ def _to_hz(values: np.ndarray, field: str = "") -> np.ndarray:
     voiced = np.isfinite(values) & (values > 0)
     if not voiced.any():
         return out
-    name = field.lower()
-    in_hz = "hz" in name or "contour" in name
-    in_midi = "midi" in name
-    if in_midi or (not in_hz and values[voiced].max() <= 150):
+    if pitch_unit_of(field, values[voiced]) == "midi":  # the rule the pitch target uses
         out[voiced] = 440.0 * 2.0 ** ((values[voiced] - 69.0) / 12.0)
     else:
         out[voiced] = values[voiced]

@@ -25,6 +25,8 @@ Grid rules (all vectorised with numpy; no per-frame Python loop):
   lies within half a hop, where the hop is the larger of the breakpoint step and the frame step
   (medians); frames farther from every breakpoint are silent. Values ``<= 0`` (silence) or non-finite
   are ignored;
+- pitch values are MIDI or Hz (``pitch_unit``; by default from the field's name, else its values:
+  see :func:`pitch_unit_of`);
 - a pitch (MIDI, converted to Hz with :func:`librosa.midi_to_hz`) activates the frequency bin nearest
   in log-frequency when it lies within ``pitch_tolerance`` semitones (default 0.5), else nothing; on an
   exact tie the lower bin wins.
@@ -51,7 +53,9 @@ from mirfeat.chords import MAJMIN_CLASSES, reduce_to_majmin
 
 IGNORE_INDEX = -100
 CHORD_VOCABULARIES = (None, "majmin")
-PITCH_UNITS = ("midi", "hz")
+PITCH_UNITS = ("auto", "midi", "hz")
+#: the largest MIDI number a pitch field may hold (MIDI 150 ≈ 52 kHz): a larger voiced value means Hz
+MAX_MIDI = 150.0
 
 TARGETS: dict[str, type["Target"]] = {}
 
@@ -88,8 +92,9 @@ class TargetSpec:
         vocabulary order); None keeps the whole vocabulary.
     chord_vocabulary : None or "majmin"
         framelabel only: ``"majmin"`` reduces Harte chord labels to 25 classes (:mod:`mirfeat.chords`).
-    pitch_unit : "midi" or "hz"
-        pitch only: unit of the annotated values.
+    pitch_unit : "auto", "midi" or "hz"
+        pitch only: unit of the annotated values; ``"auto"`` (default) reads it from the field's name,
+        else from its values (:func:`pitch_unit_of`).
     pitch_tolerance : float
         pitch only: largest distance in semitones between a pitch and its nearest bin (default 0.5).
     """
@@ -98,7 +103,7 @@ class TargetSpec:
     field: str
     top_n: int | None = None
     chord_vocabulary: str | None = None
-    pitch_unit: str = "midi"
+    pitch_unit: str = "auto"
     pitch_tolerance: float = 0.5
 
     def __post_init__(self) -> None:
@@ -403,6 +408,8 @@ class PitchTarget(Target):
         super().__init__(spec, doc)
         self.extent = doc.definition(spec.field).type_extent
         self._num_bins: int | None = None
+        #: "midi" or "hz": the spec's unit, or the one :func:`pitch_unit_of` finds for the field
+        self.pitch_unit = spec.pitch_unit if spec.pitch_unit != "auto" else pitch_unit_of(spec.field, self._all_values)
 
     @property
     def num_outputs(self) -> int:
@@ -411,9 +418,21 @@ class PitchTarget(Target):
                            f"grid has been given (prepare a key first)")
         return self._num_bins
 
+    def _all_values(self) -> np.ndarray:
+        """Every pitch value of the field over the whole document (to tell its unit), flat float."""
+        parts = [np.zeros(0)]
+        for key in self.doc.keys():
+            if key is None or not self.doc.atoms(key, self.spec.field):
+                continue
+            if self.extent == "segment":
+                parts.append(np.asarray(self.doc.segments(key, self.spec.field)[2], dtype=float).ravel())
+            else:
+                parts.append(np.asarray(self.doc.breakpoints(key, self.spec.field)[1], dtype=float).ravel())
+        return np.concatenate(parts)
+
     def _midi(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=float)
-        if self.spec.pitch_unit == "hz":
+        if self.pitch_unit == "hz":
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.where(values > 0, librosa.hz_to_midi(np.where(values > 0, values, 1.0)), 0.0)
         return values
@@ -481,6 +500,32 @@ class PitchTarget(Target):
 
     def _expand(self, compact: scipy.sparse.csc_array, start: int, stop: int) -> np.ndarray:
         return compact[:, start:stop].toarray().astype(np.float32, copy=False)
+
+
+def pitch_unit_of(field: str, values: np.ndarray | Callable[[], np.ndarray]) -> str:
+    """Unit (``"midi"`` or ``"hz"``) of a pitch field: from its name where it says it, else from its values.
+
+    ``midi`` in the name (``pitchmidi``, JAMS ``note_midi`` / ``pitch_midi``) → MIDI; ``hz`` or
+    ``contour`` (JAMS ``note_hz``, ``pitch_hz``, ``pitch_contour``) → Hz; otherwise Hz when some
+    voiced value exceeds :data:`MAX_MIDI`, else MIDI (the published sets' f0 and notes are MIDI).
+    The name comes first because a bass line in Hz (40-150 Hz) is also a range of MIDI numbers.
+
+    Parameters
+    ----------
+    field : str
+        The field's name.
+    values : np.ndarray, or a callable returning one
+        The field's values (any shape; 0 / negative / non-finite = silence); a callable is called
+        only when the name does not tell.
+    """
+    name = field.lower()
+    if "midi" in name:
+        return "midi"
+    if "hz" in name or "contour" in name:
+        return "hz"
+    values = np.asarray(values() if callable(values) else values, dtype=float)
+    voiced = values[np.isfinite(values) & (values > 0)]
+    return "hz" if voiced.size and voiced.max() > MAX_MIDI else "midi"
 
 
 def nearest_breakpoint(time_sec: np.ndarray, breakpoint_time: np.ndarray) -> np.ndarray:

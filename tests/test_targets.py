@@ -412,3 +412,33 @@ def test_bad_entries_and_grids(doc):
         pitch.for_file("k0", frame_times(10)[::-1], cqt_bins())
     with pytest.raises(ParameterError, match=r"patch \[5, 69\) outside the 40 frames of 'k0'"):
         pitch.for_patch("k0", 5, 64, frame_times(40), cqt_bins())
+
+
+def test_pitch_unit_from_field_name_and_values():
+    """A field in Hz (JAMS pitch_contour / note_hz, or values no MIDI number reaches) is read as Hz by default.
+
+    mirmodels builds its pitch target with the default unit: a JAMS bass line at 65.41 Hz (C2, MIDI 36)
+    read as MIDI 65.41 lands 29 semitones up, on a real bin, and trains the network on wrong pitches.
+    """
+    times = np.arange(100) * 0.01
+    midi = np.where(np.arange(100) % 9 == 0, 0.0, 36 + 2 * np.sin(times))  # a bass line around C2
+    hz = np.where(midi > 0, 440 * 2 ** ((midi - 69) / 12), 0.0)  # 58-73 Hz: all under 150
+    high_hz = np.where(midi > 0, 440 * 2 ** ((midi + 24 - 69) / 12), 0.0)  # 233-293 Hz: no MIDI number
+    doc = PyjamaDoc()
+    for name in ("pitch_contour", "note_hz", "f0", "f0x", "pitch_midi"):
+        doc.define(name, "breakpoint", "numeric")
+    doc.add_entry("a", {"pitch_contour": [breakpoint_atom(times, hz)], "note_hz": [breakpoint_atom(times, hz)],
+                        "f0": [breakpoint_atom(times, midi)], "f0x": [breakpoint_atom(times, high_hz)],
+                        "pitch_midi": [breakpoint_atom(times, midi)]})
+    time_sec, bins = frame_times(40), cqt_bins()
+    reference = build_target(TargetSpec("pitch", "f0", pitch_unit="midi"), doc).for_file("a", time_sec, bins)
+    assert reference.sum() > 20
+    for name in ("pitch_contour", "note_hz", "f0", "pitch_midi"):
+        np.testing.assert_array_equal(build_target(TargetSpec("pitch", name), doc).for_file("a", time_sec, bins),
+                                      reference, err_msg=name)
+    two_octaves_up = build_target(TargetSpec("pitch", "f0x"), doc).for_file("a", time_sec, bins)
+    np.testing.assert_array_equal(two_octaves_up[:24 * 5], 0)
+    np.testing.assert_array_equal(two_octaves_up[24 * 5:], reference[:-24 * 5])
+    # an explicit unit still wins over the name
+    as_midi = build_target(TargetSpec("pitch", "pitch_contour", pitch_unit="midi"), doc).for_file("a", time_sec, bins)
+    assert as_midi.sum() > 0 and not np.array_equal(as_midi, reference)
