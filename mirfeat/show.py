@@ -224,6 +224,14 @@ def _time_span(time_sec: np.ndarray) -> tuple[float, float]:
     return float(time_sec[0]) - step / 2, float(time_sec[-1]) + step / 2
 
 
+def _channel_harmonic(params: dict[str, Any], channel: int) -> float:
+    """Harmonic h of ``channel`` (its bin f holds h × frequency_hz[f]); 1 for a feature without harmonics."""
+    harmonics = params.get("harmonics")
+    if isinstance(harmonics, list) and 0 <= channel < len(harmonics):
+        return float(harmonics[channel])
+    return 1.0
+
+
 def _default_channel(params: dict[str, Any], channels: int) -> int:
     """The h = 1 channel of a harmonic feature, else 0."""
     harmonics = params.get("harmonics")
@@ -246,7 +254,7 @@ def draw_feature(cache_path: str | os.PathLike, key: str, output: str | os.PathL
     key : the audio key
     output : the PNG to write; size is ``width × dpi`` by ``height × dpi`` pixels
     pyjama, field : the annotation document and the field to overlay (both or neither)
-    channel : channel to draw (default: the h = 1 harmonic, else 0)
+    channel : channel to draw (default: the h = 1 harmonic, else 0); its axis is h × frequency_hz
     width, height : inches; dpi : dots per inch
 
     Raises
@@ -270,7 +278,8 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
     """The matplotlib ``Figure`` drawn by :func:`draw_feature` (Agg canvas; for notebooks and tests).
 
     The feature axes are ``figure.axes[0]``: x in seconds, y in (fractional) frequency-bin
-    index, so an overlay at frequency f lies at the bin whose centre frequency is f.
+    index, so an overlay at frequency f lies at the bin whose centre frequency is f in the drawn
+    channel (h × frequency_hz for channel h of a harmonic CQT: where that channel shows f's energy).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -296,6 +305,12 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
         channel = _default_channel(params, channels)
     if not 0 <= channel < channels:
         raise ParameterError(f"channel={channel} is not allowed; the feature has channels 0..{channels - 1}")
+    # frequency_hz is the h = 1 grid; channel h of a harmonic CQT holds h × frequency_hz[f] in bin f, so
+    # its own axis (tick labels, overlay rows) is h × frequency_hz: a pitch is drawn where that channel
+    # shows its energy (it was drawn on the h = 1 grid: one octave off on the h = 0.5 channel)
+    harmonic = _channel_harmonic(params, channel)
+    if frequency_hz is not None:
+        frequency_hz = frequency_hz * harmonic
 
     drawer, uses_strip = None, False
     doc = None
@@ -340,7 +355,7 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
         else:  # a binned feature without frequencies (e.g. Da-TACOS crema chroma written by the converter)
             axes.set_ylabel("bin")
         axes.set_ylim(-0.5, bins - 0.5)
-    title = [f"{key} — {feature} (channel {channel})"]
+    title = [f"{key} — {feature} (channel {channel}" + (f", h={harmonic:g})" if "harmonics" in params else ")")]
     if drawer is not None:
         drawer(_Plot(axes, strip, frequency_hz, title), doc, key, field)
     axes.set_xlim(start, end)

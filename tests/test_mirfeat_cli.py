@@ -270,3 +270,28 @@ def test_a_folder_given_as_cache_is_one_clear_line(store: Path, tmp_path: Path) 
     assert_one_line_error(run("cache", store, folder, "--feature", "lms", "--quiet"), "features: is a folder")
     assert_one_line_error(run("cache", store, folder, "--feature", "lms", "--quiet", "--overwrite"), "is a folder")
     assert_one_line_error(run("info", folder), "features: is a folder, not a feature cache file")
+
+
+def test_show_other_harmonic_channels_use_their_own_frequencies(store: Path, tmp_path: Path) -> None:
+    """Channel h of an HCQT holds h × frequency_hz[f] in bin f: its ticks say that frequency and a
+    220 Hz f0 is drawn on the bin where that channel has 220 Hz (it was drawn on the h = 1 grid's bin,
+    an octave off on the h = 0.5 channel, with ticks a factor 2 off)."""
+    cache = tmp_path / "toy_cqt.hdf5"
+    assert run("cache", store, cache, "--feature", "hcqt", "--param", "harmonics=0.5,1,2", "--quiet").exit_code == 0
+    doc = annotated_doc(tmp_path)
+    frequency = FeatureCache(cache).frequency_hz(KEY)
+    for channel, harmonic in ((0, 0.5), (1, 1.0), (2, 2.0)):
+        figure = feature_figure(cache, KEY, doc, "f0multi", channel=channel)
+        axes = figure.axes[0]
+        violin = axes.lines[0]
+        expected_bin = int(np.argmin(np.abs(harmonic * frequency - 220.0)))
+        np.testing.assert_allclose(violin.get_ydata(), expected_bin, atol=0.2, err_msg=f"channel {channel}")
+        ticks = axes.get_yticks().round().astype(int)
+        assert [t.get_text() for t in axes.get_yticklabels()] == [f"{harmonic * frequency[t]:.0f}" for t in ticks]
+        assert f"channel {channel}, h={harmonic:g}" in axes.get_title()
+    # the toy audio's 196 Hz tone: on channel 0 its energy is on the bin drawn for 196 Hz now, while the
+    # h = 1 grid's bin for 196 Hz holds 98 Hz there (no partial within 10 bins)
+    level = FeatureCache(cache).read(KEY)[0].mean(axis=1)
+    drawn = int(np.argmin(np.abs(0.5 * frequency - 196.0)))
+    old = int(np.argmin(np.abs(frequency - 196.0)))
+    assert level[drawn] > 10 * level[old]
