@@ -23,6 +23,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -84,12 +85,20 @@ def integer(minimum: int | None = None, optional: bool = False) -> Callable[[Any
     return check
 
 
+# PyYAML reads YAML 1.1, where ``1e-3`` (no dot) is text, not a float; users write it for learning
+# rates all the time, so a number field takes such text when it is a plain decimal literal.
+_DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
 def number(low: float | None = None, high: float | None = None, low_open: bool = False,
            high_open: bool = False, optional: bool = False) -> Callable[[Any], Any]:
-    """A finite real number within bounds (None allowed when ``optional``)."""
+    """A finite real number within bounds (None allowed when ``optional``); ``'1e-3'``, which
+    PyYAML leaves as text, is read as the number it spells."""
     def check(value: Any) -> Any:
         if value is None and optional:
             return None
+        if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+            value = float(value)
         ok = _is_number(value)
         if ok and low is not None:
             ok = value > low if low_open else value >= low

@@ -157,6 +157,15 @@ def test_bad_values_name_the_yaml_path(override, expected):
         assert _error(MINIMAL, override) == expected
 
 
+def test_exponent_without_a_dot_is_a_number(tmp_path):
+    """PyYAML (YAML 1.1) reads ``1e-3`` as text; ``lr: 1e-3`` was refused ('got '1e-3'')."""
+    config = load_config(_write(tmp_path, yaml.safe_dump(MINIMAL) + "train: {lr: 1e-3, weight_decay: 5E-4}\n"))
+    assert config.train.lr == pytest.approx(0.001) and config.train.weight_decay == pytest.approx(0.0005)
+    assert config_from_dict(MINIMAL, overrides=["train.lr=2e-4", "eval.threshold=.5"]).train.lr == pytest.approx(2e-4)
+    assert _error(MINIMAL, "train.lr=1e-3x") == "exp.yaml: train.lr: expected a number > 0, got '1e-3x'"
+    assert _error(MINIMAL, "train.lr=-1e-3") == "exp.yaml: train.lr: expected a number > 0, got '-1e-3'"
+
+
 def test_unknown_keys_get_suggestions():
     message = _error(MINIMAL, "train.lrr=0.1")
     assert message.startswith("exp.yaml: train.lrr: unknown key (did you mean lr?); allowed: optimizer, lr,")
