@@ -90,6 +90,14 @@ def integer(minimum: int | None = None, optional: bool = False) -> Callable[[Any
 _DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 
 
+def decimal_text(value: Any) -> Any:
+    """``float(value)`` when ``value`` is text spelling a plain decimal number (``'1e-3'``), else
+    ``value`` unchanged."""
+    if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
 def number(low: float | None = None, high: float | None = None, low_open: bool = False,
            high_open: bool = False, optional: bool = False) -> Callable[[Any], Any]:
     """A finite real number within bounds (None allowed when ``optional``); ``'1e-3'``, which
@@ -97,8 +105,7 @@ def number(low: float | None = None, high: float | None = None, low_open: bool =
     def check(value: Any) -> Any:
         if value is None and optional:
             return None
-        if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
-            value = float(value)
+        value = decimal_text(value)
         ok = _is_number(value)
         if ok and low is not None:
             ok = value > low if low_open else value >= low

@@ -39,6 +39,7 @@ from torch import nn
 
 from pyjama_tools.errors import MirError
 from pyjama_tools.yamlfile import read_yaml
+from mirmodels.config import decimal_text
 from mirmodels.layers import InferContext, LayerSpec, get_layer
 
 __all__ = ["ModelConfigError", "LayerRecord", "YamlNetwork", "build_model", "load_model_config"]
@@ -380,6 +381,8 @@ def _resolve_params(spec: LayerSpec, raw: Any, prefix: str, shape: tuple[int, ..
     for key, value in params.items():
         if key in hints:
             expected = _type_problem(value, hints[key])
+            if expected and _type_problem(decimal_text(value), hints[key]) is None:
+                params[key], expected = decimal_text(value), None  # eps: 1e-5 (text to PyYAML)
             if expected:
                 raise ModelConfigError(f"{prefix}: parameter {key!r} must be {expected}, got {value!r}")
     return params

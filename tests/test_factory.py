@@ -166,6 +166,22 @@ def test_wrong_type_missing_and_refused_parameters():
     assert "expected a mapping of parameters" in error_of(model_of([[["Linear", 5]]]), (4,))
 
 
+def test_a_float_parameter_written_with_an_exponent_is_a_float():
+    """PyYAML reads ``eps: 1e-5`` (no dot) as text: it was refused ('must be float, got '1e-5'')."""
+    config = yaml.safe_load("model: {name: t, block_l: [{sequential_l: [{layer_l: "
+                            "[[LayerNorm, {normalized_shape: -1, eps: 1e-5}], [Dropout, {p: 2e-1}]]}]}]}")
+    assert config["model"]["block_l"][0]["sequential_l"][0]["layer_l"][0][1]["eps"] == "1e-5"  # PyYAML's reading
+    model = build_model(config, (3, 4))
+    norm, dropout = [m for m in model.modules() if isinstance(m, (nn.LayerNorm, nn.Dropout))]
+    assert norm.eps == pytest.approx(1e-5) and dropout.p == pytest.approx(0.2)
+    # text that is not a number is still refused, an int parameter still refuses a float
+    prefix = "model.block_l[0].sequential_l[0].layer_l[0]"
+    assert error_of(model_of([[["Dropout", {"p": "1e-5x"}]]]), (4,)) == \
+        f"{prefix} (Dropout): parameter 'p' must be float, got '1e-5x'"
+    assert error_of(model_of([[["Linear", {"out_features": "1e1"}]]]), (4,)) == \
+        f"{prefix} (Linear): parameter 'out_features' must be int, got '1e1'"
+
+
 def test_kernel_larger_than_input_names_block_sequential_layer_and_shape():
     config = model_of(
         [[["Conv2d", {"in_channels": -1, "out_channels": 6, "kernel_size": [3, 3], "padding": "same"}]]],
