@@ -32,8 +32,8 @@ def write_performance(root: Path, subset: str, work: str, perf: str, frames: int
         handle.attrs["track_id"] = np.bytes_(perf.encode())
         if feature == "crema":
             handle.create_dataset("crema", data=array)  # (12, T)
-        else:
-            handle.create_dataset("chroma_cens", data=array.T.astype(np.float64))  # (T, 12)
+        else:  # cens or hpcp: (T, 12)
+            handle.create_dataset({"cens": "chroma_cens"}.get(feature, feature), data=array.T.astype(np.float64))
     return array
 
 
@@ -118,6 +118,31 @@ def test_subset_and_feature_options(corpus, tmp_path):
         convert("da-tacos", root, tmp_path / "c", subset="nonesuch")
     result = CliRunner().invoke(main, ["da-tacos", str(root), str(tmp_path / "d"), "--feature", "mfcc"])
     assert result.exit_code == 2 and "mfcc" in result.output  # click's usage error lists the choices
+
+
+def test_hpcp_rows_are_rotated_to_start_at_c(tmp_path):
+    """Essentia's HPCP starts at A: a frame with energy in published row 3 (C) has it in row 0 after conversion."""
+    root = tmp_path / "da-tacos"
+    array = write_performance(root, "benchmark_subset", "W_1", "P_1", 20, 0, feature="hpcp")
+    write_metadata(root, "benchmark_subset", {"W_1": {"P_1": record("W_1", "P_1", "A")}})
+    report = convert("da-tacos", root, tmp_path / "out", feature="hpcp")
+    with h5py.File(report.payload_path, "r") as handle:
+        value = handle["W_1+++P_1/value"][0]
+        assert json.loads(handle.attrs["params"])["rotated_semitones"] == 9
+    for pitch_class, published_row in ((0, 3), (9, 0), (11, 2), (2, 5)):  # C, A, B, D
+        np.testing.assert_allclose(value[pitch_class], array[published_row], rtol=1e-6)
+
+
+def test_real_hpcp_lines_up_with_crema(tmp_path):
+    """On the real performance, HPCP after rotation correlates with crema (both row 0 = C)."""
+    root = fixture_path("da_tacos")
+    crema = convert("da-tacos", root, tmp_path / "crema", feature="crema")
+    hpcp = convert("da-tacos", root, tmp_path / "hpcp", feature="hpcp")
+    with h5py.File(crema.payload_path, "r") as a, h5py.File(hpcp.payload_path, "r") as b:
+        x, y = a["W_163992+++P_547131/value"][0], b["W_163992+++P_547131/value"][0]
+    frames = min(x.shape[1], y.shape[1])
+    correlation = np.corrcoef(x[:, :frames].ravel(), y[:, :frames].ravel())[0, 1]
+    assert correlation > 0.5  # 0.63 here; unrotated 0.04
 
 
 def test_real_fixture(tmp_path):

@@ -21,6 +21,11 @@ feature at a hop of 512 samples at 44.1 kHz; its crema (computed by the crema ch
 resampled to that grid by nearest-neighbour interpolation. So frame ``t`` is at ``t · 512 / 44100`` s
 (≈ 11.6 ms; the real sample: 15,226 frames ↔ 176.8 s for a ~177 s recording).
 
+Pitch classes: every stored feature has C in row 0 (C, C#, ..., B). crema and chroma_cens are published
+that way; acoss computed ``hpcp`` with Essentia's HPCP, whose bins start at its reference frequency A
+(440 Hz), so HPCP rows are rotated by 9 (row 0 = C). On the real fixture the rotated HPCP correlates 0.63
+with the same performance's crema (0.04 unrotated).
+
 Keys are ``W_<work>+++P_<perf>``. Fields: ``work-id``, ``performance-id``, ``subset`` and the metadata
 of the JSON (``work_title``, ``work_artist``, ``perf_title``, ``perf_artist``, ``release_year``,
 ``instrumental``, ``perf_artist_mbid``; text, left out when empty).
@@ -64,11 +69,14 @@ class DaTacosFeature:
     dataset : name of the dataset inside each performance file
     frames_last : True when the array is (bins, T), False when (T, bins)
     bins : number of bins expected
+    first_pitch_class : pitch class of the published row 0, in semitones above C (9 = A); rows are
+        rotated so that row 0 of the output is C
     """
 
     dataset: str
     frames_last: bool
     bins: int
+    first_pitch_class: int = 0
 
     def read(self, handle: h5py.File) -> np.ndarray:
         """The feature as float32 (1, bins, T); raises ValueError naming what is wrong."""
@@ -84,6 +92,8 @@ class DaTacosFeature:
                              f"expected {self.bins} bins and at least one frame")
         if not np.all(np.isfinite(array)):
             raise ValueError(f"dataset {self.dataset!r} holds NaN or inf")
+        if self.first_pitch_class:
+            array = np.roll(array, self.first_pitch_class, axis=0)  # output row p = published row p - first
         return array[None]
 
 
@@ -91,7 +101,7 @@ class DaTacosFeature:
 FEATURES: dict[str, DaTacosFeature] = {
     "crema": DaTacosFeature("crema", frames_last=True, bins=12),
     "cens": DaTacosFeature("chroma_cens", frames_last=False, bins=12),
-    "hpcp": DaTacosFeature("hpcp", frames_last=False, bins=12),
+    "hpcp": DaTacosFeature("hpcp", frames_last=False, bins=12, first_pitch_class=9),  # Essentia: row 0 = A
 }
 
 _FOLDER = re.compile(r"^da-tacos_(?P<subset>.+)_(?P<feature>[a-z0-9]+)$")
@@ -100,8 +110,8 @@ _FOLDER = re.compile(r"^da-tacos_(?P<subset>.+)_(?P<feature>[a-z0-9]+)$")
 def feature_params(feature: str) -> dict[str, Any]:
     """The ``params`` root attribute of the payload (JSON-able)."""
     spec = FEATURES[feature]
-    return {"corpus": "da-tacos", "dataset": spec.dataset, "n_bins": spec.bins,
-            "hop_length": HOP_LENGTH, "sample_rate": SAMPLE_RATE}
+    return {"corpus": "da-tacos", "dataset": spec.dataset, "n_bins": spec.bins, "first_bin": "C",
+            "rotated_semitones": spec.first_pitch_class, "hop_length": HOP_LENGTH, "sample_rate": SAMPLE_RATE}
 
 
 def params_hash(params: dict[str, Any]) -> str:
