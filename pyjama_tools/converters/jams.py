@@ -16,7 +16,11 @@ annotators' chords would otherwise overlap in one field). The namespace decides 
 - breakpoint (``pitch_contour``, ``pitch_hz``, ``pitch_midi``): one atom per annotation, ``time`` (N,) (the
   sorted distinct observation times) and ``value`` (V, N), one row per voice; for pitch_contour the value
   ``{index, frequency, voiced}`` gives the row (contours by ascending ``index``) and its frequency, 0 when
-  unvoiced or when a contour has no observation at that time (the other namespaces have one row); a negative pitch_hz (the JAMS mark of an unvoiced frame) gives 0; durations are dropped;
+  unvoiced or when a contour has no observation at that time (the other namespaces have one row); a
+  negative pitch_hz (the JAMS mark of an unvoiced frame) gives 0. An observation with a positive
+  duration is a note (JAMS's transcription convention, e.g. ``pitch_hz`` notes): it is sampled every
+  :data:`NOTE_STEP_SEC` over ``[time, time + duration)`` and ends with a 0 at ``time + duration``;
+  overlapping notes go to rows of their own (the first row free at their onset);
 - global (``tag_*``, ``mood*``): ``value`` (+ ``confidence``); a list of numbers is stored as a (1, n) matrix;
 - segment (everything else: ``chord*``, ``segment_*``, ``note_*``, ``key_mode``, ``pattern_*``, ``tempo``,
   ``lyrics``, ...): ``time``, ``duration``, ``value`` (+ ``confidence``).
@@ -54,6 +58,9 @@ EXTENT_BY_NAME = {
 #: namespace prefix → extent (checked after the exact names, first match wins)
 EXTENT_BY_PREFIX = (("tag_", "global"), ("mood", "global"))
 DEFAULT_EXTENT = "segment"
+#: sampling step (s) of a pitch observation that has a duration (a note) in a breakpoint field (10 ms,
+#: the step of mir_eval's multi-f0 evaluation)
+NOTE_STEP_SEC = 0.01
 #: file_metadata key → field name
 METADATA_FIELDS = {"title": "title", "artist": "artist", "release": "album", "duration": "duration"}
 
@@ -170,18 +177,58 @@ def _voice(value: Any, namespace: str, where: str) -> int:
     return index
 
 
-def voice_matrix_atom(times: list[float], pitches: list[float], voices: list[int]) -> dict[str, Any]:
-    """One breakpoint atom with a row per voice (contour index, ascending) on the sorted union of the times.
+def voice_matrix_atom(times: list[float], pitches: list[float], voices: list[tuple[int, int]]) -> dict[str, Any]:
+    """One breakpoint atom with a row per voice (ascending) on the sorted union of the times.
 
     Simultaneous contours (multi-f0 annotations write one ``pitch_contour`` observation per voice and
     time) keep a row each instead of alternating in one row; a voice without an observation at a time
-    is 0 there (silent).
+    is 0 there (silent). Where a voice has two values at one time, the later one in the lists wins.
     """
     grid, column = np.unique(np.asarray(times, dtype=float), return_inverse=True)
-    rows, row = np.unique(np.asarray(voices), return_inverse=True)
-    matrix = np.zeros((len(rows), len(grid)))
-    matrix[row.reshape(-1), column.reshape(-1)] = pitches
+    order = {voice: index for index, voice in enumerate(sorted(set(voices)))}
+    matrix = np.zeros((len(order), len(grid)))
+    matrix[[order[v] for v in voices], column.reshape(-1)] = pitches
     return breakpoint_atom(grid, matrix)
+
+
+class _NoteRows:
+    """Rows for notes of one voice: a note takes the first row whose last note has ended at its onset."""
+
+    def __init__(self) -> None:
+        self.ends: dict[int, list[float]] = {}
+
+    def take(self, voice: int, onset: float, offset: float) -> tuple[int, int]:
+        ends = self.ends.setdefault(voice, [])
+        for slot, end in enumerate(ends):
+            if end <= onset + 1e-9:
+                ends[slot] = offset
+                return voice, slot
+        ends.append(offset)
+        return voice, len(ends) - 1
+
+
+def _breakpoint_atom(rows: list[dict[str, Any]], namespace: str, where: str) -> dict[str, Any]:
+    """The one breakpoint atom of a pitch annotation (points as they are, notes sampled, see the module doc)."""
+    observed = []
+    for index, observation in enumerate(rows):
+        spot = f"{where}, observation {index}"
+        duration = 0.0 if observation.get("duration") is None else _check_time(observation, "duration", spot)
+        observed.append((_check_time(observation, "time", spot), duration,
+                         _pitch(observation.get("value"), namespace, spot),
+                         _voice(observation.get("value"), namespace, spot)))
+    ends: tuple[list, list, list] = ([], [], [])  # written first: a note starting where another ends wins
+    times, pitches, voices = [], [], []
+    note_rows = _NoteRows()
+    for time, duration, pitch, voice in sorted(observed, key=lambda o: o[0]):
+        if duration <= 0:
+            times.append(time), pitches.append(pitch), voices.append((voice, 0))
+            continue
+        row = note_rows.take(voice, time, time + duration)
+        samples = time + NOTE_STEP_SEC * np.arange(max(1, math.ceil(duration / NOTE_STEP_SEC - 1e-9)))
+        samples = np.round(samples, 9)  # 0.1 + 0.2 and 0.3 must meet on one grid time (ns are plenty)
+        times.extend(samples.tolist()), pitches.extend([pitch] * len(samples)), voices.extend([row] * len(samples))
+        ends[0].append(round(time + duration, 9)), ends[1].append(0.0), ends[2].append(row)
+    return voice_matrix_atom(ends[0] + times, ends[1] + pitches, ends[2] + voices)
 
 
 def annotation_atoms(annotation: Any, where: str) -> tuple[str, list[dict[str, Any]]]:
@@ -193,13 +240,7 @@ def annotation_atoms(annotation: Any, where: str) -> tuple[str, list[dict[str, A
     extent = extent_of(namespace)
     rows = observations(annotation.get("data"), where)
     if extent == "breakpoint":
-        times, pitches, voices = [], [], []
-        for index, observation in enumerate(rows):
-            spot = f"{where}, observation {index}"
-            times.append(_check_time(observation, "time", spot))
-            pitches.append(_pitch(observation.get("value"), namespace, spot))
-            voices.append(_voice(observation.get("value"), namespace, spot))
-        return namespace, ([voice_matrix_atom(times, pitches, voices)] if rows else [])
+        return namespace, ([_breakpoint_atom(rows, namespace, where)] if rows else [])
     atoms = []
     for index, observation in enumerate(rows):
         spot = f"{where}, observation {index}"
