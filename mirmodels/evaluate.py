@@ -202,20 +202,29 @@ def predict_files(network: torch.nn.Module, problem: str, inputs, patch_length: 
 # ----------------------------------------------------------------------------- references
 
 
-def multipitch_reference(doc: Any, key: str, field_name: str, time_sec: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+def multipitch_reference(doc: Any, key: str, field_name: str, time_sec: np.ndarray,
+                         pitch_unit: str = "midi") -> tuple[np.ndarray, list[np.ndarray]]:
     """The mir_eval reference of one file: times (N,) in s and a list of Hz arrays (one per time).
 
-    Breakpoint f0 (Bach10's ``f0multi``, MIDI, 0 = silent) keeps its own times; note segments
-    (MAPS's ``pitchmidi``) are sampled on the feature's frame times ``time_sec``.
+    Breakpoint f0 (Bach10's ``f0multi``, 0 = silent) keeps its own times; note segments (MAPS's
+    ``pitchmidi``) are sampled on the feature's frame times ``time_sec``. ``pitch_unit`` is the
+    unit of the field's values, ``"midi"`` or ``"hz"`` (JAMS ``pitch_contour``, ``note_hz``).
     """
     from mirmodels import metrics
+
+    def as_midi(values: Any) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        if pitch_unit != "hz":
+            return values
+        voiced = np.isfinite(values) & (values > 0)
+        return np.where(voiced, 69.0 + 12.0 * np.log2(np.where(voiced, values, 440.0) / 440.0), 0.0)
 
     definition = doc.definition(field_name)
     if definition.type_extent == "breakpoint":
         times, values = doc.breakpoints(key, field_name)
-        return metrics.midi_to_multipitch(times, values)
+        return metrics.midi_to_multipitch(times, as_midi(values))
     onsets, durations, pitches = doc.segments(key, field_name)
-    return metrics.notes_to_multipitch(onsets, durations, np.asarray(pitches, dtype=float), time_sec)
+    return metrics.notes_to_multipitch(onsets, durations, as_midi(pitches), time_sec)
 
 
 # ----------------------------------------------------------------------------- scorers
@@ -307,6 +316,15 @@ def _mean_dicts(items: Sequence[dict], prefix: str = "") -> dict[str, float]:
     return out
 
 
+def _pitch_values(doc: Any, key: str, field_name: str) -> np.ndarray:
+    """Every pitch value of one file's breakpoint or segment field, flat float."""
+    if not doc.atoms(key, field_name):
+        return np.zeros(0)
+    if doc.definition(field_name).type_extent == "breakpoint":
+        return np.asarray(doc.breakpoints(key, field_name)[1], dtype=float).ravel()
+    return np.asarray(doc.segments(key, field_name)[2], dtype=float).ravel()
+
+
 @_register("multipitch")
 def score_multipitch(predictions: dict, target: Any, doc: Any = None, threshold: float = 0.5,
                      annot_key: str | None = None, tutorial_patches: dict | None = None, **_: Any) -> dict[str, Any]:
@@ -315,11 +333,18 @@ def score_multipitch(predictions: dict, target: Any, doc: Any = None, threshold:
     ``tutorial_patches`` {key: (est (N, F, L), ref (N, F, L))} is given."""
     from mirmodels import metrics
 
+    from mirfeat.targets import pitch_unit_of
+
     field_name = annot_key or target.spec.field
+    if field_name == target.spec.field and getattr(target, "pitch_unit", None) in ("midi", "hz"):
+        unit = target.pitch_unit  # what the model was trained on
+    else:
+        unit = pitch_unit_of(field_name, lambda: np.concatenate(
+            [np.zeros(0)] + [_pitch_values(doc, key, field_name) for key in predictions]))
     per_file = {}
     for key, prediction in predictions.items():
         time_sec = np.asarray(prediction["time_sec"], dtype=float)
-        ref_time, ref_freqs = multipitch_reference(doc, key, field_name, time_sec)
+        ref_time, ref_freqs = multipitch_reference(doc, key, field_name, time_sec, unit)
         est_time, est_freqs = metrics.salience_to_multipitch(prediction["output"], prediction["frequency_hz"],
                                                              time_sec, threshold)
         per_file[key] = metrics.multipitch_scores(ref_time, ref_freqs, est_time, est_freqs)

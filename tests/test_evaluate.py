@@ -121,6 +121,19 @@ def test_multipitch_reference_the_mir_eval_way():
     assert [sorted(f.tolist()) for f in freqs] == [[440.0], [440.0], [880.0], [880.0]]  # onset <= t < offset
 
 
+def test_multipitch_reference_in_hz():
+    """A field in Hz (JAMS pitch_contour / note_hz) is read as Hz, not as MIDI numbers."""
+    doc = pyjama.PyjamaDoc()
+    doc.define("pitch_contour", "breakpoint", "numeric")
+    doc.define("note_hz", "segment", "numeric")
+    doc.add_entry("x", {"pitch_contour": [pyjama.breakpoint_atom([0.0, 0.01], [[65.406, 0.0]])],
+                        "note_hz": pyjama.segment_atoms([0.0], [0.02], [220.0])})
+    times, freqs = multipitch_reference(doc, "x", "pitch_contour", np.zeros(0), pitch_unit="hz")
+    assert [f.tolist() for f in freqs] == [[pytest.approx(65.406)], []]
+    times, freqs = multipitch_reference(doc, "x", "note_hz", np.array([0.0, 0.01, 0.03]), pitch_unit="hz")
+    assert [f.tolist() for f in freqs] == [[pytest.approx(220.0)], [pytest.approx(220.0)], []]
+
+
 def test_multipitch_scores_by_hand():
     doc = pyjama.PyjamaDoc()
     doc.define("pitchmidi", "segment", "numeric")
@@ -144,6 +157,16 @@ def test_multipitch_scores_by_hand():
                                 annot_key="pitchmidi", tutorial_patches={"f0": (salience[None, :, :10], reference)})
     assert patched["metrics_patch_average_tutorial"]["Recall"] == pytest.approx(0.5)
     assert patched["metrics_patch_average_tutorial"]["num_patches"] == 1
+
+    # the same notes in Hz (a note_hz field): the same scores, with or without annot_key
+    doc_hz = pyjama.PyjamaDoc()
+    doc_hz.define("note_hz", "segment", "numeric")
+    doc_hz.add_entry("f0", {"note_hz": pyjama.segment_atoms([0.0, 0.0], [1.0, 1.0], [261.626, 391.995])})
+    target_hz = build_target(TargetSpec("pitch", "note_hz"), doc_hz)
+    for annot_key in (None, "note_hz"):
+        hz = score_predictions("multipitch", {"f0": _pred(salience, time_sec, frequency_hz)}, target_hz, doc=doc_hz,
+                               threshold=0.5, annot_key=annot_key)["metrics"]
+        assert (hz["Precision"], hz["Recall"]) == (pytest.approx(1.0), pytest.approx(0.5))
 
 
 def test_metric_scores_by_hand():
