@@ -84,34 +84,36 @@ def build_cache(path: Path, shape: tuple[int, int], files: int, frames: int, see
     return keys
 
 
-class RamDataset(Dataset):
+class _Indexed(Dataset):
+    """A baseline's patch index: (file, start) of every patch of ``files`` files of ``frames`` frames, as
+    PatchDataset numbers them (so one sampler picks the same patches on every path)."""
+
+    def _index(self, files: int, frames: int) -> None:
+        self.index = [(f, int(s)) for f in range(files) for s in patch_starts(frames, PATCH_LENGTH, PATCH_HOP)]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+class RamDataset(_Indexed):
     """All files in one torch tensor (F files, C, F, T); a patch is a tensor slice."""
 
     def __init__(self, path: Path, keys: list[str]):
         with h5py.File(path, "r") as handle:
             self.tensor = torch.from_numpy(np.stack([handle[k]["value"][()] for k in keys])).float()
-        frames = self.tensor.shape[-1]
-        starts = patch_starts(frames, PATCH_LENGTH, PATCH_HOP)
-        self.index = [(f, int(s)) for f in range(len(keys)) for s in starts]
-
-    def __len__(self) -> int:
-        return len(self.index)
+        self._index(len(keys), self.tensor.shape[-1])
 
     def __getitem__(self, i: int) -> dict:
         f, s = self.index[i]
         return {"X": self.tensor[f, :, :, s:s + PATCH_LENGTH].contiguous(), "start": s}
 
 
-class OpenPerItemDataset(Dataset):
+class OpenPerItemDataset(_Indexed):
     """The naive way: open the HDF5 file in every ``__getitem__``."""
 
     def __init__(self, path: Path, keys: list[str], frames: int):
         self.path, self.keys = path, keys
-        starts = patch_starts(frames, PATCH_LENGTH, PATCH_HOP)
-        self.index = [(f, int(s)) for f in range(len(keys)) for s in starts]
-
-    def __len__(self) -> int:
-        return len(self.index)
+        self._index(len(keys), frames)
 
     def __getitem__(self, i: int) -> dict:
         f, s = self.index[i]
@@ -120,14 +122,14 @@ class OpenPerItemDataset(Dataset):
         return {"X": torch.from_numpy(x).float(), "start": s}
 
 
-class PageCacheFloor(Dataset):
+class PageCacheFloor(_Indexed):
     """The floor: per patch, one ``preadv`` of its stored bytes (C * F * L * itemsize, contiguous from
     the offset of the chunk holding its first frame) into its row of one batch array; no HDF5, no
     straddling, no cast. Same index and sampler as the others; the bytes are not the patch's (nor
     float32 for a float16 cache), only as many."""
 
     def __init__(self, path: Path, keys: list[str], frames: int):
-        self.index = [(f, int(s)) for f in range(len(keys)) for s in patch_starts(frames, PATCH_LENGTH, PATCH_HOP)]
+        self._index(len(keys), frames)
         offsets = []
         with h5py.File(path, "r") as handle:
             value = handle[keys[0]]["value"]
@@ -140,9 +142,6 @@ class PageCacheFloor(Dataset):
         last = path.stat().st_size - self.nbytes
         self.offsets = [{start: min(offset, last) for start, offset in found.items()} for found in offsets]
         self.fd = os.open(path, os.O_RDONLY)
-
-    def __len__(self) -> int:
-        return len(self.index)
 
     def __getitems__(self, indices: list[int]) -> dict:
         batch = np.empty((len(indices),) + self.shape, dtype=self.dtype)
