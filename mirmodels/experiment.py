@@ -258,6 +258,62 @@ def _merge_csv(earlier: list[dict[str, str]], path: Path) -> None:
     write_text_atomic(buffer.getvalue(), path)
 
 
+# What --resume may change: how long and where to train, and how to evaluate. Anything else (the
+# data, features, network, optimizer and its lr, batch size, seed) would make the run's config.yaml
+# describe epochs it did not train, and Lightning restores the optimizer's own lr from the
+# checkpoint anyway (a new train.lr was recorded but not used; a new optimizer was a KeyError), as
+# it restores EarlyStopping's patience (a new train.patience was ignored).
+RESUMABLE_KEYS = ("dataset.root", "train.max_epochs", "train.min_epochs", "train.num_workers",
+                  "train.accelerator", "train.devices", "train.strategy", "train.num_nodes", "train.precision",
+                  "train.logger", "train.limit_train_batches", "train.limit_val_batches",
+                  "train.log_every_n_steps", "train.deterministic", "eval")
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+    """``{'a': {'b': [1]}}`` → ``{'a.b[0]': 1}`` (empty mappings and lists kept as leaves)."""
+    if isinstance(value, dict) and value:
+        items: dict[str, Any] = {}
+        for key, inner in value.items():
+            items.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return items
+    if isinstance(value, (list, tuple)) and value:
+        items = {}
+        for index, inner in enumerate(value):
+            items.update(_flatten(inner, f"{prefix}[{index}]"))
+        return items
+    return {prefix: value}
+
+
+def check_resume_config(config: ExperimentConfig, run_dir: str | os.PathLike) -> None:
+    """Refuse to resume ``run_dir`` with a config that differs from its ``config.yaml`` outside
+    :data:`RESUMABLE_KEYS`.
+
+    Raises
+    ------
+    MirError
+        One line naming the config file, the first differing YAML path, both values and the run's
+        ``config.yaml``.
+    """
+    from mirmodels.config import config_from_dict, read_yaml
+
+    saved_path = run_paths(run_dir)["config"]
+    if not saved_path.exists():
+        return
+    saved = _flatten(config_from_dict(read_yaml(saved_path), source=saved_path).to_dict(), "")
+    current = _flatten(config.to_dict(), "")
+
+    def resumable(key: str) -> bool:
+        return any(key == k or key.startswith(k + ".") or key.startswith(k + "[") for k in RESUMABLE_KEYS)
+
+    for key in list(saved) + [k for k in current if k not in saved]:
+        if resumable(key) or saved.get(key, "<absent>") == current.get(key, "<absent>"):
+            continue
+        label = f"{config.source}: " if config.source is not None else ""
+        raise MirError(f"{label}{key}: {current.get(key, '<absent>')!r}, but the run in {run_dir} was trained with "
+                       f"{saved.get(key, '<absent>')!r} ({saved_path}); --resume may change only the epochs, "
+                       "hardware and eval keys: use --out for a new run")
+
+
 def _versions() -> dict[str, str]:
     import lightning
 
@@ -307,6 +363,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         if not paths["last_ckpt"].exists():
             raise MirError(f"{paths['last_ckpt']}: no such checkpoint to resume from")
         ckpt_path = str(paths["last_ckpt"])
+        check_resume_config(config, run_dir)
     elif paths["best_ckpt"].exists() or paths["last_ckpt"].exists():
         raise MirError(f"{run_dir}: already holds a trained run; use --resume to continue it or --out for a new one")
 
@@ -339,10 +396,25 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         write_json(metadata, paths["meta"])
     csv_path = paths["logs"] / "metrics.csv"
     earlier_rows = _read_csv(csv_path) if resume and trainer.is_global_zero else []
-    # weights_only explicitly: Lightning passes None on, and torch's default depends on its version
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    if earlier_rows and trainer.is_global_zero:
-        _merge_csv(earlier_rows, csv_path)
+    try:
+        # weights_only explicitly: Lightning passes None on, and torch's default depends on its version
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SystemExit:
+        # Lightning answers Ctrl-C (SIGINT) with a graceful shutdown and sys.exit(1), silently
+        if not trainer.interrupted:
+            raise
+        best = getattr(next((c for c in trainer.callbacks if type(c).__name__ == "BestCheckpoint"), None),
+                       "best_model_score", None)
+        if trainer.is_global_zero:  # run.json says how far the run got (best and last checkpoints are kept)
+            metadata.update(epochs=int(trainer.current_epoch), global_step=int(trainer.global_step), interrupted=True,
+                            **({} if best is None else {"best_valid_loss": float(best)}))
+            write_json(metadata, paths["meta"])
+        kept = ("the last epoch's checkpoint is kept (mirmodels fit ... --resume continues it)"
+                if paths["last_ckpt"].exists() else "no epoch was finished, no checkpoint was saved")
+        raise MirError(f"{run_dir}: training interrupted in epoch {trainer.current_epoch}; {kept}") from None
+    finally:
+        if earlier_rows and trainer.is_global_zero:  # a failed resumed session must not lose the earlier log
+            _merge_csv(earlier_rows, csv_path)
 
     checkpoint = next((c for c in trainer.callbacks if type(c).__name__ == "BestCheckpoint"), None)
     best_score = checkpoint.best_model_score if checkpoint is not None else None

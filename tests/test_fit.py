@@ -163,7 +163,8 @@ def test_resume_continues_from_last_checkpoint(data_root, tmp_path, monkeypatch)
     data["model"]["block_l"][0]["sequential_l"][0]["layer_l"][1][1]["out_channels"] = 4
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(data))
-    with pytest.raises(MirError, match=r"last.ckpt: does not fit the model of .*'block_l.0.0.1.weight' has shape"):
+    with pytest.raises(MirError, match=r"model.block_l\[0\].sequential_l\[0\].layer_l\[1\]\[1\].out_channels: 4, "
+                                       r"but the run in .* was trained with"):
         fit(other, out=tmp_path / "run", resume=True)
     # the same network on a pair whose style classes sort otherwise: class k would change meaning
     shifted = tmp_path / "shifted"
@@ -192,6 +193,56 @@ def test_resume_continues_from_last_checkpoint(data_root, tmp_path, monkeypatch)
     epochs = [int(row.split(",")[0]) for row in (tmp_path / "run" / "logs" / "metrics.csv").read_text().splitlines()[1:]]
     assert sorted(set(epochs)) == [0, 1, 2]
     assert second.metadata["global_step"] > first.metadata["global_step"]
+
+
+def test_resume_refuses_a_changed_config_and_keeps_the_run_record(data_root, tmp_path):
+    """--resume with another lr recorded it in config.yaml while Lightning restored the old one from
+    the checkpoint; another optimizer was a KeyError traceback; another patience was ignored."""
+    from mirmodels.experiment import fit
+
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root, max_epochs=1)
+    fit(config, out=tmp_path / "run")
+    saved = (tmp_path / "run" / "config.yaml").read_text()
+    for override, old in [("train.lr=0.5", "0.01"), ("train.optimizer=sgd", "'adam'"), ("train.patience=3", "0"),
+                          ("feature.params.hop_length=512", "256"), ("dataset.annot_key=instrument", "'style'")]:
+        key, value = override.split("=")
+        with pytest.raises(MirError) as info:
+            fit(config, out=tmp_path / "run", resume=True, overrides=[override, "train.max_epochs=2"])
+        assert str(info.value).startswith(f"{config}: {key}: ") and f"was trained with {old} (" in str(info.value)
+        assert (tmp_path / "run" / "config.yaml").read_text() == saved  # nothing rewritten
+    # the epochs, the hardware and the eval keys may change
+    result = fit(config, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=2", "eval.threshold=0.3",
+                                                                       "train.num_workers=0"])
+    assert result.epochs == 2
+
+
+def test_interrupted_fit_is_one_line_and_keeps_the_earlier_log(data_root, tmp_path):
+    """Ctrl-C: Lightning shut down and called sys.exit(1), no message; in a resumed session the first
+    session's CSV rows were lost with it."""
+    import signal
+
+    from lightning.pytorch.callbacks import Callback
+
+    from mirmodels.experiment import fit
+
+    class CtrlC(Callback):
+        def on_train_epoch_end(self, trainer, module):
+            if trainer.current_epoch == 2:
+                raise KeyboardInterrupt
+
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root, max_epochs=2)
+    fit(config, out=tmp_path / "run")
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(MirError, match=r"run: training interrupted in epoch 2; the last epoch's checkpoint is "
+                                           r"kept \(mirmodels fit ... --resume continues it\)"):
+            fit(config, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=6"], callbacks=[CtrlC()])
+    finally:
+        signal.signal(signal.SIGINT, handler)  # Lightning ignores SIGINT once interrupted
+    assert sorted(set(int(row["epoch"]) for row in csv.DictReader(open(tmp_path / "run" / "logs" / "metrics.csv"))
+                      if row["epoch"])) == [0, 1, 2]
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["interrupted"] is True and meta["epochs"] == 2 and "best_valid_loss" in meta
 
 
 @pytest.mark.slow
