@@ -133,7 +133,7 @@ def _register(*problems: str) -> Callable[[Writer], Writer]:
 
 @_register("multiclass", "multilabel")
 def _write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, files: list[Path],
-                **_: Any) -> dict[str, Any]:
+               duration_sec: float | None = None, **_: Any) -> dict[str, Any]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -143,7 +143,8 @@ def _write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, 
     length = metadata["patch_length"]
     hop = float(np.median(np.diff(time_sec))) if len(time_sec) > 1 else 0.0
     start_sec = [float(time_sec[min(s, len(time_sec) - 1)]) for s in starts]
-    end_sec = [float(time_sec[min(s + length, len(time_sec)) - 1] + hop) for s in starts]
+    limit = np.inf if duration_sec is None else float(duration_sec)  # the last patch ends with the audio
+    end_sec = [float(min(time_sec[min(s + length, len(time_sec)) - 1] + hop, limit)) for s in starts]
     mean = prediction["output"]
     data: dict[str, Any] = {"labels": names, "file_probabilities": {n: float(p) for n, p in zip(names, mean)}}
     if metadata["problem"] == "multiclass":

@@ -386,6 +386,9 @@ def test_predict_multiclass_writes_json_csv_png(runs, tmp_path):
     assert sum(data["file_probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     rows = Path(f"{stem}_predictions.csv").read_text().splitlines()
     assert rows[0].split(",")[:2] == ["start_sec", "end_sec"] and len(rows) - 1 == len(data["patches"])
+    # the last patch ends with the audio (it ran one hop past it, like notes and segments did)
+    assert data["patches"][-1]["end_sec"] == pytest.approx(data["duration_sec"])
+    assert all(p["end_sec"] <= data["duration_sec"] for p in data["patches"])
     assert Path(f"{stem}_predictions.png").read_bytes()[:4] == b"\x89PNG"
 
 
