@@ -290,7 +290,9 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
                            f"{config.dataset.split!r}); add files or change the split")
     prepared = PreparedData(config, audio_path, annotation_path, cache_path, doc, target, dict(splits),
                             (), 0, sample_rate, feature_params, params_hash, annot_key, skipped, unlabelled)
-    probe = make_dataset(prepared, splits["train"][:1], train=False)
+    length_key = f"feature.patch_L_frame {config.feature.patch_length}"  # files shorter than a patch
+    with _naming(f"{config.source}: {length_key}" if config.source is not None else length_key):
+        probe = make_dataset(prepared, splits["train"][:1], train=False)
     prepared.input_shape = tuple(int(s) for s in probe.input_shape)
     n_out = config.dataset.n_out
     prepared.n_out = int(target.num_outputs) if n_out == "auto" else int(n_out)

@@ -282,6 +282,7 @@ def test_bad_value_is_one_line_naming_the_yaml_path(data_root, tmp_path):
     ("dataset.annot_key=chord", "{data}: dataset (problem 'multiclass', annot_key 'chord'): field 'chord' has "
                                 "extent 'segment'"),
     ("dataset.split=field", "{data}: dataset.split 'field': field 'split' is not defined"),
+    ("feature.patch_L_frame=5000", "{config}: feature.patch_L_frame 5000: "),  # every file shorter than a patch
 ])
 def test_data_errors_name_the_config_key(data_root, tmp_path, override, expected):
     """mirfeat's messages (feature, target, split) arrive prefixed with the experiment's YAML path."""
