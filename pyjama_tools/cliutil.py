@@ -1,8 +1,10 @@
 """Helpers shared by the three command-line interfaces.
 
 :class:`MirGroup` is a click group that turns :class:`~pyjama_tools.errors.MirError`
-into one line on stderr and exit code 1 (no traceback), so every subcommand of
-``pyjama-convert``, ``mirfeat`` and ``mirmodels`` reports user mistakes the same way.
+into one line on stderr and exit code 1 (no traceback), and a subcommand's usage mistakes
+(missing or unknown option, bad choice) into one line and exit code 2 (click's own code for
+them), so every subcommand of ``pyjama-convert``, ``mirfeat`` and ``mirmodels`` reports user
+mistakes the same way.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ def fail(message: str, code: int = 1) -> None:
 
 
 class MirGroup(click.Group):
-    """A click group whose subcommands report :class:`MirError` as one line, exit 1."""
+    """A click group whose subcommands report :class:`MirError` as one line, exit 1, and usage
+    mistakes as one line naming the command, exit 2."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:  # raised while parsing the subcommand's arguments
+            where = (error.ctx or ctx).command_path
+            fail(f"{where}: {error.format_message()} (see {where} --help)", code=2)
         except MirError as error:
             fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
         except FileNotFoundError as error:
