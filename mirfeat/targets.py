@@ -420,22 +420,11 @@ class PitchTarget(Target):
 
     def _all_values(self) -> np.ndarray:
         """Every pitch value of the field over the whole document (to tell its unit), flat float."""
-        parts = [np.zeros(0)]
-        for key in self.doc.keys():
-            if key is None or not self.doc.atoms(key, self.spec.field):
-                continue
-            if self.extent == "segment":
-                parts.append(np.asarray(self.doc.segments(key, self.spec.field)[2], dtype=float).ravel())
-            else:
-                parts.append(np.asarray(self.doc.breakpoints(key, self.spec.field)[1], dtype=float).ravel())
-        return np.concatenate(parts)
+        return np.concatenate([np.zeros(0)] + [pitch_values(self.doc, key, self.spec.field)
+                                               for key in self.doc.keys() if key is not None])
 
     def _midi(self, values: np.ndarray) -> np.ndarray:
-        values = np.asarray(values, dtype=float)
-        if self.pitch_unit == "hz":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(values > 0, librosa.hz_to_midi(np.where(values > 0, values, 1.0)), 0.0)
-        return values
+        return pitch_to_midi(values, self.pitch_unit)
 
     def bins(self, key: str, pitch_midi: np.ndarray, frequency_hz: np.ndarray) -> np.ndarray:
         """Nearest bin (log-frequency) of each pitch, -1 where silent or farther than the tolerance."""
@@ -500,6 +489,26 @@ class PitchTarget(Target):
 
     def _expand(self, compact: scipy.sparse.csc_array, start: int, stop: int) -> np.ndarray:
         return compact[:, start:stop].toarray().astype(np.float32, copy=False)
+
+
+def pitch_values(doc: PyjamaDoc, key: str, field: str) -> np.ndarray:
+    """Every pitch value of one file's breakpoint (f0) or segment (notes) field, flat float (empty
+    when the file has no atom of the field)."""
+    if not doc.atoms(key, field):
+        return np.zeros(0)
+    if doc.definition(field).type_extent == "segment":
+        return np.asarray(doc.segments(key, field)[2], dtype=float).ravel()
+    return np.asarray(doc.breakpoints(key, field)[1], dtype=float).ravel()
+
+
+def pitch_to_midi(values: Any, pitch_unit: str) -> np.ndarray:
+    """Pitch values in ``pitch_unit`` (``"midi"`` or ``"hz"``) as MIDI numbers; silence (<= 0, or
+    non-finite Hz) is 0."""
+    values = np.asarray(values, dtype=float)
+    if pitch_unit == "hz":
+        voiced = np.isfinite(values) & (values > 0)
+        return np.where(voiced, librosa.hz_to_midi(np.where(voiced, values, 1.0)), 0.0)
+    return values
 
 
 def pitch_unit_of(field: str, values: np.ndarray | Callable[[], np.ndarray]) -> str:

@@ -210,21 +210,15 @@ def multipitch_reference(doc: Any, key: str, field_name: str, time_sec: np.ndarr
     ``pitchmidi``) are sampled on the feature's frame times ``time_sec``. ``pitch_unit`` is the
     unit of the field's values, ``"midi"`` or ``"hz"`` (JAMS ``pitch_contour``, ``note_hz``).
     """
+    from mirfeat.targets import pitch_to_midi
     from mirmodels import metrics
-
-    def as_midi(values: Any) -> np.ndarray:
-        values = np.asarray(values, dtype=float)
-        if pitch_unit != "hz":
-            return values
-        voiced = np.isfinite(values) & (values > 0)
-        return np.where(voiced, 69.0 + 12.0 * np.log2(np.where(voiced, values, 440.0) / 440.0), 0.0)
 
     definition = doc.definition(field_name)
     if definition.type_extent == "breakpoint":
         times, values = doc.breakpoints(key, field_name)
-        return metrics.midi_to_multipitch(times, as_midi(values))
+        return metrics.midi_to_multipitch(times, pitch_to_midi(values, pitch_unit))
     onsets, durations, pitches = doc.segments(key, field_name)
-    return metrics.notes_to_multipitch(onsets, durations, as_midi(pitches), time_sec)
+    return metrics.notes_to_multipitch(onsets, durations, pitch_to_midi(pitches, pitch_unit), time_sec)
 
 
 # ----------------------------------------------------------------------------- scorers
@@ -316,15 +310,6 @@ def _mean_dicts(items: Sequence[dict], prefix: str = "") -> dict[str, float]:
     return out
 
 
-def _pitch_values(doc: Any, key: str, field_name: str) -> np.ndarray:
-    """Every pitch value of one file's breakpoint or segment field, flat float."""
-    if not doc.atoms(key, field_name):
-        return np.zeros(0)
-    if doc.definition(field_name).type_extent == "breakpoint":
-        return np.asarray(doc.breakpoints(key, field_name)[1], dtype=float).ravel()
-    return np.asarray(doc.segments(key, field_name)[2], dtype=float).ravel()
-
-
 @_register("multipitch")
 def score_multipitch(predictions: dict, target: Any, doc: Any = None, threshold: float = 0.5,
                      annot_key: str | None = None, tutorial_patches: dict | None = None, **_: Any) -> dict[str, Any]:
@@ -333,14 +318,14 @@ def score_multipitch(predictions: dict, target: Any, doc: Any = None, threshold:
     ``tutorial_patches`` {key: (est (N, F, L), ref (N, F, L))} is given."""
     from mirmodels import metrics
 
-    from mirfeat.targets import pitch_unit_of
+    from mirfeat.targets import pitch_unit_of, pitch_values
 
     field_name = annot_key or target.spec.field
     if field_name == target.spec.field and getattr(target, "pitch_unit", None) in ("midi", "hz"):
         unit = target.pitch_unit  # what the model was trained on
     else:
         unit = pitch_unit_of(field_name, lambda: np.concatenate(
-            [np.zeros(0)] + [_pitch_values(doc, key, field_name) for key in predictions]))
+            [np.zeros(0)] + [pitch_values(doc, key, field_name) for key in predictions]))
     per_file = {}
     for key, prediction in predictions.items():
         time_sec = np.asarray(prediction["time_sec"], dtype=float)
