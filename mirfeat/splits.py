@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from pyjama_tools.audio_store import KEY_SEPARATOR
 from pyjama_tools.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc
+from pyjama_tools.textfile import read_text
 
 SPLIT_NAMES = ("train", "valid", "test")
 _ALIASES = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid",
@@ -120,12 +121,7 @@ def _rule_list(doc: PyjamaDoc, indices: list[int], list_files, **_) -> dict[int,
     out: dict[int, str] = {}
     where_from: dict[int, str] = {}
     for name, path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise MirError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise MirError(f"{path}: cannot read ({error})") from None
+        text = read_text(path)
         missing: list[tuple[int, str]] = []
         matched = 0
         for number, raw in enumerate(text.splitlines(), start=1):

@@ -25,6 +25,7 @@ import numpy as np
 
 from pyjama_tools.atomic import atomic_path
 from pyjama_tools.errors import MirError, ValidationError
+from pyjama_tools.textfile import read_text
 
 EXTENTS = ("global", "marker", "segment", "breakpoint", "breakpoint_time", "breakpoint_value")
 CONTENTS = ("text", "numeric")
@@ -397,12 +398,7 @@ def load(path: str | os.PathLike) -> PyjamaDoc:
         Missing file, malformed JSON (with line and column), or a structure that is not a pyjama document.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MirError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MirError(f"{path}: cannot read ({error})") from None
+    text = read_text(path)
     # json builds one dict per atom (~300,000 for MTT): the cyclic GC would rescan them again and
     # again while they are created; pausing it halves the load time (measured on a 25,000-entry file)
     collecting = gc.isenabled()

@@ -21,6 +21,7 @@ from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Prob
                                           read_text_lines, register_converter)
 from pyjama_tools.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
+from pyjama_tools.textfile import read_text
 
 REQUIRED_COLUMNS = ("midi_filename", "audio_filename")
 #: metadata column → pyjama field
@@ -57,9 +58,7 @@ def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
     """
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            raise MirError(f"{path}: cannot read ({error})") from None
+            data = json.loads(read_text(path))
         except json.JSONDecodeError as error:
             raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: "
                            f"{error.msg}") from None
