@@ -57,17 +57,20 @@ def summary(config: str, input_shape: str, variables: tuple[str, ...]) -> None:
 @click.option("--resume", is_flag=True, help="Continue the run from RUN_DIR/checkpoints/last.ckpt.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes used to build the feature cache.")
+@click.option("--allow-missing-audio", is_flag=True,
+              help="Train even when most entries of the .pyjama have no audio in the store.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def fit_command(config: str, overrides: tuple[str, ...], data_root: str | None, out: str | None, resume: bool,
-                jobs: int, quiet: bool) -> None:
-    """Train the experiment described by CONFIG (YAML: dataset, feature, model, train, eval)."""
+                jobs: int, allow_missing_audio: bool, quiet: bool) -> None:
+    """Train the experiment described by CONFIG (YAML: dataset, feature, model, train, eval).
+
+    Entries of the .pyjama left out (no audio, no annotation, no features, in no split) are
+    counted on stderr before training and in RUN_DIR/run.json ('dropped')."""
     from mirmodels.experiment import fit
 
-    result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs, quiet=quiet)
+    result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs, quiet=quiet,
+                 report=lambda line: click.echo(line, err=True), allow_missing_audio=allow_missing_audio)
     if result.is_global_zero:
-        unlabelled = result.metadata.get("unlabelled", 0)
-        if unlabelled:
-            click.echo(f"left out {unlabelled} file(s) without field {result.metadata['annot_key']!r}")
         click.echo(f"run: {result.run_dir}  best valid_loss {result.best_valid_loss:.4f} after {result.epochs} "
                    f"epochs  checkpoint {result.best_checkpoint}")
 

@@ -603,33 +603,60 @@ def yaml_value(raw: str) -> Any:
         return raw
 
 
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """``train.lr=0.01`` → (['train', 'lr'], 0.01); the value is parsed with ``yaml.safe_load``."""
+_OVERRIDE_PART = re.compile(r"^([^\[\]]+)((?:\[\d+\])*)$")
+
+
+def parse_override(item: str) -> tuple[list[str | int], Any]:
+    """``train.lr=0.01`` → (['train', 'lr'], 0.01); ``model.block_l[0].name=x`` → (['model', 'block_l',
+    0, 'name'], 'x') (the YAML paths of the error messages); the value is parsed with ``yaml.safe_load``."""
     key, sep, raw = item.partition("=")
-    parts = [p.strip() for p in key.split(".")]
-    if not sep or not key.strip() or any(not p for p in parts):
-        raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01")
+    parts: list[str | int] = []
+    for text_part in (p.strip() for p in key.split(".")):
+        found = _OVERRIDE_PART.match(text_part)
+        if not sep or found is None:
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01 "
+                              "(a list item: KEY[INDEX], e.g. model.block_l[0])")
+        parts.append(found.group(1).strip())
+        parts.extend(int(index) for index in re.findall(r"\d+", found.group(2)))
     return parts, yaml_value(raw)
 
 
+def _path_text(parts: Sequence[str | int]) -> str:
+    """['model', 'block_l', 0] → 'model.block_l[0]'."""
+    text_value = ""
+    for part in parts:
+        text_value += f"[{part}]" if isinstance(part, int) else (f".{part}" if text_value else part)
+    return text_value
+
+
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``data`` with each ``key.path=value`` of ``overrides`` set (sections created)."""
+    """A copy of ``data`` with each ``key.path=value`` of ``overrides`` set (mapping sections and
+    keys created; a list item ``KEY[INDEX]`` must exist)."""
     import copy
 
     data = copy.deepcopy(data)
     for item in overrides:
         parts, value = parse_override(item)
         node: Any = data
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part) if isinstance(node, dict) else None
-            if child is None:
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = _path_text(parts[:depth])
+            if isinstance(part, int):
+                if not isinstance(node, list):
+                    raise ConfigError(f"--set {item!r}: {where} is not a list")
+                if part >= len(node):
+                    raise ConfigError(f"--set {item!r}: {_path_text(parts[:depth + 1])}: no such item ({where} has "
+                                      f"{len(node)})")
+            elif not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {where} is not a mapping")
+            if last:
+                node[part] = value
+                break
+            child = node[part] if isinstance(part, int) else node.get(part)
+            if child is None and not isinstance(parts[depth + 1], int):
                 child = {}
                 node[part] = child
-            if not isinstance(child, dict):
-                where = ".".join(parts[:depth + 1])
-                raise ConfigError(f"--set {item!r}: {where} is not a mapping")
             node = child
-        node[parts[-1]] = value
     return data
 
 

@@ -89,6 +89,9 @@ class PreparedData:
     annot_key: str
     skipped: list = field(default_factory=list)
     unlabelled: list = field(default_factory=list)
+    no_audio: list = field(default_factory=list)
+    unsplit: list = field(default_factory=list)
+    entries: int = 0
 
     @property
     def problem(self) -> str:
@@ -115,7 +118,26 @@ class PreparedData:
             "cache_path": None if self.cache_path is None else str(self.cache_path),
             "splits": {name: len(keys) for name, keys in self.splits.items()},
             "unlabelled": len(self.unlabelled),
+            "entries": int(self.entries),
+            "dropped": self.dropped(),
         }
+
+    def dropped(self) -> dict[str, int]:
+        """Entries of the .pyjama not trained on, by reason."""
+        return {"no_audio": len(self.no_audio), "no_annotation": len(self.unlabelled),
+                "no_features": len(self.skipped), "not_in_split": len(self.unsplit)}
+
+    def report_lines(self) -> list[str]:
+        """One line saying how many entries are left out and why (none when every entry is used)."""
+        reasons = {"no_audio": f"without audio in {self.audio_path.name}",
+                   "no_annotation": f"without field {self.annot_key!r}",
+                   "no_features": "whose audio could not be read (no features)",
+                   "not_in_split": f"in no split (rule {self.config.dataset.split!r})"}
+        parts = [f"{count} {reasons[name]}" for name, count in self.dropped().items() if count]
+        if not parts:
+            return []
+        total = sum(self.dropped().values())
+        return [f"{self.annotation_path}: left out {total} of {self.entries} entries: {', '.join(parts)}"]
 
 
 def guess_pitch_field(doc: Any) -> str:
@@ -183,8 +205,28 @@ def _naming(where: str) -> Iterator[None]:
         raise cls(f"{where}: {message}") from None
 
 
+@contextmanager
+def _fit_advice(cache_path: Path) -> Iterator[None]:
+    """mirfeat's advice 'use --overwrite to ...' names an option of ``mirfeat cache`` that fit does
+    not have: say what to do from fit (delete the file, or its unfinished build, and rerun)."""
+    import re
+
+    from mirfeat.cache_journal import journal_dir
+
+    try:
+        yield
+    except MirError as error:
+        message = str(error)
+        found = re.search(r"; use --overwrite to (replace|rebuild|discard) it$", message)
+        if found is None:
+            raise
+        target = journal_dir(cache_path) if found.group(1) == "discard" else cache_path
+        raise type(error)(f"{message[:found.start()]}; delete {target} and rerun fit to rebuild it, or name "
+                          "another file in feature.cache") from None
+
+
 def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None = None, jobs: int = 1,
-                 quiet: bool = True) -> PreparedData:
+                 quiet: bool = True, allow_missing_audio: bool = False) -> PreparedData:
     """Check the dataset pair, build/reuse the feature cache, build the target and the splits.
 
     Parameters
@@ -193,11 +235,13 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     data_root : folder of the dataset pair (overrides ``dataset.root``)
     jobs : processes used to build the feature cache
     quiet : no progress bar
+    allow_missing_audio : train even when most entries of the .pyjama have no audio in the store
 
     Raises
     ------
     MirError
-        Missing dataset files, a feature cache built with other parameters, labels absent from the
+        Missing dataset files, a .pyjama whose entries have no audio in the store (none, or most
+        of them without ``allow_missing_audio``), a feature cache built with other parameters, labels absent from the
         vocabulary, an empty train or validation split.
     """
     from mirfeat.features import build_feature
@@ -253,7 +297,10 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
                           chord_vocabulary=config.dataset.chord_vocabulary)
         target = build_target(spec, doc)
 
-    keys = [k for k in doc.keys() if k is not None and (audio_keys is None or k in audio_keys)]
+    all_keys = [k for k in doc.keys() if k is not None]
+    keys = [k for k in all_keys if audio_keys is None or k in audio_keys]
+    no_audio = [k for k in all_keys if audio_keys is not None and k not in audio_keys]
+    _check_matching(annotation_path, audio_path, all_keys, no_audio, audio_keys, allow_missing_audio)
     # An entry without the field is not annotated for this task (Bach10's stems have f0, not
     # f0multi): it is left out rather than trained on as silence / no class. Multi-label is the
     # exception: an empty tag list is a label (an MTT clip with none of the top tags).
@@ -269,7 +316,8 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         if audio_keys is None:
             pass  # feature-only: nothing to build
         elif _is_main_process():
-            ensure_cache(audio_path, cache_path, config.feature.type, feature_params, jobs=jobs, quiet=quiet)
+            with _fit_advice(cache_path):
+                ensure_cache(audio_path, cache_path, config.feature.type, feature_params, jobs=jobs, quiet=quiet)
         else:
             _wait_for_cache(cache_path, params_hash)
         cache = FeatureCache(cache_path)
@@ -288,8 +336,10 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         if not splits.get(name):
             raise MirError(f"dataset.split: the {name!r} split is empty ({len(keys)} usable files, rule "
                            f"{config.dataset.split!r}); add files or change the split")
+    in_split = {k for split_keys_ in splits.values() for k in split_keys_}
     prepared = PreparedData(config, audio_path, annotation_path, cache_path, doc, target, dict(splits),
-                            (), 0, sample_rate, feature_params, params_hash, annot_key, skipped, unlabelled)
+                            (), 0, sample_rate, feature_params, params_hash, annot_key, skipped, unlabelled,
+                            no_audio, [k for k in keys if k not in in_split], len(all_keys))
     length_key = f"feature.patch_L_frame {config.feature.patch_length}"  # files shorter than a patch
     with _naming(f"{config.source}: {length_key}" if config.source is not None else length_key):
         probe = make_dataset(prepared, splits["train"][:1], train=False)
@@ -297,6 +347,22 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     n_out = config.dataset.n_out
     prepared.n_out = int(target.num_outputs) if n_out == "auto" else int(n_out)
     return prepared
+
+
+def _check_matching(annotation_path: Path, audio_path: Path, keys: list, no_audio: list, audio_keys: Any,
+                    allow_missing_audio: bool) -> None:
+    """Refuse a .pyjama and an audio store that do not belong together: no entry has audio, or most
+    do not (unless ``allow_missing_audio``); a .pyjama of another corpus was trained on its few
+    matches without a word."""
+    if not keys or not no_audio:
+        return
+    if len(no_audio) == len(keys):
+        raise MirError(f"{annotation_path}: none of its {len(keys)} entries has audio in {audio_path} (entry "
+                       f"{no_audio[0]!r}; the store holds {sorted(audio_keys)[0]!r} ...): they are not one dataset pair")
+    if 2 * len(no_audio) > len(keys) and not allow_missing_audio:
+        raise MirError(f"{annotation_path}: {len(no_audio)} of its {len(keys)} entries have no audio in {audio_path} "
+                       f"(first {no_audio[0]!r}); is it another corpus's .pyjama? --allow-missing-audio trains "
+                       f"on the {len(keys) - len(no_audio)} that match")
 
 
 def check_same_classes(prepared: PreparedData, metadata: dict, where: str) -> None:

@@ -6,9 +6,13 @@ A run directory holds::
     RUN_DIR/run.json               what the data gave (input shape, n_out, vocabulary, feature params,
                                    sample rate, splits), the best valid_loss, versions
     RUN_DIR/checkpoints/best.ckpt  Lightning checkpoint of the best epoch (ModelCheckpoint, top 1)
-    RUN_DIR/checkpoints/last.ckpt  the last epoch, for ``--resume``
+    RUN_DIR/checkpoints/last.ckpt  the last finished epoch, for ``--resume``
     RUN_DIR/checkpoints/best.pt    the best network's plain state_dict (``torch.load(weights_only=True)``)
-    RUN_DIR/logs/metrics.csv       CSV log (train_loss, valid_loss per epoch); logs/events.* with TensorBoard
+    RUN_DIR/logs/metrics.csv       CSV log (train_loss, valid_loss per epoch) of every session, replaced
+                                   atomically at each epoch's start; logs/events.* with TensorBoard
+    RUN_DIR/.lock                  held by the fit writing the run (a second one is refused)
+
+Every file is written under a temporary name and renamed when complete (checkpoints included).
     RUN_DIR/metrics.json           written by ``mirmodels evaluate``
 """
 
@@ -20,17 +24,18 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from mirmodels.config import ExperimentConfig, load_config
-from mirmodels.data import ExperimentDataModule, check_same_classes, prepare_data
-from pyjama_tools.atomic import atomic_path, write_text_atomic
+from mirmodels.data import ExperimentDataModule, _is_main_process, check_same_classes, prepare_data
+from pyjama_tools.atomic import write_text_atomic
 from pyjama_tools.errors import MirError
+from pyjama_tools.locking import output_lock
 
 __all__ = ["FitResult", "fit", "build_network", "check_output_shape", "build_trainer", "run_paths",
-           "write_json", "load_state_dict"]
+           "write_json", "load_state_dict", "check_devices", "available_devices"]
 
 BEST = "best"
 #: keys of run.json that evaluate / predict read
@@ -79,11 +84,6 @@ def write_json(data: Any, path: str | os.PathLike) -> Path:
     return write_text_atomic(json.dumps(data, indent=2, allow_nan=True), path)
 
 
-def _save_torch(obj: Any, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def check_output_shape(problem: str, output_shape: Sequence[int], input_shape: Sequence[int], n_outputs: int,
                        where: str = "model") -> None:
     """Fail early when the network's output cannot be compared with the target.
@@ -111,6 +111,52 @@ def check_output_shape(problem: str, output_shape: Sequence[int], input_shape: S
                        f"{problem} target: expected {expected}; check the last layers or dataset.n_out")
 
 
+def available_devices(accelerator: str) -> tuple[str, int] | None:
+    """The accelerator ``accelerator`` resolves to on this machine and how many devices it has
+    (CPU: the cores this process may run on; GPU: CUDA devices); None for the others (mps, tpu)."""
+    accelerator = str(accelerator).lower()
+    if accelerator == "auto":
+        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    if accelerator == "cpu":
+        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+        return "cpu", len(cores)
+    if accelerator in ("gpu", "cuda"):
+        return "gpu", torch.cuda.device_count()
+    return None
+
+
+def check_devices(config: ExperimentConfig) -> None:
+    """Refuse ``train.devices`` the machine cannot give, before any process or file is made.
+
+    Lightning starts one process per device (``devices: 99`` on a 2-core CPU started 99 and died
+    with rc 143, no message).
+
+    Raises
+    ------
+    MirError
+        ``<config>: train.devices: 99, but this machine has 2 CPU cores (accelerator 'cpu'); ...``
+    """
+    devices = config.train.devices
+    found = available_devices(config.train.accelerator)
+    if found is None or devices == "auto" or devices == -1:
+        return
+    kind, count = found
+    if kind == "gpu" and count == 0:
+        return  # Lightning's own line: no GPU at all (build_trainer)
+    if isinstance(devices, list):
+        wanted = max(devices) + 1 if kind == "gpu" else None  # a CPU list is Lightning's to refuse
+    else:
+        wanted = int(devices)
+    if wanted is None or wanted <= count:
+        return
+    unit = "CPU cores" if kind == "cpu" else "GPUs"
+    where = f"{config.source}: " if config.source is not None else ""
+    advice = (f"set train.devices to at most {count}" if not isinstance(devices, list)
+              else f"use device indices 0 to {count - 1}")
+    raise MirError(f"{where}train.devices: {devices!r}, but this machine has {count} {unit} (accelerator "
+                   f"{config.train.accelerator!r}); {advice}, or 'auto'")
+
+
 def build_network(config: ExperimentConfig, input_shape: Sequence[int], n_out: int):
     """The run's network (``build_model`` with ``$n_out``)."""
     from mirmodels.factory import ModelConfigError, build_model
@@ -129,6 +175,39 @@ def build_network(config: ExperimentConfig, input_shape: Sequence[int], n_out: i
         raise ModelConfigError(f"{source}: {error}") from None
 
 
+def load_weights_only(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; any failure is one line, and a file that
+    holds more than tensors (a pickle that would run code) is said to be one, not 'corrupt'.
+
+    Raises
+    ------
+    MirError
+        Not a weights-only checkpoint (not loaded), or an unreadable / truncated file.
+    """
+    import pickle
+    import re
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # torch's note about the pickle protocol of a foreign file
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        text = str(error)
+        if "Weights only load failed" in text:
+            found = re.search(r"unsupported GLOBAL (\S+)|Unsupported (operand \d+|class \S+)", text)
+            what = f" ({found.group(1) or found.group(2)})" if found else ""
+            raise MirError(f"{path}: not a weights-only checkpoint: it holds Python objects other than tensors"
+                           f"{what}, so it was not loaded; mirmodels reads only the tensors that mirmodels fit "
+                           "writes") from None
+        raise MirError(f"{path}: not a readable PyTorch checkpoint, corrupt or truncated "
+                       f"(UnpicklingError: {(text.splitlines() or [''])[0]})") from None
+    except Exception as error:  # pickle / zip errors of a corrupt file (their text may be a bare number, or empty)
+        detail = (str(error).splitlines() or [""])[0]
+        raise MirError(f"{path}: not a readable PyTorch checkpoint, corrupt or truncated "
+                       f"({type(error).__name__}{': ' + detail if detail else ''})") from None
+
+
 def load_state_dict(network: torch.nn.Module, path: str | os.PathLike, config_label: str = "the config") -> None:
     """Load a plain state_dict saved by :func:`fit` (``weights_only=True``), strictly.
 
@@ -140,12 +219,7 @@ def load_state_dict(network: torch.nn.Module, path: str | os.PathLike, config_la
     path = Path(path)
     if not path.exists():
         raise MirError(f"{path}: no such checkpoint (was the run trained to the end?)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle / zip errors of a corrupt file (their text may be a bare number, or empty)
-        detail = (str(error).splitlines() or [""])[0]
-        raise MirError(f"{path}: not a readable PyTorch checkpoint, corrupt or truncated "
-                       f"({type(error).__name__}{': ' + detail if detail else ''})") from None
+    state = load_weights_only(path)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = {k.removeprefix("model."): v for k, v in state["state_dict"].items()}
     if not isinstance(state, dict):
@@ -163,22 +237,6 @@ def load_state_dict(network: torch.nn.Module, path: str | os.PathLike, config_la
     network.load_state_dict(state, strict=True)
 
 
-def _checkpoint_callback(dirpath: Path):
-    """ModelCheckpoint (best only, plus last.ckpt) that also exports the best network's plain state_dict."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    class BestCheckpoint(ModelCheckpoint):
-        def _save_checkpoint(self, trainer, filepath: str) -> None:
-            super()._save_checkpoint(trainer, filepath)
-            if Path(filepath).stem == BEST and trainer.is_global_zero:
-                network = trainer.lightning_module.model
-                state = {k: v.detach().cpu() for k, v in network.state_dict().items()}
-                _save_torch(state, Path(filepath).with_suffix(".pt"))
-
-    return BestCheckpoint(dirpath=dirpath, filename=BEST, monitor="valid_loss", mode="min", save_top_k=1,
-                          save_last=True, enable_version_counter=False, auto_insert_metric_name=False)
-
-
 def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, callbacks: list | None = None,
                   distributed_sampler: bool = True):
     """The Lightning Trainer of a run: checkpoints, early stopping, CSV (and TensorBoard) logs."""
@@ -193,13 +251,16 @@ def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, c
 
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    all_callbacks = [_checkpoint_callback(paths["checkpoints"])]
+    from mirmodels.run_files import SESSION_LOG, AtomicCheckpointIO, checkpoint_callbacks
+
+    all_callbacks: list = list(checkpoint_callbacks(paths["checkpoints"], BEST, LAST))  # trainer.checkpoint_callback: best
     if train.patience > 0:
         all_callbacks.append(EarlyStopping(monitor="valid_loss", mode="min", patience=train.patience))
     all_callbacks.extend(callbacks or [])
     loggers: list = []
     if train.logger != "none":
-        loggers.append(CSVLogger(save_dir=str(run_dir), name="logs", version=""))
+        # this session's rows; MergedCsvLog keeps logs/metrics.csv (Lightning deletes its file at the start)
+        loggers.append(CSVLogger(save_dir=str(run_dir), name="logs", version=SESSION_LOG))
     if train.logger == "tensorboard":
         loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="logs", version="", default_hp_metric=False))
     options: dict[str, Any] = {}
@@ -219,43 +280,14 @@ def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, c
             gradient_clip_val=train.gradient_clip_val, callbacks=all_callbacks, logger=loggers or False,
             default_root_dir=str(run_dir), log_every_n_steps=train.log_every_n_steps,
             deterministic=train.deterministic, enable_progress_bar=not quiet, enable_model_summary=not quiet,
-            num_sanity_val_steps=0, use_distributed_sampler=distributed_sampler, **options)
+            num_sanity_val_steps=0, use_distributed_sampler=distributed_sampler, plugins=[AtomicCheckpointIO()],
+            **options)
     except (MisconfigurationException, TypeError, ValueError) as error:
         # hardware the machine does not have (accelerator: gpu on a CPU box), devices of the wrong kind
         where = f"{config.source}: " if config.source is not None else ""
         raise MirError(f"{where}train (accelerator {train.accelerator!r}, devices {train.devices!r}, strategy "
                        f"{train.strategy!r}, precision {train.precision!r}): "
                        f"{(str(error).splitlines() or [''])[0]}") from None
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    import csv
-
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _merge_csv(earlier: list[dict[str, str]], path: Path) -> None:
-    """Put the rows of the interrupted session back in front of the resumed session's CSV log
-    (Lightning's CSVLogger rewrites the file when a new session starts); rows of the epochs the
-    resumed session logged again are taken from the new session."""
-    import csv
-    import io
-
-    new = _read_csv(path)
-    first_new_epoch = min((int(r["epoch"]) for r in new if r.get("epoch", "").isdigit()), default=None)
-    kept = [r for r in earlier if first_new_epoch is None or not r.get("epoch", "").isdigit()
-            or int(r["epoch"]) < first_new_epoch]
-    columns: list[str] = []
-    for row in kept + new:
-        columns.extend(c for c in row if c not in columns)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
-    writer.writeheader()
-    writer.writerows(kept + new)
-    write_text_atomic(buffer.getvalue(), path)
 
 
 # What --resume may change: how long and where to train, and how to evaluate. Anything else (the
@@ -325,8 +357,12 @@ def _versions() -> dict[str, str]:
 
 def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | None = None,
         data_root: str | os.PathLike | None = None, resume: bool = False, overrides: Sequence[str] = (),
-        jobs: int = 1, quiet: bool = True, callbacks: list | None = None) -> FitResult:
+        jobs: int = 1, quiet: bool = True, callbacks: list | None = None,
+        report: Callable[[str], None] | None = None, allow_missing_audio: bool = False) -> FitResult:
     """Train an experiment.
+
+    The run directory is locked for the whole run (:func:`pyjama_tools.locking.output_lock`): a
+    second ``fit`` on it is refused at once.
 
     Parameters
     ----------
@@ -338,6 +374,8 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     jobs : processes used to build the feature cache
     quiet : no progress bars
     callbacks : extra Lightning callbacks
+    report : called with each line about the data before training (entries left out and why)
+    allow_missing_audio : train even when most entries of the .pyjama have no audio in the store
 
     Returns
     -------
@@ -347,16 +385,40 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     ------
     MirError
         Bad config or data, a model whose output does not fit the target, an existing run without
-        ``resume``, a NaN loss (:class:`mirmodels.tasks.base.TrainingError`).
+        ``resume``, a NaN loss (:class:`mirmodels.tasks.base.TrainingError`), devices the machine
+        does not have; :class:`pyjama_tools.locking.BusyError` when another fit holds the run.
     """
-    import lightning as L
-
-    from mirmodels.tasks import get_task_class
-
     if not isinstance(config, ExperimentConfig):
         config = load_config(config, overrides)
+    check_devices(config)
     stem = config.source.stem if config.source is not None else "experiment"
     run_dir = Path(out) if out is not None else Path("runs") / stem
+    if not _is_main_process():  # a DDP rank Lightning relaunched: rank 0 holds the run's lock
+        return _fit(config, run_dir, data_root, resume, jobs, quiet, callbacks, report, allow_missing_audio)
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MirError(f"{run_dir}: cannot create the run directory ({error.strerror or error})") from None
+    with output_lock(run_dir, "mirmodels fit") as lock_file:  # a second fit on the same run is refused at once
+        try:
+            return _fit(config, run_dir, data_root, resume, jobs, quiet, callbacks, report, allow_missing_audio)
+        except BaseException:
+            if created and [p.name for p in run_dir.iterdir()] == [lock_file.name]:  # failed before any file
+                lock_file.unlink()
+                run_dir.rmdir()
+            raise
+
+
+def _fit(config: ExperimentConfig, run_dir: Path, data_root: str | os.PathLike | None, resume: bool, jobs: int,
+         quiet: bool, callbacks: list | None, report: Callable[[str], None] | None,
+         allow_missing_audio: bool) -> FitResult:
+    """:func:`fit` once the run directory is locked."""
+    import lightning as L
+
+    from mirmodels.run_files import SESSION_LOG, MergedCsvLog, export_state_dict, read_csv
+    from mirmodels.tasks import get_task_class
+
     paths = run_paths(run_dir)
     ckpt_path = None
     if resume:
@@ -364,11 +426,18 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
             raise MirError(f"{paths['last_ckpt']}: no such checkpoint to resume from")
         ckpt_path = str(paths["last_ckpt"])
         check_resume_config(config, run_dir)
-    elif paths["best_ckpt"].exists() or paths["last_ckpt"].exists():
+    elif paths["last_ckpt"].exists():
         raise MirError(f"{run_dir}: already holds a trained run; use --resume to continue it or --out for a new one")
+    elif _is_main_process():
+        # a run killed in its first epoch, after best.ckpt and before last.ckpt: nothing to resume
+        paths["best_ckpt"].unlink(missing_ok=True)
+        paths["best_pt"].unlink(missing_ok=True)
 
     L.seed_everything(config.train.seed, workers=True, verbose=False)
-    prepared = prepare_data(config, data_root, jobs=jobs, quiet=quiet)
+    prepared = prepare_data(config, data_root, jobs=jobs, quiet=quiet, allow_missing_audio=allow_missing_audio)
+    if report is not None and _is_main_process():
+        for line in prepared.report_lines():
+            report(line)
     network = build_network(config, prepared.input_shape, prepared.n_out)
     check_output_shape(prepared.problem, network.output_shape, prepared.input_shape,
                        int(prepared.target.num_outputs), where="model")
@@ -383,8 +452,11 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
                                             weight_decay=train.weight_decay, momentum=train.momentum, **train.task)
     datamodule = ExperimentDataModule(prepared, batch_size=train.batch_size, num_workers=train.num_workers,
                                       seed=train.seed)
+    csv_path = paths["logs"] / "metrics.csv"
+    csv_log = MergedCsvLog(csv_path, paths["logs"] / SESSION_LOG / "metrics.csv",
+                           read_csv(csv_path) if resume and _is_main_process() else [])
     # metric learning batches whole works (WorkBatchSampler): the data module shards those batches itself
-    trainer = build_trainer(config, run_dir, quiet=quiet, callbacks=callbacks,
+    trainer = build_trainer(config, run_dir, quiet=quiet, callbacks=[csv_log, *(callbacks or [])],
                             distributed_sampler=prepared.problem != "metric")
     metadata = dict(prepared.metadata(), versions=_versions())
     if trainer.is_global_zero:
@@ -394,8 +466,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         dataset = dataclasses.replace(config.dataset, root=str(prepared.audio_path.parent))
         config.replace(dataset=dataset).save(paths["config"])
         write_json(metadata, paths["meta"])
-    csv_path = paths["logs"] / "metrics.csv"
-    earlier_rows = _read_csv(csv_path) if resume and trainer.is_global_zero else []
+    best_checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: best.ckpt
     try:
         # weights_only explicitly: Lightning passes None on, and torch's default depends on its version
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -403,27 +474,31 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         # Lightning answers Ctrl-C (SIGINT) with a graceful shutdown and sys.exit(1), silently
         if not trainer.interrupted:
             raise
-        best = getattr(next((c for c in trainer.callbacks if type(c).__name__ == "BestCheckpoint"), None),
-                       "best_model_score", None)
+        best = best_checkpoint.best_model_score
         if trainer.is_global_zero:  # run.json says how far the run got (best and last checkpoints are kept)
+            if paths["best_ckpt"].exists():
+                export_state_dict(paths["best_ckpt"], paths["best_pt"])
             metadata.update(epochs=int(trainer.current_epoch), global_step=int(trainer.global_step), interrupted=True,
                             **({} if best is None else {"best_valid_loss": float(best)}))
             write_json(metadata, paths["meta"])
-        kept = ("the last epoch's checkpoint is kept (mirmodels fit ... --resume continues it)"
-                if paths["last_ckpt"].exists() else "no epoch was finished, no checkpoint was saved")
+        if paths["last_ckpt"].exists():
+            last_epoch = int(torch.load(paths["last_ckpt"], map_location="cpu", weights_only=True)["epoch"])
+            kept = (f"the last finished epoch's checkpoint (epoch {last_epoch}) is kept "
+                    "(mirmodels fit ... --resume continues it)")
+        else:
+            kept = "no epoch was finished, no checkpoint was saved"
         raise MirError(f"{run_dir}: training interrupted in epoch {trainer.current_epoch}; {kept}") from None
     finally:
-        if earlier_rows and trainer.is_global_zero:  # a failed resumed session must not lose the earlier log
-            _merge_csv(earlier_rows, csv_path)
+        csv_log.merge(trainer)  # a failed session keeps the earlier log and its own finished epochs
 
-    checkpoint = next((c for c in trainer.callbacks if type(c).__name__ == "BestCheckpoint"), None)
-    best_score = checkpoint.best_model_score if checkpoint is not None else None
+    best_score = best_checkpoint.best_model_score
     if best_score is None or not paths["best_ckpt"].exists():
         raise MirError(f"{run_dir}: no valid_loss was logged, so no best checkpoint was saved "
                        "(is the validation split empty or train.limit_val_batches 0?)")
     metadata.update(best_valid_loss=float(best_score), epochs=int(trainer.current_epoch),
                     global_step=int(trainer.global_step))
     if trainer.is_global_zero:
+        export_state_dict(paths["best_ckpt"], paths["best_pt"])
         write_json(metadata, paths["meta"])
     return FitResult(run_dir, paths["best_ckpt"], paths["best_pt"], float(best_score), int(trainer.current_epoch),
                      metadata, bool(trainer.is_global_zero))

@@ -11,6 +11,10 @@ feature is computed with the run's parameters, the network runs over patches cov
   a piano roll over the CQT for multipitch, the embedding for metric;
 * multipitch also ``<stem>_notes.pyjama``: frames above the threshold merged into note segments
   per pitch bin rounded to MIDI (field ``pitchmidi``).
+
+The outputs of one predict are written all or none (staged in a hidden folder beside them, then
+renamed together), and a second predict of the same audio into the same folder is refused while
+the first runs.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -29,6 +35,7 @@ from mirmodels.evaluate import FileInputs, predict_files
 from mirmodels.experiment import load_network, load_run, write_json
 from pyjama_tools.atomic import atomic_path, write_text_atomic
 from pyjama_tools.errors import MirError
+from pyjama_tools.locking import output_lock
 
 __all__ = ["PredictResult", "predict", "salience_to_notes", "WRITERS"]
 
@@ -252,6 +259,43 @@ def _write_embedding(prediction: dict, metadata: dict, stem: Path, files: list[P
 # ----------------------------------------------------------------------------- predict
 
 
+@contextmanager
+def _stderr_to_nowhere() -> Iterator[None]:
+    """Send what C libraries write on file descriptor 2 (mpg123's notes while libsndfile probes a
+    file) to a temporary file for the block."""
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def _decode_quietly(audio_file: Path, sample_rate: int) -> tuple[np.ndarray, int]:
+    """:func:`pyjama_tools.audio_store.decode` (mono, at the run's rate) with the decoders' notes
+    kept off the terminal, so that a bad file is the error line alone."""
+    from pyjama_tools.audio_store import AudioDecodeError, decode
+
+    with _stderr_to_nowhere():
+        try:
+            return decode(audio_file, sample_rate=sample_rate, mono=True)
+        except AudioDecodeError as error:
+            # libsndfile says 'File does not exist or is not a regular file' of any file it cannot parse
+            if audio_file.is_file() and "File does not exist" in str(error):
+                raise AudioDecodeError(f"{audio_file}: cannot decode (not an audio format libsndfile reads, "
+                                       "or a damaged file)") from None
+            raise
+
+
+
 def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: str | os.PathLike | None = None,
             threshold: float | None = None, device: str | None = None) -> PredictResult:
     """Predict on one audio file with the best network of a run.
@@ -270,7 +314,6 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
         The files written (JSON, CSV, PNG, and for multipitch the notes .pyjama).
     """
     from mirfeat.features import build_feature
-    from pyjama_tools.audio_store import decode
 
     config, metadata = load_run(run_dir)
     threshold = config.eval.threshold if threshold is None else float(threshold)
@@ -282,9 +325,12 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
     if metadata["feature"] not in feature_names() or metadata.get("sample_rate") is None:
         raise MirError(f"{run_dir}: trained on the feature file {metadata['feature']!r} of a feature-only dataset; "
                        f"predict computes features from audio and knows {', '.join(feature_names())}")
-    audio, sample_rate = decode(audio_file, sample_rate=int(metadata["sample_rate"]), mono=True)
+    audio, sample_rate = _decode_quietly(audio_file, int(metadata["sample_rate"]))
     feature = build_feature(metadata["feature"], metadata["feature_params"])
-    value = feature.compute(audio, sample_rate)
+    try:
+        value = feature.compute(audio, sample_rate)
+    except MirError as error:  # too short for one frame ...: name the file
+        raise type(error)(f"{audio_file}: {error}") from None
     if metadata["feature"] == "waveform":
         array = value.value.reshape(1, -1)
     else:
@@ -301,15 +347,70 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
                                config.eval.patch_hop or patch_length,
                                config.eval.batch_size or config.train.batch_size, device)[audio_file.name]
     out = Path(out_dir) if out_dir is not None else audio_file.parent
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / audio_file.stem
-    files: list[Path] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MirError(f"{out}: cannot create the output folder ({error.strerror or error})") from None
     writer = WRITERS[metadata["problem"]]
     duration_sec = float(len(audio) / sample_rate)
-    details = writer(prediction, dict(metadata, input_name=audio_file.name), stem, threshold=threshold, files=files,
-                     feature_value=value.value, duration_sec=duration_sec)
-    data = {"file": str(audio_file), "run": str(run_dir), "problem": metadata["problem"],
-            "duration_sec": duration_sec, **details}
-    json_path = write_json(data, stem.with_name(stem.name + "_predictions.json"))
-    files.insert(0, json_path)
+    # one predict's outputs are all written or none: staged in a hidden folder beside them, then
+    # renamed together; a second predict of the same file into the same folder is refused
+    with output_lock(out / f"{audio_file.stem}_predictions", "mirmodels predict"):
+        stage = out / f".{audio_file.stem}_predictions.partial"
+        try:
+            shutil.rmtree(stage, ignore_errors=True)  # left by a predict that was killed
+            stage.mkdir()
+            staged: list[Path] = []
+            stem = stage / audio_file.stem
+            details = writer(prediction, dict(metadata, input_name=audio_file.name), stem, threshold=threshold,
+                             files=staged, feature_value=value.value, duration_sec=duration_sec)
+            data = {"file": str(audio_file), "run": str(run_dir), "problem": metadata["problem"],
+                    "duration_sec": duration_sec, **details}
+            staged.insert(0, write_json(data, stem.with_name(stem.name + "_predictions.json")))
+        except BaseException as error:  # nothing of this predict is left
+            shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(error, OSError):  # a full disk, a read-only folder
+                raise MirError(f"{out}: cannot write the predictions ({error.strerror or error})") from None
+            raise
+        try:
+            files = _replace_all(staged, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     return PredictResult(files, data)
+
+
+def _replace_all(staged: list[Path], out: Path) -> list[Path]:
+    """Rename each staged file to ``out/<name>``, all or none.
+
+    The outputs that already exist are moved aside first and put back if any rename fails.
+
+    Raises
+    ------
+    MirError
+        An output name taken by a folder (nothing is renamed).
+    """
+    finals = [out / path.name for path in staged]
+    for final in finals:
+        if final.is_dir():
+            raise MirError(f"{final}: is a folder; no prediction was written (remove it or use -o)")
+    aside: list[tuple[Path, Path]] = []
+    done: list[Path] = []
+    try:
+        for path, final in zip(staged, finals):
+            if final.exists() or final.is_symlink():
+                backup = path.with_name(path.name + ".old")
+                os.replace(final, backup)
+                aside.append((backup, final))
+        for path, final in zip(staged, finals):
+            os.replace(path, final)
+            done.append(final)
+    except BaseException as error:
+        for final in done:
+            final.unlink(missing_ok=True)
+        for backup, final in aside:
+            os.replace(backup, final)
+        if isinstance(error, OSError):
+            raise MirError(f"{out}: cannot write the predictions ({error.strerror or error}); "
+                           "the earlier ones are kept") from None
+        raise
+    return finals
