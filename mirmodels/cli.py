@@ -14,6 +14,9 @@ QUIET_WARNINGS = (
     r"Using padding='same' with even kernel lengths",
     # Lightning's own use of a deprecated torch API
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    # fit --resume: the run's checkpoints and the session log folder exist, as they should
+    r"Checkpoint directory .* exists and is not empty",
+    r"Experiment logs directory .* exists and is not empty",
 )
 
 
