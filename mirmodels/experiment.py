@@ -432,6 +432,10 @@ def _fit(config: ExperimentConfig, run_dir: Path, data_root: str | os.PathLike |
         # a run killed in its first epoch, after best.ckpt and before last.ckpt: nothing to resume
         paths["best_ckpt"].unlink(missing_ok=True)
         paths["best_pt"].unlink(missing_ok=True)
+    if _is_main_process():  # what a killed session was writing (the run is locked: no one else writes it)
+        for partial in run_dir.rglob(".*.partial"):
+            if partial.is_file():
+                partial.unlink()
 
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     prepared = prepare_data(config, data_root, jobs=jobs, quiet=quiet, allow_missing_audio=allow_missing_audio)

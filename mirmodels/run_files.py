@@ -27,8 +27,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from pyjama_tools.atomic import atomic_path, write_text_atomic
 
-__all__ = ["AtomicCheckpointIO", "checkpoint_callbacks", "export_state_dict", "MergedCsvLog", "read_csv",
-           "merge_rows", "SESSION_LOG"]
+__all__ = ["SESSION_LOG", "AtomicCheckpointIO", "MergedCsvLog", "checkpoint_callbacks", "export_state_dict",
+           "merge_rows", "read_csv", "write_rows"]
 
 #: the folder of ``logs/`` where this session's CSVLogger writes
 SESSION_LOG = ".session"
