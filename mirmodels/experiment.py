@@ -251,9 +251,11 @@ def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, c
 
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    from mirmodels.run_files import SESSION_LOG, AtomicCheckpointIO, checkpoint_callbacks
+    from mirmodels.run_files import SESSION_LOG, AtomicCheckpointIO, ExportBest, checkpoint_callbacks
 
-    all_callbacks: list = list(checkpoint_callbacks(paths["checkpoints"], BEST, LAST))  # trainer.checkpoint_callback: best
+    best, last = checkpoint_callbacks(paths["checkpoints"], BEST, LAST)
+    # Lightning runs the ModelCheckpoints after the other callbacks; trainer.checkpoint_callback is best
+    all_callbacks: list = [ExportBest(best, paths["best_pt"]), best, last]
     if train.patience > 0:
         all_callbacks.append(EarlyStopping(monitor="valid_loss", mode="min", patience=train.patience))
     all_callbacks.extend(callbacks or [])

@@ -6,6 +6,7 @@
 * :func:`checkpoint_callbacks`: ``best.ckpt`` (the best ``valid_loss``) and ``last.ckpt`` (every
   epoch's end). Lightning 2.6's ``save_last`` writes only when the top-k checkpoint is saved, so
   ``last.ckpt`` was the best epoch; here it is a ModelCheckpoint of its own without a monitor.
+* :class:`ExportBest`: ``best.pt``, the best network's plain state_dict, beside ``best.ckpt``.
 * :class:`MergedCsvLog`: ``logs/metrics.csv`` = the earlier sessions' rows + this session's.
   Lightning's CSVLogger deletes its file when a session starts, so it writes to
   ``logs/.session/`` and this callback replaces ``logs/metrics.csv`` atomically at each epoch's
@@ -27,7 +28,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from pyjama_tools.atomic import atomic_path, write_text_atomic
 
-__all__ = ["SESSION_LOG", "AtomicCheckpointIO", "MergedCsvLog", "checkpoint_callbacks", "export_state_dict",
+__all__ = ["SESSION_LOG", "AtomicCheckpointIO", "ExportBest", "MergedCsvLog", "checkpoint_callbacks", "export_state_dict",
            "merge_rows", "read_csv", "write_rows"]
 
 #: the folder of ``logs/`` where this session's CSVLogger writes
@@ -66,6 +67,36 @@ def export_state_dict(checkpoint_path: Path, out: Path) -> Path:
     with atomic_path(out) as tmp:
         torch.save(network, tmp)
     return out
+
+
+class ExportBest(Callback):
+    """Write the network's plain state_dict (``best.pt``) in each epoch where ``best.ckpt`` was saved.
+
+    It runs at the end of the training epoch, after validation (where ``checkpoint`` saved the best
+    epoch) and before ``last.ckpt``: the weights are those ``best.ckpt`` holds.
+    """
+
+    def __init__(self, checkpoint: ModelCheckpoint, out: Path):
+        self.checkpoint = checkpoint
+        self.out = Path(out)
+        self._score: float | None = None
+
+    def _best(self) -> float | None:
+        score = self.checkpoint.best_model_score
+        return None if score is None else float(score)
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self._score = self._best()  # a resumed run's best, already exported
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        score = self._best()
+        if score is None or score == self._score:
+            return
+        self._score = score
+        if trainer.is_global_zero:
+            state = {key: value.detach().cpu() for key, value in pl_module.model.state_dict().items()}
+            with atomic_path(self.out) as tmp:
+                torch.save(state, tmp)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
