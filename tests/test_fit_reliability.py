@@ -148,8 +148,8 @@ def test_kill_during_resume_keeps_the_earlier_log(data_root, tmp_path):
     run = fit(config, out=tmp_path / "run").run_dir
     first = _rows(run)
     process = _start_fit(tmp_path, str(config), "--out", str(run), "--resume", "--set", "train.max_epochs=30")
-    deadline = time.monotonic() + 40
-    while max(_epochs_logged(run, "valid_loss"), default=0) < 3 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while max(_epochs_logged(run, "valid_loss"), default=0) < 2 and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1][-2000:]
         time.sleep(0.05)
     time.sleep(random.Random(3).uniform(0.0, 1.0))
@@ -157,11 +157,11 @@ def test_kill_during_resume_keeps_the_earlier_log(data_root, tmp_path):
     rows = _rows(run)
     assert rows[:len(first)] == first  # the first session's rows, unchanged
     last = _ckpt_epoch(run / "checkpoints" / "last.ckpt")
-    assert max(_epochs_logged(run, "train_loss")) in (last, last - 1) and last >= 3
-    result = fit(config, out=run, resume=True, overrides=["train.max_epochs=6"])
-    assert result.epochs == 6
+    assert max(_epochs_logged(run, "train_loss")) in (last, last - 1) and last >= 2
+    result = fit(config, out=run, resume=True, overrides=[f"train.max_epochs={last + 2}"])
+    assert result.epochs == last + 2
     for name in ("train_loss", "valid_loss"):
-        assert _epochs_logged(run, name) == list(range(6)), name
+        assert _epochs_logged(run, name) == list(range(last + 2)), name
 
 
 @pytest.mark.slow
@@ -431,15 +431,15 @@ def test_predict_on_audio_too_short_names_the_file(trained, tmp_path, samples):
     assert line.startswith(f"error: {wav}: ") and f"{samples} samples" in line
 
 
-def test_predict_on_a_bad_mp3_is_the_error_line_alone(trained, tmp_path):
-    """mpg123's notes and libsndfile's 'File does not exist' (of a file that exists) came first."""
+def test_predict_on_a_bad_mp3_is_the_error_line_alone(trained, tmp_path, capfd):
+    """mpg123's notes (written on file descriptor 2 by the C library) and libsndfile's 'File does not
+    exist' (of a file that exists) came before the error line."""
     bad = tmp_path / "bad.mp3"
     bad.write_bytes(b"ID3" + bytes(100))
-    process = subprocess.run([sys.executable, "-m", "mirmodels.cli", "predict", str(trained), str(bad)],
-                             capture_output=True, text=True, timeout=120, check=False)
-    assert process.returncode == 1
-    assert process.stderr.splitlines() == [(f"error: {bad}: cannot decode (not an audio format libsndfile reads, "
-                                            "or a damaged file)")]
+    capfd.readouterr()
+    line = _one_error_line(_cli("predict", str(trained), str(bad)))
+    assert line == f"error: {bad}: cannot decode (not an audio format libsndfile reads, or a damaged file)"
+    assert capfd.readouterr().err == ""
 
 
 def test_predict_outputs_are_all_or_none(trained, tmp_path, monkeypatch):
