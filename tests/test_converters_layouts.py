@@ -115,3 +115,48 @@ def test_maestro_bad_year_and_bad_json_shape(tmp_path):
     result = cli("maestro", root, tmp_path / "out")
     assert result.exit_code == 1 and result.output.count("\n") == 1
     assert "maestro-v2.0.0.json: expected a list of records" in result.output
+
+
+# ============================================================================ GTZAN beats and tempo
+
+
+def test_gtzan_beats_and_tempo_from_the_folder_beside_genres(tmp_path):
+    source = fixture_path("gtzan_genre", "gtzan_genre")
+    beats_file = fixture_path("gtzan_genre", "gtzan_tempo_beat-main", "beats", "gtzan_country_00000.beats")
+    result = cli("gtzan", source, tmp_path, "--quiet")
+    assert result.exit_code == 0, result.output
+    doc = assert_valid(tmp_path, "gtzan-genre")
+    expected = np.loadtxt(beats_file, ndmin=2)
+    time, position = doc.markers("country+++country.00000.wav", "beat")
+    np.testing.assert_allclose(time, expected[:, 0])
+    np.testing.assert_array_equal(position, expected[:, 1])
+    assert doc.definitions["beat"].type_content == "numeric"
+    assert doc.labels("tempo") == [[pytest.approx(85.53)]]
+    assert doc.labels("genre") == [["country"]]
+
+
+def test_gtzan_tempo_beat_option_missing_and_bad_files(tmp_path):
+    src = tmp_path / "gtzan"
+    write_audio(src / "genres" / "blues" / "blues.00000.wav")
+    write_audio(src / "genres" / "blues" / "blues.00001.wav")
+    annotations = tmp_path / "annotations"
+    (annotations / "beats").mkdir(parents=True)
+    (annotations / "tempo").mkdir()
+    (annotations / "beats" / "gtzan_blues_00000.beats").write_text("0.5\n1.0\n")  # times only
+    (annotations / "tempo" / "gtzan_blues_00000.bpm").write_text("120\n")
+    (annotations / "beats" / "gtzan_blues_00001.beats").write_text("0.5\t1\nabc\t2\n")
+    report = convert("gtzan", src, tmp_path / "out", tempo_beat=annotations)
+    assert report.entries == 2
+    doc = pyjama.load(report.pyjama_path)
+    assert doc.markers(0, "beat")[1].tolist() == [0, 0]
+    assert doc.labels("tempo") == [[120.0], []]
+    assert doc.labels("genre") == [["blues"], ["blues"]]
+    found = [str(p) for p in report.problems]
+    assert found == [
+        f"{annotations / 'beats' / 'gtzan_blues_00001.beats'}: line 2: expected 'time [position]' (numbers, "
+        "time >= 0), got 'abc\\t2' (beat left out)",
+        f"{annotations / 'tempo' / 'gtzan_blues_00001.bpm'}: no tempo annotation for blues/blues.00001.wav "
+        "(genre kept)"]
+    result = cli("gtzan", src, tmp_path / "out2", "--tempo-beat", tmp_path)
+    assert result.exit_code == 1 and result.output.strip() == (
+        f"error: {tmp_path}: no 'beats' or 'tempo' folder (expected the gtzan_tempo_beat folder)")
