@@ -160,3 +160,39 @@ def test_gtzan_tempo_beat_option_missing_and_bad_files(tmp_path):
     result = cli("gtzan", src, tmp_path / "out2", "--tempo-beat", tmp_path)
     assert result.exit_code == 1 and result.output.strip() == (
         f"error: {tmp_path}: no 'beats' or 'tempo' folder (expected the gtzan_tempo_beat folder)")
+
+
+# ============================================================================ MUSDB18 from any root
+
+
+def _musdb_keys(root: Path) -> list[str]:
+    from pyjama_tools.converters import get_converter_class
+
+    return [i.key for i in get_converter_class("musdb18")(root).items() if not hasattr(i, "message")]
+
+
+def test_musdb18_real_tree_from_any_root():
+    release = fixture_path("musdb18", "MUSDB18-7-SAMPLE")
+    expected = [f"train+++Music Delta - 80s Rock+++{s}" for s in ("mixture", "drums", "bass", "other", "vocals")]
+    assert _musdb_keys(release) == expected  # the release folder (holds train/)
+    assert _musdb_keys(release.parent) == expected  # the folder the release was unzipped into
+    assert _musdb_keys(release / "train") == expected  # the split folder itself
+
+
+def test_musdb18_hq_tree_from_any_root(tmp_path):
+    from test_converters_musdb18 import make_hq_track
+
+    release = tmp_path / "downloads" / "musdb18hq"
+    make_hq_track(release, "train", "A - One")
+    make_hq_track(release, "test", "B - Two")
+    for root in (tmp_path / "downloads", tmp_path, release / "test"):
+        report = convert("musdb18", root, tmp_path / "out", overwrite=True)
+        doc = pyjama.load(report.pyjama_path)
+        if root.name == "test":
+            assert doc.keys()[0] == "test+++B - Two+++mixture" and report.entries == 5
+        else:
+            assert report.entries == 10 and report.problems == []
+            assert set(doc.labels("split")[0] + doc.labels("split")[-1]) == {"train", "test"}
+    (tmp_path / "empty" / "a" / "b" / "c" / "train").mkdir(parents=True)  # deeper than the search
+    with pytest.raises(MirError, match=r"empty: no 'train' or 'test' folder in it or up to 3 levels below"):
+        convert("musdb18", tmp_path / "empty", tmp_path / "out3")
