@@ -196,3 +196,79 @@ def test_musdb18_hq_tree_from_any_root(tmp_path):
     (tmp_path / "empty" / "a" / "b" / "c" / "train").mkdir(parents=True)  # deeper than the search
     with pytest.raises(MirError, match=r"empty: no 'train' or 'test' folder in it or up to 3 levels below"):
         convert("musdb18", tmp_path / "empty", tmp_path / "out3")
+
+
+# ============================================================================ tag tables, label files beside the audio
+
+MTG_HEADER = "TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS\n"
+
+
+def test_folder_mtg_jamendo_tsv_real_sample(tmp_path):
+    root = fixture_path("mirdata", "resources", "mtg_jamendo_autotagging_moodtheme")
+    result = cli("folder", root / "audios", tmp_path, "--labels", root / "data" / "autotagging_moodtheme.tsv",
+                 "--key-column", "PATH", "--label-column", "TAGS", "--field", "tag", "--quiet")
+    assert result.exit_code == 0, result.output
+    doc = assert_valid(tmp_path, "folder")
+    assert doc.keys() == ["48+++948.mp3"] and doc.labels("tag") == [["mood/theme---background"]]
+
+
+def test_folder_several_tags_per_row_become_several_labels(tmp_path):
+    src = tmp_path / "audios"
+    write_audio(src / "48" / "948.wav")
+    write_audio(src / "14" / "214.wav")
+    write_audio(src / "00" / "1.wav")
+    table = tmp_path / "autotagging_moodtheme.tsv"
+    table.write_text(MTG_HEADER
+                     + "track_0000948\tartist_000087\talbum_000149\t48/948.wav\t212.7\tmood/theme---background\n"
+                     + "track_0000214\tartist_000014\talbum_000031\t14/214.wav\t124.6\tmood/theme---film"
+                       "\tmood/theme---love\tmood/theme---sad\n"
+                     + "track_0000001\tartist_000001\n")
+    report = convert("folder", src, tmp_path / "out", labels=table, key_column="PATH", label_column="TAGS",
+                     field="tag")
+    doc = pyjama.load(report.pyjama_path)
+    assert dict(zip(doc.keys(), doc.labels("tag"))) == {
+        "48+++948.wav": ["mood/theme---background"],
+        "14+++214.wav": ["mood/theme---film", "mood/theme---love", "mood/theme---sad"]}
+    assert doc.vocabulary("tag") == ["mood/theme---background", "mood/theme---film", "mood/theme---love",
+                                     "mood/theme---sad"]
+    assert [str(p) for p in report.problems] == [f"{table} line 4: expected 6 cells, got 2",
+                                                 f"{src / '00' / '1.wav'}: audio without annotation: not in {table}"]
+    # extra cells are labels only after the last column
+    with pytest.raises(MirError, match=r"line 3: expected 6 cells, got 8 \(several labels per row are read only "
+                                       r"when 'TRACK_ID' is the last column\)"):
+        convert("folder", src, tmp_path / "out2", labels=table, key_column="PATH", label_column="TRACK_ID",
+                strict=True)
+
+
+IRMAS_TEST = "IRMAS-TestingData-Part1/Part1/02 - And The Body Will Die-8.wav"
+IRMAS_TRAIN = "IRMAS-TrainingData/cla/[cla][cla]0189__2.wav"
+
+
+def test_folder_never_takes_a_folder_name_beside_a_label_file(tmp_path):
+    root = fixture_path("mirdata", "resources", "irmas")
+    report = convert("folder", root, tmp_path / "out", field="instrument")
+    doc = pyjama.load(report.pyjama_path)
+    assert dict(zip(doc.keys(), doc.labels("instrument"))) == {IRMAS_TRAIN.replace("/", "+++"): ["cla"]}
+    assert [str(p) for p in report.problems] == [
+        f"{root / IRMAS_TEST}: 02 - And The Body Will Die-8.txt lies beside it (its labels?): read it with "
+        "--label-files .txt, or give --labels FILE; the folder name 'Part1' is not taken"]
+    result = cli("folder", root / "IRMAS-TestingData-Part1", tmp_path / "out2")
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "no folder items found" in result.output and "--label-files .txt" in result.output
+
+
+def test_folder_label_files_beside_the_audio(tmp_path):
+    root = fixture_path("mirdata", "resources", "irmas")
+    result = cli("folder", root, tmp_path, "--label-files", ".txt", "--field", "instrument", "--quiet")
+    assert result.exit_code == 0, result.output
+    doc = assert_valid(tmp_path, "folder")
+    assert dict(zip(doc.keys(), doc.labels("instrument"))) == {
+        IRMAS_TEST.replace("/", "+++"): ["gel", "voi"],  # the .txt's lines (TAB-terminated)
+        IRMAS_TRAIN.replace("/", "+++"): ["cla"]}  # no .txt beside it: the folder
+    src = tmp_path / "corpus"
+    write_audio(src / "a" / "x.wav")
+    (src / "a" / "x.txt").write_text("\n\n")
+    with pytest.raises(MirError, match=r"x.txt: no label in it \(one label per line expected\)"):
+        convert("folder", src, tmp_path / "out2", label_files="txt", strict=True)
+    with pytest.raises(MirError, match="--label-files and --labels: give one of them"):
+        convert("folder", src, tmp_path / "out2", label_files=".txt", labels=src / "a" / "x.txt")
