@@ -272,3 +272,69 @@ def test_folder_label_files_beside_the_audio(tmp_path):
         convert("folder", src, tmp_path / "out2", label_files="txt", strict=True)
     with pytest.raises(MirError, match="--label-files and --labels: give one of them"):
         convert("folder", src, tmp_path / "out2", label_files=".txt", labels=src / "a" / "x.txt")
+
+
+# ============================================================================ Da-TACOS: every feature in one run
+
+DA_TACOS_KEY = "W_163992+++P_547131"
+
+
+def test_da_tacos_every_feature_of_the_subset_in_one_run(tmp_path):
+    import h5py
+
+    root = fixture_path("da_tacos")
+    result = cli("da-tacos", root, tmp_path, "--feature", "all", "--quiet")
+    assert result.exit_code == 0, result.output
+    doc = assert_valid(tmp_path, "da-tacos", "da-tacos_crema_feat.hdf5")
+    shapes = {"crema": (1, 12, 15226), "cens": (1, 12, 15227), "hpcp": (1, 12, 15227), "mfcc": (1, 13, 15183),
+              "novfn": (1, 1, 15227), "snovfn": (1, 1, 15227)}
+    for feature, shape in shapes.items():
+        with h5py.File(tmp_path / f"da-tacos_{feature}_feat.hdf5", "r") as handle:
+            assert handle.attrs["feature"] == feature and handle.attrs["complete"]
+            assert handle[f"{DA_TACOS_KEY}/value"].shape == shape
+    source = root / "da-tacos_coveranalysis_subset_mfcc" / "W_163992_mfcc" / "P_547131_mfcc.h5"
+    with h5py.File(source, "r") as original, h5py.File(tmp_path / "da-tacos_mfcc_feat.hdf5", "r") as converted:
+        published = original["mfcc_htk"][()]
+        np.testing.assert_array_equal(converted[f"{DA_TACOS_KEY}/value"][0], np.where(np.isfinite(published),
+                                                                                     published, 0))
+    assert doc.values(0, "key") == ["C:major"]
+    assert doc.atoms(0, "key")[0]["confidence"] == pytest.approx(0.9513, abs=1e-4)
+    tags = {a["value"]: a["confidence"] for a in doc.atoms(0, "tag")}
+    assert len(tags) == 50 and tags["rock"] == pytest.approx(0.127) and tags["jazz"] == pytest.approx(0.351)
+    tempo = doc.atoms(0, "tempo")
+    assert len(tempo) == 12 and all(40 <= a["value"] <= 250 and 0 < a["confidence"] <= 1 for a in tempo)
+    assert doc.definitions["tempo"].type_content == "numeric"
+
+
+def test_da_tacos_all_features_with_one_missing(tmp_path):
+    from test_converters_da_tacos import write_performance
+
+    root = tmp_path / "dt"
+    write_performance(root, "benchmark_subset", "W_1", "P_1", 30, 0, feature="crema")
+    write_performance(root, "benchmark_subset", "W_1", "P_2", 30, 1, feature="crema")
+    write_performance(root, "benchmark_subset", "W_1", "P_1", 30, 2, feature="cens")
+    report = convert("da-tacos", root, tmp_path / "out", feature="all")
+    assert report.entries == 2
+    missing = root / "da-tacos_benchmark_subset_cens" / "W_1_cens" / "P_2_cens.h5"
+    assert [str(p) for p in report.problems] == [
+        f"{missing}: no cens file for W_1+++P_2 (left out of the cens file only)"]
+    import h5py
+
+    with h5py.File(tmp_path / "out" / "da-tacos_cens_feat.hdf5", "r") as handle:
+        assert list(handle.keys()) == ["W_1+++P_1"]
+    assert not (tmp_path / "out" / "da-tacos_hpcp_feat.hdf5").exists()  # no hpcp folder
+
+
+def test_da_tacos_mfcc_silence_and_madmom_onsets(tmp_path):
+    import h5py
+
+    root = fixture_path("da_tacos")
+    report = convert("da-tacos", root, tmp_path, feature="mfcc")
+    with h5py.File(report.payload_path, "r") as handle:
+        value = handle[f"{DA_TACOS_KEY}/value"][0]
+        assert np.all(np.isfinite(value)) and handle[DA_TACOS_KEY].attrs["nonfinite"] == 1651
+        assert np.all(value[:, -127:] == 0) and np.all(value[:, :-127] != 0)  # the silent end only
+    doc = pyjama.load(report.pyjama_path)
+    time, frame = doc.markers(0, "onset")
+    assert len(frame) == 410 and frame[0] == 36 and frame[-1] <= 15226
+    np.testing.assert_allclose(time, frame * 512 / 44100)
