@@ -338,3 +338,97 @@ def test_da_tacos_mfcc_silence_and_madmom_onsets(tmp_path):
     time, frame = doc.markers(0, "onset")
     assert len(frame) == 410 and frame[0] == 36 and frame[-1] <= 15226
     np.testing.assert_allclose(time, frame * 512 / 44100)
+
+
+# ============================================================================ GuitarSet as published
+
+GUITARSET_ID = "03_BN3-119-G_solo"
+
+
+def test_guitarset_real_sample(tmp_path):
+    root = fixture_path("mirdata", "resources", "guitarset")
+    result = cli("guitarset", root, tmp_path, "--quiet")
+    assert result.exit_code == 0, result.output
+    doc = assert_valid(tmp_path, "guitarset")
+    key = f"audio_mono-mic+++{GUITARSET_ID}_mic.wav"
+    assert doc.keys() == [key]
+    report = (tmp_path / "guitarset_report.tsv").read_text()  # the sample lacks 00_BN1-129-Eb_comp's audio
+    assert "00_BN1-129-Eb_comp.jams\tno audio file audio_mono-mic/00_BN1-129-Eb_comp_mic.wav (skipped)" in report
+    time, f0 = doc.breakpoints(key, "f0multi_hz")
+    assert f0.shape == (6, 160) and doc.definitions["f0multi_hz"].row_name == ["E", "A", "D", "G", "B", "e"]
+    assert np.all(f0[:5] == 0) and np.all(f0[5] > 300)  # only the high e string has a contour in the sample
+    assert np.all(np.diff(time) > 0)
+    assert len(doc.values(key, "pitchmidi_e")) == 3 and len(doc.values(key, "pitchmidi_B")) == 3
+    assert len(doc.values(key, "pitchmidi")) == 6 and doc.values(key, "pitchmidi_E") == []
+    assert doc.markers(key, "beat")[1].tolist() == [2, 3, 4]
+    assert doc.values(key, "chord_leadsheet") == ["G:maj"] and doc.values(key, "chord_inferred") == ["G:maj7/1"]
+    assert doc.values(key, "key") == ["G:major"] and doc.values(key, "tempo") == [119.0]
+    assert (doc.values(key, "player"), doc.values(key, "style"), doc.values(key, "mode")) == \
+        (["03"], ["Bossa Nova"], ["solo"])
+
+
+def test_jams_audio_in_another_folder_real_guitarset(tmp_path):
+    root = fixture_path("mirdata", "resources", "guitarset")
+    result = cli("jams", root / "annotation", tmp_path, "--audio-dir", root / "audio_mono-pickup_mix",
+                 "--audio-suffix", "_mix.wav", "--quiet")
+    assert result.exit_code == 0, result.output
+    doc = assert_valid(tmp_path, "jams")
+    key = f"{GUITARSET_ID}_mix.wav"
+    assert doc.keys() == [key]
+    # fields per string named from the data_source, each string's f0 one row, beat positions as numbers
+    assert {f"pitch_contour_{i}" for i in range(6)} | {f"note_midi_{i}" for i in range(6)} <= set(doc.definitions)
+    time, f0 = doc.breakpoints(key, "pitch_contour_5")
+    assert f0.shape == (1, 160)  # contours 0, 1, 2 of the string follow one another: one row
+    assert doc.markers(key, "beat_position")[1].tolist() == [2, 3, 4]
+    assert doc.definitions["beat_position"].type_content == "numeric"
+    result = cli("jams", root / "annotation", tmp_path / "x", "--audio-dir", tmp_path / "none")
+    assert result.exit_code == 1 and result.output.strip() == f"error: --audio-dir {tmp_path / 'none'}: no such folder"
+
+
+def _guitarset_jams(contours: dict[int, list[tuple[float, int, float]]]) -> dict:
+    """A GuitarSet-shaped JAMS: per string a pitch_contour (time, index, Hz) and a note_midi annotation."""
+    annotations = []
+    for string in range(6):
+        points = contours.get(string, [])
+        annotations.append({"namespace": "pitch_contour", "annotation_metadata": {"data_source": str(string)},
+                            "data": {"time": [t for t, _, _ in points], "duration": [0.0] * len(points),
+                                     "value": [{"index": i, "frequency": f, "voiced": f > 0} for _, i, f in points],
+                                     "confidence": [None] * len(points)}})
+        annotations.append({"namespace": "note_midi", "annotation_metadata": {"data_source": str(string)},
+                            "data": [{"time": points[0][0], "duration": 0.1, "value": 40.0 + 5 * string,
+                                      "confidence": None}] if points else []})
+    annotations.append({"namespace": "beat_position", "annotation_metadata": {"data_source": ""},
+                        "data": [{"time": 0.5, "duration": 0.0, "confidence": None,
+                                  "value": {"position": 1, "measure": 1, "num_beats": 4, "beat_units": 4}}]})
+    for label in ("C:maj", "C:maj7"):
+        annotations.append({"namespace": "chord", "annotation_metadata": {"data_source": ""},
+                            "data": [{"time": 0.0, "duration": 1.0, "value": label, "confidence": None}]})
+    return {"file_metadata": {"title": "x", "duration": 1.0}, "sandbox": {}, "annotations": annotations}
+
+
+def test_guitarset_strings_on_one_grid_and_audio_versions(tmp_path):
+    root = tmp_path / "GuitarSet"
+    contours = {0: [(0.1, 0, 82.4), (0.2, 0, 82.5), (0.3, 1, 83.0)],  # two notes in a row on the low E
+                3: [(0.2, 0, 196.0), (0.25, 0, 0.0)]}  # G string, unvoiced at 0.25
+    (root / "annotation").mkdir(parents=True)
+    (root / "annotation" / "05_Funk2-108-Eb_comp.jams").write_text(json.dumps(_guitarset_jams(contours)))
+    (root / "annotation" / "05_Funk3-98-A_comp.jams").write_text(json.dumps(_guitarset_jams({})))
+    write_audio(root / "audio_mono-pickup_mix" / "05_Funk2-108-Eb_comp_mix.wav")
+    write_audio(root / "audio_mono-pickup_mix" / "05_Funk9-90-C_solo_mix.wav")
+    report = convert("guitarset", root, tmp_path / "out", audio="mix")
+    doc = pyjama.load(report.pyjama_path)
+    key = "audio_mono-pickup_mix+++05_Funk2-108-Eb_comp_mix.wav"
+    assert doc.keys() == [key]
+    time, f0 = doc.breakpoints(key, "f0multi_hz")
+    np.testing.assert_allclose(time, [0.1, 0.2, 0.25, 0.3])
+    np.testing.assert_allclose(f0, [[82.4, 82.5, 0, 83.0], [0] * 4, [0] * 4, [0, 196.0, 0, 0], [0] * 4, [0] * 4])
+    assert doc.values(key, "pitchmidi") == [40.0, 55.0] and doc.values(key, "pitchmidi_G") == [55.0]
+    assert doc.values(key, "style") == ["Funk"] and doc.values(key, "chord_inferred") == ["C:maj7"]
+    found = sorted(str(p) for p in report.problems)
+    assert found == sorted([
+        f"{root / 'annotation' / '05_Funk3-98-A_comp.jams'}: no audio file audio_mono-pickup_mix/"
+        "05_Funk3-98-A_comp_mix.wav (skipped)",
+        f"{root / 'audio_mono-pickup_mix' / '05_Funk9-90-C_solo_mix.wav'}: audio without annotation: "
+        "no annotation/05_Funk9-90-C_solo.jams"])
+    with pytest.raises(MirError, match=r"no 'audio_mono-mic' folder \(expected the GuitarSet root"):
+        convert("guitarset", root, tmp_path / "out2")
