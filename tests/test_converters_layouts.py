@@ -297,6 +297,14 @@ def test_da_tacos_every_feature_of_the_subset_in_one_run(tmp_path):
         published = original["mfcc_htk"][()]
         np.testing.assert_array_equal(converted[f"{DA_TACOS_KEY}/value"][0], np.where(np.isfinite(published),
                                                                                      published, 0))
+    madmom = root / "da-tacos_coveranalysis_subset_madmom" / "W_163992_madmom" / "P_547131_madmom.h5"
+    with h5py.File(madmom, "r") as original:
+        published = {name: original[f"madmom_features/{name}"][()] for name in ("novfn", "snovfn", "tempos")}
+    for feature in ("novfn", "snovfn"):
+        with h5py.File(tmp_path / f"da-tacos_{feature}_feat.hdf5", "r") as converted:
+            np.testing.assert_allclose(converted[f"{DA_TACOS_KEY}/value"][0, 0], published[feature], rtol=1e-6)
+    assert [(a["value"], a["confidence"]) for a in doc.atoms(0, "tempo")] == \
+        [(pytest.approx(b), pytest.approx(s)) for b, s in published["tempos"]]
     assert doc.values(0, "key") == ["C:major"]
     assert doc.atoms(0, "key")[0]["confidence"] == pytest.approx(0.9513, abs=1e-4)
     tags = {a["value"]: a["confidence"] for a in doc.atoms(0, "tag")}
@@ -355,9 +363,10 @@ def test_guitarset_real_sample(tmp_path):
     report = (tmp_path / "guitarset_report.tsv").read_text()  # the sample lacks 00_BN1-129-Eb_comp's audio
     assert "00_BN1-129-Eb_comp.jams\tno audio file audio_mono-mic/00_BN1-129-Eb_comp_mic.wav (skipped)" in report
     time, f0 = doc.breakpoints(key, "f0multi_hz")
-    assert f0.shape == (6, 160) and doc.definitions["f0multi_hz"].row_name == ["E", "A", "D", "G", "B", "e"]
-    assert np.all(f0[:5] == 0) and np.all(f0[5] > 300)  # only the high e string has a contour in the sample
-    assert np.all(np.diff(time) > 0)
+    assert doc.definitions["f0multi_hz"].row_name == ["E", "A", "D", "G", "B", "e"]
+    np.testing.assert_allclose(time, np.arange(345) * 256 / 44100)  # 0 s to the last point (1.997 s), GuitarSet's hop
+    assert np.all(f0[:5] == 0)  # only the high e string has a contour in the sample
+    assert np.count_nonzero(f0[5]) == 160 and np.all(f0[5, f0[5] > 0] > 300)  # its 160 points, all voiced
     assert len(doc.values(key, "pitchmidi_e")) == 3 and len(doc.values(key, "pitchmidi_B")) == 3
     assert len(doc.values(key, "pitchmidi")) == 6 and doc.values(key, "pitchmidi_E") == []
     assert doc.markers(key, "beat")[1].tolist() == [2, 3, 4]
@@ -420,8 +429,13 @@ def test_guitarset_strings_on_one_grid_and_audio_versions(tmp_path):
     key = "audio_mono-pickup_mix+++05_Funk2-108-Eb_comp_mix.wav"
     assert doc.keys() == [key]
     time, f0 = doc.breakpoints(key, "f0multi_hz")
-    np.testing.assert_allclose(time, [0.1, 0.2, 0.25, 0.3])
-    np.testing.assert_allclose(f0, [[82.4, 82.5, 0, 83.0], [0] * 4, [0] * 4, [0, 196.0, 0, 0], [0] * 4, [0] * 4])
+    hop = 256 / 44100
+    np.testing.assert_allclose(time, np.arange(round(0.3 / hop) + 1) * hop)
+    frames = {t: round(t / hop) for t in (0.1, 0.2, 0.25, 0.3)}  # each point on its nearest frame
+    expected = np.zeros((6, len(time)))
+    expected[0, [frames[0.1], frames[0.2], frames[0.3]]] = [82.4, 82.5, 83.0]
+    expected[3, frames[0.2]] = 196.0  # 0.25: unvoiced
+    np.testing.assert_allclose(f0, expected)
     assert doc.values(key, "pitchmidi") == [40.0, 55.0] and doc.values(key, "pitchmidi_G") == [55.0]
     assert doc.values(key, "style") == ["Funk"] and doc.values(key, "chord_inferred") == ["C:maj7"]
     found = sorted(str(p) for p in report.problems)

@@ -16,8 +16,11 @@ audio paths relative to SRC (``audio_mono-mic+++03_BN3-119-G_solo_mic.wav``).
 Fields
 ------
 - ``f0multi_hz``: one breakpoint atom, value (6, N) in Hz, one row per string named by its data_source
-  (``row_name`` E, A, D, G, B, e: low to high), all strings on one time grid (the sorted union of their
-  contour times, to the microsecond); 0 where a string is unvoiced or has no contour point at that time;
+  (``row_name`` E, A, D, G, B, e: low to high), all strings on one time grid: k · 256 / 44100 s from 0 to
+  the last contour point. GuitarSet's contours are frames of that hop, but their times are offset from
+  the grid by a fraction of a hop (0.13 hop on mirdata's sample), differently per file; each point goes to
+  its nearest grid frame (mirdata fills each string's contour the same way). 0 where a string is unvoiced
+  or has no contour point;
 - ``pitchmidi``: every note of every string (segments: onset s, duration s, value MIDI, fractional as
   annotated), by onset; ``pitchmidi_E`` ... ``pitchmidi_e``: each string's notes;
 - ``beat``: marker, value = the beat's position in its bar (1 = downbeat);
@@ -49,8 +52,8 @@ STRINGS = ("E", "A", "D", "G", "B", "e")
 STYLES = {"BN": "Bossa Nova", "Funk": "Funk", "Jazz": "Jazz", "Rock": "Rock", "SS": "Singer-Songwriter"}
 #: chord annotations in file order → field
 CHORD_FIELDS = ("chord_leadsheet", "chord_inferred")
-#: contour times are put on one grid to this many decimals (1 µs)
-GRID_DECIMALS = 6
+#: hop (s) of GuitarSet's pitch contours (pYIN frames of 256 samples at 44.1 kHz), the grid of ``f0multi_hz``
+CONTOUR_HOP = 256 / 44100
 _ID = re.compile(r"^(?P<player>\d+)_(?P<style>[A-Za-z]+?)(?P<progression>\d+)-(?P<tempo>\d+)-(?P<key>[^_]+)_"
                  r"(?P<mode>comp|solo)$")
 
@@ -81,14 +84,17 @@ def string_index(annotation: dict[str, Any], where: str) -> int:
 
 
 def strings_on_one_grid(contours: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """One breakpoint atom (6, N) Hz from each string's contour atom (time (n,), value (1, n))."""
-    times = {s: np.round(np.asarray(c["time"], dtype=float), GRID_DECIMALS) for s, c in contours.items()}
-    grid = np.unique(np.concatenate([np.zeros(0), *times.values()]))
+    """One breakpoint atom (6, N) Hz on the grid k · :data:`CONTOUR_HOP` s, k = 0 … the last contour point.
+
+    ``contours``: string → its contour atom (time (n,), value (rows, n); rows beyond one, i.e. contours of
+    one string that overlap in time, keep the higher value). Each point goes to its nearest grid frame.
+    """
+    last = max(max(c["time"]) for c in contours.values())
+    grid = np.arange(int(round(last / CONTOUR_HOP)) + 1) * CONTOUR_HOP
     matrix = np.zeros((len(STRINGS), len(grid)))
     for string, contour in contours.items():
-        # one row per string: contours of one string that overlap in time (none in GuitarSet) keep the higher
-        values = np.asarray(contour["value"], dtype=float).max(axis=0)
-        matrix[string, np.searchsorted(grid, times[string])] = values
+        frames = np.round(np.asarray(contour["time"], dtype=float) / CONTOUR_HOP).astype(int)
+        matrix[string, frames] = np.asarray(contour["value"], dtype=float).max(axis=0)
     return breakpoint_atom(grid, matrix)
 
 
