@@ -9,15 +9,14 @@ small corpus is written in the true layout.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 from click.testing import CliRunner, Result
-
 from conftest import fixture_path
+
 from pyjama_tools import pyjama
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
@@ -386,7 +385,7 @@ def test_jams_audio_in_another_folder_real_guitarset(tmp_path):
     assert doc.keys() == [key]
     # fields per string named from the data_source, each string's f0 one row, beat positions as numbers
     assert {f"pitch_contour_{i}" for i in range(6)} | {f"note_midi_{i}" for i in range(6)} <= set(doc.definitions)
-    time, f0 = doc.breakpoints(key, "pitch_contour_5")
+    _, f0 = doc.breakpoints(key, "pitch_contour_5")
     assert f0.shape == (1, 160)  # contours 0, 1, 2 of the string follow one another: one row
     assert doc.markers(key, "beat_position")[1].tolist() == [2, 3, 4]
     assert doc.definitions["beat_position"].type_content == "numeric"

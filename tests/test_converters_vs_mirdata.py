@@ -3,7 +3,8 @@ must agree (counts, times, values), and the audio to the sample.
 
 Corpora compared: GTZAN (genre, beats, tempo, audio), RWC Popular (chords), MAESTRO (notes, velocities,
 metadata), Da-TACOS (crema, cens, hpcp, mfcc, key, tags, ids and metadata; mirdata reads no madmom feature), GuitarSet (f0 and notes of each
-string, beats, both chord annotations, key, audio). mirdata 1.0 keeps the real indexes remote, so each test
+string, beats, both chord annotations, key, audio), IRMAS and MTG-Jamendo through ``folder`` (labels,
+tags). mirdata 1.0 keeps the real indexes remote, so each test
 gives mirdata an index: the sample index of ``../shared/fixtures/mirdata/indexes`` where there is one, else
 a one-track index written here for the sample. Skipped without mirdata or the fixtures.
 """
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import fixture_path
+
 from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.convert import convert
@@ -201,3 +202,27 @@ def test_guitarset_matches_mirdata(tmp_path):
     with AudioStore(report.payload_path) as store:
         assert store.sample_rate(key) == rate
         np.testing.assert_allclose(store.read(key), audio, atol=1e-6)
+
+
+# ============================================================================ IRMAS and MTG-Jamendo (folder)
+
+
+def test_irmas_labels_match_mirdata(tmp_path):
+    data_home = fixture_path("mirdata", "resources", "irmas")
+    index = sample_index("irmas_index_1.0_sample.json")
+    report = convert("folder", data_home, tmp_path / "out", field="instrument", label_files=".txt")
+    doc = pyjama.load(report.pyjama_path)
+    for track_id in ("0189__2", "1"):  # a training excerpt (folder label) and a test excerpt (its .txt)
+        track = mirdata_track("irmas", data_home, track_id, index, tmp_path)
+        key = str(Path(track.audio_path).relative_to(data_home)).replace("/", "+++")
+        assert doc.values(key, "instrument") == track.instrument
+
+
+def test_mtg_jamendo_tags_match_mirdata(tmp_path):
+    data_home = fixture_path("mirdata", "resources", "mtg_jamendo_autotagging_moodtheme")
+    track = mirdata_track("mtg_jamendo_autotagging_moodtheme", data_home, "track_0000948",
+                          sample_index("mtg_jamendo_autotagging_moodtheme_index_1.0_sample.json"), tmp_path)
+    report = convert("folder", data_home / "audios", tmp_path / "out", field="tag", key_column="PATH",
+                     label_column="TAGS", labels=data_home / "data" / "autotagging_moodtheme.tsv")
+    tags = pyjama.load(report.pyjama_path).values("48+++948.mp3", "tag")
+    assert [t.split("---", 1)[1] for t in tags] == track.tags  # mirdata drops the "mood/theme---" category

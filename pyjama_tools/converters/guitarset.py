@@ -90,7 +90,7 @@ def strings_on_one_grid(contours: dict[int, dict[str, Any]]) -> dict[str, Any]:
     one string that overlap in time, keep the higher value). Each point goes to its nearest grid frame.
     """
     last = max(max(c["time"]) for c in contours.values())
-    grid = np.arange(int(round(last / CONTOUR_HOP)) + 1) * CONTOUR_HOP
+    grid = np.arange(round(last / CONTOUR_HOP) + 1) * CONTOUR_HOP
     matrix = np.zeros((len(STRINGS), len(grid)))
     for string, contour in contours.items():
         frames = np.round(np.asarray(contour["time"], dtype=float) / CONTOUR_HOP).astype(int)
