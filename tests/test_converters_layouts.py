@@ -74,7 +74,7 @@ def _maestro_records(root: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("version", ["1.0.0", "2.0.0"])
-def test_maestro_v1_v2_json_list(tmp_path, version):
+def test_maestro_json_list_of_records(tmp_path, version):
     root = tmp_path / "maestro"
     records = _maestro_records(root)
     (root / f"maestro-v{version}.json").write_text(json.dumps(records, indent=4))

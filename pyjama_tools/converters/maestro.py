@@ -2,9 +2,9 @@
 
 The metadata is ``maestro-v*.json`` or ``maestro-v*.csv`` with the columns ``canonical_composer``,
 ``canonical_title``, ``split``, ``year``, ``midi_filename``, ``audio_filename``, ``duration``; paths are
-relative to SRC. Every published version is read: v1.0.0 and v2.0.0 write the JSON as a list of records
-(``[{"canonical_composer": ..., ...}, ...]``), v3.0.0 column oriented (``{"midi_filename": {"0": ...}}``);
-each ships the CSV too. The newest version found is used; when its JSON cannot be read and the CSV is
+relative to SRC. Both shapes of the published JSON are read, whatever the version: a list of records
+(``[{"canonical_composer": ..., ...}, ...]``, v2.0.0 as in mirdata's sample) and column oriented
+(``{"midi_filename": {"0": ...}}``, v3.0.0); the CSV beside it has the same columns. The newest version found is used; when its JSON cannot be read and the CSV is
 beside it, the CSV is read instead (the JSON's error is reported).
 Notes are read with pretty_midi: note-on/note-off pairs, the sustain pedal ignored (as in the
 MAESTRO paper's note-level ground truth without pedal extension). ``velocity`` is one segment per note,
@@ -71,7 +71,7 @@ def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
         except json.JSONDecodeError as error:
             raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: "
                            f"{error.msg}") from None
-        if isinstance(data, list):  # v1.0.0, v2.0.0: one record per performance
+        if isinstance(data, list):  # v2.0.0: one record per performance
             if not all(isinstance(record, dict) for record in data):
                 raise MirError(f"{path}: expected a list of records [{{column: value}}, ...]")
             columns = list(dict.fromkeys(c for record in data for c in record))
@@ -81,7 +81,7 @@ def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
             rows_ids = list(data.get(REQUIRED_COLUMNS[0], {}))
             rows = [(f"{path} row {row}", {c: data[c].get(row) for c in columns}) for row in rows_ids]
         else:
-            raise MirError(f"{path}: expected a list of records [{{column: value}}, ...] (v1, v2) "
+            raise MirError(f"{path}: expected a list of records [{{column: value}}, ...] (v2) "
                            f"or a column-oriented object {{column: {{row: value}}}} (v3)")
     else:
         table = list(csv.reader(read_text_lines(path)))
