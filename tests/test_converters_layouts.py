@@ -445,3 +445,24 @@ def test_guitarset_strings_on_one_grid_and_audio_versions(tmp_path):
         "no annotation/05_Funk9-90-C_solo.jams"])
     with pytest.raises(MirError, match=r"no 'audio_mono-mic' folder \(expected the GuitarSet root"):
         convert("guitarset", root, tmp_path / "out2")
+
+
+def test_jams_audio_suffix_beside_and_guitarset_bad_data_source(tmp_path):
+    src = tmp_path / "flat"
+    src.mkdir()
+    (src / "a.jams").write_text(json.dumps(_guitarset_jams({5: [(0.1, 0, 330.0)]})))
+    write_audio(src / "a_mic.wav")
+    write_audio(src / "b_mic.wav")
+    write_audio(src / "a.wav")  # not matched: the suffix decides
+    report = convert("jams", src, tmp_path / "out", audio_suffix="_mic.wav")
+    assert pyjama.load(report.pyjama_path).keys() == ["a_mic.wav"]
+    assert [str(p) for p in report.problems] == [f"{src / 'b_mic.wav'}: no JAMS file for it in {src} (skipped)"]
+    root = tmp_path / "GuitarSet"
+    document = _guitarset_jams({0: [(0.1, 0, 82.4)]})
+    document["annotations"][0]["annotation_metadata"]["data_source"] = "low E"
+    (root / "annotation").mkdir(parents=True)
+    (root / "annotation" / "00_Rock1-90-C_solo.jams").write_text(json.dumps(document))
+    write_audio(root / "audio_mono-mic" / "00_Rock1-90-C_solo_mic.wav")
+    result = cli("guitarset", root, tmp_path / "out2", "--strict")
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "00_Rock1-90-C_solo.jams: annotation 0: data_source 'low E' is not a string number 0-5" in result.output
