@@ -8,21 +8,23 @@ class                                          extent      value
 =============================================  ==========  ============================================
 ChordData, KeyData, SectionData, EventData,    segment     the label (text)
 LyricData
-NoteData                                       segment     the pitch in MIDI (``unit`` ``midi``)
+NoteData                                       segment     the pitch, MIDI (or Hz, see below; ``unit``)
 TempoData                                      segment     the tempo in BPM (``unit`` ``bpm``)
 BeatData                                       marker      the beat position as a number (``unit`` the
                                                            position unit; ``global_index`` 1..N when
                                                            mirdata has no positions)
 F0Data                                         breakpoint  one atom, every frame of mirdata's time grid,
-                                                           (1, T) MIDI, unvoiced frames 0
-MultiF0Data                                    breakpoint  one atom, (V, T) MIDI, V = the most pitches
+                                                           (1, T) pitch, unvoiced frames 0
+MultiF0Data                                    breakpoint  one atom, (V, T) pitch, V = the most pitches
                                                            in a frame, 0 where a frame has fewer
 =============================================  ==========  ============================================
 
-Times are seconds (mirdata's ``ms`` converted); pitches are MIDI numbers, converted from mirdata's
-Hz with mirdata's own ``convert_pitch_units``, so that mirfeat's ``pitch_unit_of`` reads them right
-for any range (a bass line in Hz would look like MIDI numbers). Confidences go to the atoms'
-``confidence``. Containers expand: a ``MultiAnnotator`` gives ``<name>_<annotator>``, a dict
+Times are seconds (mirdata's ``ms`` converted). Pitches are stored in the unit the field's name says
+(:func:`pyjama_tools.units.pitch_unit_in_name`: GuitarSet's ``pitch_contours_E`` in Hz), MIDI
+otherwise (``f0``, ``notes``, ``multif0``, ``melody``), converted with mirdata's own
+``convert_pitch_units``; the definition's ``unit`` says which. So mirfeat's ``pitch_unit_of`` (name
+first, then values) reads every field right, whatever its range (a bass line in Hz would pass for
+MIDI numbers). Confidences go to the atoms' ``confidence``. Containers expand: a ``MultiAnnotator`` gives ``<name>_<annotator>``, a dict
 ``<name>_<key>`` (GuitarSet's ``notes_E``), a list of annotations ``<name>_<i>``.
 Metadata become global fields: text, numbers, booleans (text ``true``/``false``), lists of them
 (one atom each). Anything else (arrays, tuples, PrettyMIDI or JAMS objects, ...) is not a field.
@@ -39,6 +41,7 @@ import numpy as np
 
 from pyjama_tools.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom, breakpoint_atom
+from pyjama_tools.units import pitch_unit_in_name
 
 ANNOTATIONS_MODULE = "mirdata.annotations"
 
@@ -57,7 +60,7 @@ class FieldKind:
 
 
 Atoms = list[dict[str, Any]]
-Writer = Callable[[Any, str], tuple[FieldKind, Atoms]]
+Writer = Callable[[Any, str, str], tuple[FieldKind, Atoms]]
 
 #: annotation class name (in mirdata.annotations) → writer
 WRITERS: dict[str, Writer] = {}
@@ -87,17 +90,27 @@ def seconds(times: Any, unit: str | None, where: str) -> np.ndarray:
         raise MirError(f"{where}: time unit {unit!r} cannot be converted to seconds") from None
 
 
-def midi(pitches: Any, unit: str | None, where: str) -> np.ndarray:
-    """Pitches in ``unit`` (hz, midi, note_name) as MIDI numbers; 0 stays 0 (silence)."""
+def stored_pitch_unit(field: str) -> str:
+    """The unit a pitch field is stored in: the one its name says (``pitch_contours_E``: Hz), else MIDI.
+
+    Readers take the unit from the name first, then from the values (MIDI when every voiced value is
+    <= 150), so MIDI values under a name that says nothing are always read right, and Hz could not be
+    (a bass line in Hz is also a range of MIDI numbers).
+    """
+    return pitch_unit_in_name(field) or "midi"
+
+
+def convert_pitches(pitches: Any, unit: str | None, target: str, where: str) -> np.ndarray:
+    """Voiced pitches in ``unit`` (hz, midi, note_name) in ``target`` (hz or midi), with mirdata's conversion."""
     from mirdata.annotations import convert_pitch_units
 
     pitches = np.asarray(pitches)
-    if unit == "midi":
+    if unit == target:
         return pitches.astype(float)
     try:
-        return np.asarray(convert_pitch_units(pitches, unit, "midi"), dtype=float)
+        return np.asarray(convert_pitch_units(pitches, unit, target), dtype=float)
     except NotImplementedError:
-        raise MirError(f"{where}: pitch unit {unit!r} cannot be converted to MIDI") from None
+        raise MirError(f"{where}: pitch unit {unit!r} cannot be converted to {target}") from None
 
 
 def _confidence(confidence: Any, index: int) -> float | None:
@@ -119,49 +132,50 @@ def _segments(annotation: Any, values: Any, where: str, confidence: Any = None) 
 
 
 @register_writer("ChordData")
-def chord_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def chord_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     return FieldKind("segment", "text"), _segments(annotation, annotation.labels, where, annotation.confidence)
 
 
 @register_writer("KeyData")
-def key_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def key_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     return FieldKind("segment", "text"), _segments(annotation, annotation.keys, where)
 
 
 @register_writer("SectionData")
-def section_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def section_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     labels = annotation.labels if annotation.labels is not None else [""] * len(annotation.intervals)
     return FieldKind("segment", "text"), _segments(annotation, labels, where)
 
 
 @register_writer("EventData")
-def event_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def event_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     return FieldKind("segment", "text"), _segments(annotation, annotation.events, where)
 
 
 @register_writer("LyricData")
-def lyric_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def lyric_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     return FieldKind("segment", "text"), _segments(annotation, annotation.lyrics, where)
 
 
 @register_writer("TempoData")
-def tempo_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def tempo_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     tempos = np.asarray(annotation.tempos, dtype=float)
     return (FieldKind("segment", "numeric", annotation.tempo_unit or "bpm"),
             _segments(annotation, tempos, where, annotation.confidence))
 
 
 @register_writer("NoteData")
-def note_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def note_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     if annotation.pitch_unit == "pc":  # pitch classes have no MIDI number: kept as text
         return FieldKind("segment", "text", "pc"), _segments(annotation, [str(p) for p in annotation.pitches], where,
                                                               annotation.confidence)
-    pitches = midi(annotation.pitches, annotation.pitch_unit, where)
-    return FieldKind("segment", "numeric", "midi"), _segments(annotation, pitches, where, annotation.confidence)
+    unit = stored_pitch_unit(field)
+    pitches = convert_pitches(annotation.pitches, annotation.pitch_unit, unit, where)
+    return FieldKind("segment", "numeric", unit), _segments(annotation, pitches, where, annotation.confidence)
 
 
 @register_writer("BeatData")
-def beat_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def beat_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     times = seconds(annotation.times, annotation.time_unit, where)
     if annotation.positions is None:  # no positions: the beat's index in the track, 1-based
         positions, unit = np.arange(1, len(times) + 1, dtype=float), "global_index"
@@ -173,27 +187,29 @@ def beat_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
 
 
 @register_writer("F0Data")
-def f0_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def f0_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     times = seconds(annotation.times, annotation.time_unit, where)
     frequencies = np.asarray(annotation.frequencies)
     voiced = np.asarray(annotation.voicing, dtype=float) > 0
     if annotation.frequency_unit in ("hz", "midi"):
         voiced &= np.asarray(frequencies, dtype=float) > 0
+    unit = stored_pitch_unit(field)
     pitch = np.zeros(len(times))
-    pitch[voiced] = midi(frequencies[voiced], annotation.frequency_unit, where)
-    return FieldKind("breakpoint", "numeric", "midi"), ([breakpoint_atom(times, pitch[None, :])] if len(times) else [])
+    pitch[voiced] = convert_pitches(frequencies[voiced], annotation.frequency_unit, unit, where)
+    return FieldKind("breakpoint", "numeric", unit), ([breakpoint_atom(times, pitch[None, :])] if len(times) else [])
 
 
 @register_writer("MultiF0Data")
-def multif0_data(annotation: Any, where: str) -> tuple[FieldKind, Atoms]:
+def multif0_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     times = seconds(annotation.times, annotation.time_unit, where)
     frames = [np.asarray(f, dtype=float) for f in annotation.frequency_list]
+    unit = stored_pitch_unit(field)
     matrix = np.zeros((max([1] + [f.size for f in frames]), len(times)))
     for column, frame in enumerate(frames):
         frame = frame[frame > 0] if annotation.frequency_unit in ("hz", "midi") else frame
         if frame.size:
-            matrix[: frame.size, column] = midi(frame, annotation.frequency_unit, where)
-    return FieldKind("breakpoint", "numeric", "midi"), ([breakpoint_atom(times, matrix)] if len(times) else [])
+            matrix[: frame.size, column] = convert_pitches(frame, annotation.frequency_unit, unit, where)
+    return FieldKind("breakpoint", "numeric", unit), ([breakpoint_atom(times, matrix)] if len(times) else [])
 
 
 # ----------------------------------------------------------------------------- any attribute value
@@ -265,7 +281,7 @@ def fields_of(name: str, value: Any, where: str) -> dict[str, tuple[FieldKind, A
             out.update(fields_of(f"{name}_{label}", annotation, where))
         return out
     if is_annotation(value):
-        return {name: writer_of(value, where)(value, f"{where}, {type(value).__name__}")}
+        return {name: writer_of(value, where)(value, name, f"{where}, {type(value).__name__}")}
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
