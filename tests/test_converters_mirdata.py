@@ -389,3 +389,11 @@ def test_list_shows_the_mirdata_corpora():
     result = CliRunner().invoke(main, ["list"])
     assert result.exit_code == 0
     assert "mirdata corpora" in result.output and "guitarset" in result.output and "vocadito" in result.output
+
+
+def test_without_mirdata_the_command_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "mirdata", None)  # import mirdata now raises ImportError
+    result = CliRunner().invoke(main, ["mirdata", "beatles", str(tmp_path), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: mirdata is not installed (pip install 'mir101[mirdata]')"
+    assert "mirdata is not installed" in CliRunner().invoke(main, ["list"]).output
