@@ -397,3 +397,33 @@ def test_without_mirdata_the_command_says_how_to_install_it(tmp_path, monkeypatc
     assert result.exit_code == 1
     assert result.output.strip() == "error: mirdata is not installed (pip install 'mir101[mirdata]')"
     assert "mirdata is not installed" in CliRunner().invoke(main, ["list"]).output
+
+
+def test_fields_serve_the_books_targets(fixture_corpus):
+    """Beatles `chords` give the chord recipe's frame labels; GuitarSet `multif0` (MIDI) and `pitch_contours_e`
+    (Hz) give the multi-pitch recipe's salience at mirdata's pitches."""
+    import librosa
+
+    from mirfeat.targets import TargetSpec, build_target
+
+    doc = fixture_corpus("beatles", "1.2")
+    key = doc.keys()[0]
+    time_sec = np.arange(0.0, 20.0, 0.1)
+    chords = build_target(TargetSpec("framelabel", "chords", chord_vocabulary="majmin"), doc)
+    y = chords.for_file(key, time_sec)
+    onset, duration, labels = doc.segments(key, "chords")
+    frame = 50  # 5 s
+    segment = np.flatnonzero((onset <= time_sec[frame]) & (time_sec[frame] < onset + duration))[0]
+    assert labels[segment] == "E:min" and chords.vocabulary[y[frame]] == "E:min"
+
+    doc = fixture_corpus("guitarset", "1.1.0")
+    key = doc.keys()[0]
+    frequency_hz = librosa.cqt_frequencies(72, fmin=32.7)
+    for field in ("multif0", "pitch_contours_e"):
+        time, values = doc.breakpoints(key, field)
+        salience = build_target(TargetSpec("pitch", field), doc).for_file(key, time, frequency_hz)
+        midi = values if doc.definition(field).extra["unit"] == "midi" else hz_to_midi(np.where(values > 0, values, 1))
+        row, column = np.nonzero(values > 0)
+        assert row.size and salience.sum() > 0
+        nearest = np.abs(hz_to_midi(frequency_hz)[:, None] - midi[row, column][None, :]).argmin(axis=0)
+        assert salience[nearest, column].all(), field
