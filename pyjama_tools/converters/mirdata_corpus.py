@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -84,16 +85,31 @@ def is_attribute_field(name: str) -> bool:
 
 def attribute_names(track: Any) -> list[str]:
     """Data attributes of a mirdata Track or MultiTrack (properties and instance attributes, no methods)."""
+    import functools
     import inspect
 
-    names = []
-    for name in sorted(set(dir(track))):
-        if not is_attribute_field(name):
-            continue
-        static = inspect.getattr_static(track, name, None)
-        if name in vars(track) or isinstance(static, property) or hasattr(static, "func"):  # cached_property
-            names.append(name)
-    return names
+    from mirdata import core
+
+    lazy = (property, core.cached_property, functools.cached_property)
+    return [name for name in sorted(set(dir(track))) if is_attribute_field(name)
+            and (name in vars(track) or isinstance(inspect.getattr_static(track, name, None), lazy))]
+
+
+class _OncePerMessage(logging.Filter):
+    """Lets each distinct warning of mirdata's loaders through once (GuitarSet warns for every solo)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "mirdata" not in Path(record.pathname).parts:
+            return True
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
 
 
 def read_index(path: Path) -> dict[str, Any]:
@@ -255,13 +271,26 @@ class MirdataConverter(Converter):
             raise _TrackError(f"mirdata cannot load it ({type(error).__name__}: {error})") from None
 
     def _wanted(self, obj: Any) -> bool:
+        """Whether ``obj`` is in the ``--split`` splits (its official ``split``)."""
         if self.splits is None:
             return True
-        if not hasattr(obj, "split"):
-            raise MirError(f"mirdata {self.option('dataset')}: --split: its tracks have no official split")
-        return str(obj.split) in self.splits
+        try:
+            split = obj.split
+        except AttributeError:
+            raise MirError(f"mirdata {self.option('dataset')}: --split: its tracks have no official split") from None
+        except Exception as error:  # its metadata file missing or malformed
+            raise _TrackError(f"mirdata cannot read attribute 'split' ({type(error).__name__}: {error})") from None
+        return str(split) in self.splits
 
     def items(self) -> Iterator[Item | Problem]:
+        warnings = _OncePerMessage()
+        logging.getLogger().addFilter(warnings)
+        try:
+            yield from self._items()
+        finally:
+            logging.getLogger().removeFilter(warnings)
+
+    def _items(self) -> Iterator[Item | Problem]:
         dataset, index = self._dataset()
         tracks, multitracks = index.get("tracks", {}), index.get("multitracks", {})
         if not tracks and not multitracks:
@@ -271,10 +300,10 @@ class MirdataConverter(Converter):
         for track_id, entry in tracks.items():
             try:
                 track = self._load(dataset.track, track_id)
+                if not self._wanted(track):
+                    continue
             except _TrackError as error:
                 yield Problem(f"{name} {track_id}", str(error))
-                continue
-            if not self._wanted(track):
                 continue
             links = {"track_id": track_id}
             if track_id in mixture_of:
@@ -283,12 +312,13 @@ class MirdataConverter(Converter):
         for mtrack_id, entry in multitracks.items():
             try:
                 mtrack = self._load(dataset.multitrack, mtrack_id)
+                if not self._wanted(mtrack):
+                    continue
             except _TrackError as error:
                 yield Problem(f"{name} {mtrack_id}", str(error))
                 continue
-            if self._wanted(mtrack):
-                links = {"track_id": mtrack_id, "mtrack_id": mtrack_id, "stem": MIXTURE}
-                yield self._entry(mtrack, mtrack_id, entry_files(entry), links, None)
+            links = {"track_id": mtrack_id, "mtrack_id": mtrack_id, "stem": MIXTURE}
+            yield self._entry(mtrack, mtrack_id, entry_files(entry), links, None)
 
     def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
         definitions = {name: FieldDefinition("global", "text") for name in LINK_FIELDS
