@@ -202,11 +202,12 @@ def f0_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
 @register_writer("MultiF0Data")
 def multif0_data(annotation: Any, field: str, where: str) -> tuple[FieldKind, Atoms]:
     times = seconds(annotation.times, annotation.time_unit, where)
-    frames = [np.asarray(f, dtype=float) for f in annotation.frequency_list]
+    numeric = annotation.frequency_unit in ("hz", "midi")
+    frames = [np.asarray(f, dtype=float if numeric else object) for f in annotation.frequency_list]
     unit = stored_pitch_unit(field)
     matrix = np.zeros((max([1] + [f.size for f in frames]), len(times)))
     for column, frame in enumerate(frames):
-        frame = frame[frame > 0] if annotation.frequency_unit in ("hz", "midi") else frame
+        frame = frame[frame > 0] if numeric else frame
         if frame.size:
             matrix[: frame.size, column] = convert_pitches(frame, annotation.frequency_unit, unit, where)
     return FieldKind("breakpoint", "numeric", unit), ([breakpoint_atom(times, matrix)] if len(times) else [])

@@ -427,3 +427,20 @@ def test_fields_serve_the_books_targets(fixture_corpus):
         assert row.size and salience.sum() > 0
         nearest = np.abs(hz_to_midi(frequency_hz)[:, None] - midi[row, column][None, :]).argmin(axis=0)
         assert salience[nearest, column].all(), field
+
+
+def test_pitch_unit_follows_the_field_name():
+    """A name that says its unit gets that unit (what mirfeat reads from it); any other name gets MIDI."""
+    from mirfeat.targets import pitch_unit_of
+
+    from pyjama_tools.mirdata_fields import fields_of
+
+    notes = annotations.NoteData(np.array([[0.0, 1.0]]), "s", np.array([110.0]), "hz")  # 110 Hz: MIDI 45
+    for name, unit, value in (("notes_hz", "hz", 110.0), ("notes", "midi", 45.0), ("note_midi", "midi", 45.0)):
+        kind, atoms = fields_of(name, notes, "x")[name]
+        assert kind.unit == unit and atoms[0]["value"] == pytest.approx(value)
+        assert pitch_unit_of(name, np.array([value])) == unit
+    f0 = annotations.F0Data(np.array([0.0, 0.01, 0.02]), "s", np.array(["A4", "C5", "A4"], dtype=object),
+                            "note_name", np.array([1.0, 0.0, 1.0]), "binary")
+    kind, atoms = fields_of("f0", f0, "x")["f0"]
+    assert atoms == [{"value": [[69.0, 0.0, 69.0]], "time": [0.0, 0.01, 0.02]}]

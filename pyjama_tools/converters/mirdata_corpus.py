@@ -1,6 +1,6 @@
-"""Any corpus mirdata has a loader for: ``pyjama-convert mirdata NAME DATA_HOME OUT_DIR``.
+"""Any corpus mirdata has a loader for: ``pyjama-convert mirdata DATASET DATA_HOME OUT_DIR``.
 
-Reads the corpus through mirdata's public API (``mirdata.initialize(NAME, data_home=DATA_HOME,
+Reads the corpus through mirdata's public API (``mirdata.initialize(DATASET, data_home=DATA_HOME,
 version=V)``, ``Dataset.track_ids`` / ``mtrack_ids``, ``Dataset.track`` / ``multitrack`` and the
 attributes of its Track objects); mirdata is an optional dependency (``pip install 'mir101[mirdata]'``).
 No code is specific to a corpus: every attribute goes through :mod:`pyjama_tools.mirdata_fields`.
@@ -143,7 +143,7 @@ def audio_keys(files: dict[str, str]) -> list[str]:
 
 @register_converter
 class MirdataConverter(Converter):
-    """DATA_HOME is the corpus as mirdata lays it out; NAME is mirdata's corpus name."""
+    """DATA_HOME is the corpus as mirdata lays it out; DATASET is mirdata's corpus name."""
 
     name = "mirdata"
     default_base = "DATASET"  # each run's default is the corpus name (set in __init__)
