@@ -21,6 +21,9 @@ Fields
     the Track named as the attribute (``chords``, ``notes``, ``f0``, ``beats``, ...), see
     :mod:`pyjama_tools.mirdata_fields`. Attributes named ``*audio*`` (audio is read from the files)
     and ``*_path`` (paths of this machine) are not fields.
+Python
+    ``convert("mirdata", DATA_HOME, OUT_DIR, dataset="beatles", version="1.2", index="beatles_index_1.2.json")``
+    (:func:`pyjama_tools.convert.convert`; the options by parameter name: ``split``, ``skip``, ``audio_key``).
 Skipped, in the report
     A track whose index files are missing under DATA_HOME (a partial download), a track without audio
     in the index, and a track that mirdata's loader cannot read (the error is quoted).
