@@ -48,6 +48,7 @@ import scipy.sparse
 
 from pyjama_tools.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc
+from pyjama_tools.units import pitch_unit_in_name
 
 from mirfeat.chords import MAJMIN_CLASSES, reduce_to_majmin
 
@@ -527,11 +528,9 @@ def pitch_unit_of(field: str, values: np.ndarray | Callable[[], np.ndarray]) -> 
         The field's values (any shape; 0 / negative / non-finite = silence); a callable is called
         only when the name does not tell.
     """
-    name = field.lower()
-    if "midi" in name:
-        return "midi"
-    if "hz" in name or "contour" in name:
-        return "hz"
+    named = pitch_unit_in_name(field)
+    if named is not None:
+        return named
     values = np.asarray(values() if callable(values) else values, dtype=float)
     voiced = values[np.isfinite(values) & (values > 0)]
     return "hz" if voiced.size and voiced.max() > MAX_MIDI else "midi"

@@ -44,8 +44,10 @@ def _converter_command(name: str) -> click.Command:
         if report.problems:
             click.echo(f"skipped {len(report.problems)} bad input(s), listed in {report.report_path}", err=True)
 
-    params = [
-        click.Argument(["src"], type=click.Path(path_type=Path)),
+    params = [click.Argument([option.parameter], type=option.type)
+              for option in converter_class.options if option.positional]
+    params += [
+        click.Argument(["src"], type=click.Path(path_type=Path), metavar=converter_class.source_name),
         click.Argument(["out_dir"], type=click.Path(path_type=Path)),
         click.Option(["--name", "base"], default=None,
                      help=f"output base name [default: {converter_class.default_base}]"),
@@ -56,7 +58,7 @@ def _converter_command(name: str) -> click.Command:
         click.Option(["--overwrite"], is_flag=True, help="replace an existing pair"),
         click.Option(["--quiet"], is_flag=True, help="no progress bar"),
     ]
-    for option in converter_class.options:
+    for option in (o for o in converter_class.options if not o.positional):
         params.append(click.Option([f"--{option.name}", option.parameter], type=None if option.is_flag else option.type,
                                    default=option.default, is_flag=option.is_flag, help=option.help,
                                    show_default=option.default is not None and not option.is_flag))
@@ -95,6 +97,8 @@ def list_converters() -> None:
     """List the corpora that can be converted."""
     for name, converter_class in sorted(load_all().items()):
         click.echo(f"{name:12s} [{converter_class.default_base}] {converter_class.summary}")
+        for line in converter_class.listing():
+            click.echo(f"{'':12s} {line}")
 
 
 @main.command()
