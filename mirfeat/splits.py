@@ -2,8 +2,11 @@
 
 Three rules, registered by name in :data:`SPLIT_RULES`:
 
-- ``index_mod5`` (the tutorial's): entries whose index in the .pyjama document is a multiple of 5
-  go to ``valid``, the others to ``train``;
+- ``index_mod5`` (the tutorial's): the entries kept (``keys``: those with audio, features and the
+  annotation, as the notebooks keep the entries carrying it) are numbered in document order; those
+  whose number is a multiple of 5 go to ``valid``, the others to ``train`` (on Bach10 the kept entries
+  are the 10 mixes: mixes 1 and 6 are ``valid``, though every mix sits at a document index divisible
+  by 5);
 - ``field``: the value of a global field of each entry (``split`` by default): ``train``, ``valid``
   (``validation`` and ``val`` are read as ``valid``) or ``test``; an entry without the field is left
   out (GTZAN converted with its fault-filtered lists gives no ``split`` to the 70 files those lists
@@ -17,7 +20,8 @@ Three rules, registered by name in :data:`SPLIT_RULES`:
 
 Group-aware splitting (``group_field``, e.g. ``piece``, ``track`` or ``work-id``): all the entries
 of a group land in the same split. With ``index_mod5`` the rule is applied to the group's ordinal
-(groups numbered in order of first appearance), so about a fifth of the groups go to ``valid``;
+(the kept entries' groups numbered in order of first appearance), so about a fifth of the groups go to
+``valid``;
 with ``field`` and ``list`` a group whose entries disagree is an error naming the group.
 """
 
@@ -57,11 +61,13 @@ def _split_name(value: object, where: str) -> str:
 
 @_register("index_mod5")
 def _rule_index_mod5(doc: PyjamaDoc, indices: list[int], groups: list | None, **_) -> dict[int, str]:
+    # numbered over the kept entries (`indices`, in document order), as the tutorial numbers the list
+    # of entries it kept, not over the whole document
     if groups is None:
-        return {i: "valid" if i % 5 == 0 else "train" for i in indices}
+        return {i: "valid" if number % 5 == 0 else "train" for number, i in enumerate(indices)}
     ordinal: dict = {}
-    for group in groups:  # every entry of the document, so that ordinals do not depend on `keys`
-        ordinal.setdefault(group, len(ordinal))
+    for i in indices:  # the kept entries' groups, in order of first appearance
+        ordinal.setdefault(groups[i], len(ordinal))
     return {i: "valid" if ordinal[groups[i]] % 5 == 0 else "train" for i in indices}
 
 
@@ -159,7 +165,8 @@ def split_keys(doc: PyjamaDoc, keys: Iterable[str] | None = None, rule: str = "i
     ----------
     doc : PyjamaDoc
     keys : iterable of str, optional
-        Restrict to these keys (e.g. those present in the feature cache); default every entry.
+        The entries kept (e.g. those with features and the annotation); default every entry. Rule
+        ``index_mod5`` numbers these, in document order.
     rule : str
         ``index_mod5``, ``field`` or ``list`` (see the module docstring).
     field : str
