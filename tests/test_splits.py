@@ -227,3 +227,10 @@ def test_tutorial_bittner_config_splits_our_bach10_conversion_like_the_notebook(
     assert prepared.annot_key == "f0multi"
     assert prepared.splits["valid"] == ["01-Piece+++01-Piece.wav", "06-Piece+++06-Piece.wav"]
     assert prepared.splits["train"] == [f"0{n}-Piece+++0{n}-Piece.wav" for n in range(2, 6)]
+    # dataset.every / dataset.where narrow the kept entries before the rule numbers them
+    every = prepare_data(load_config(config_path, ["dataset.every=2"]), data_root=tmp_path / "data")
+    assert every.splits == {"train": ["03-Piece+++03-Piece.wav", "05-Piece+++05-Piece.wav"],
+                            "valid": ["01-Piece+++01-Piece.wav"]}
+    with pytest.raises(MirError, match=r"bach10.pyjama: dataset.where stem=cello: none of the 6 entries has it "
+                                       r"\(its values: mixture\)$"):
+        prepare_data(load_config(config_path, ["dataset.where={stem: cello}"]), data_root=tmp_path / "data")
