@@ -23,7 +23,9 @@ The constructs of the reference library (geoffroypeeters/pyjama 1.41) are read a
 - one segment or marker atom holding N of them: ``time`` (and ``duration``) lists of N, ``value`` N
   values or a matrix (nb_dim, N) whose columns are the values;
 - ``breakpoint_time`` / ``breakpoint_value``: times shared by several fields of an entry (value
-  (1, nb_time)), and fields whose value (nb_dim, nb_time) is on those times.
+  (1, nb_time)), and fields whose value (nb_dim, nb_time) is on those times;
+- ``[{"value": ""}]`` (what its ``M_check`` writes for an entry without the field): no annotation;
+- one-element lists written as their element (a breakpoint with one ``time`` as a number).
 """
 
 from __future__ import annotations
@@ -178,7 +180,10 @@ def _timed_parts(atom_: dict, with_duration: bool) -> tuple[list[float], list[fl
     time = atom_["time"]
     duration = atom_["duration"] if with_duration else None
     if not isinstance(time, list):
-        return [float(time)], ([float(duration)] if with_duration else []), [atom_["value"]]
+        value = atom_["value"]
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list) and len(value[0]) == 1:
+            value = value[0][0]  # the list form (1, N) of one segment: the reference library unwraps its time only
+        return [float(time)], ([float(duration)] if with_duration else []), [value]
     count = len(time)
     if with_duration and (not isinstance(duration, list) or len(duration) != count):
         raise ValueError(f"{count} times but duration {_short(duration)}")
@@ -321,9 +326,10 @@ class PyjamaDoc:
             raise MirError(f"field {name!r} is not defined; fields: {', '.join(self.definitions)}") from None
 
     def atoms(self, key_or_index: str | int, name: str) -> list[dict[str, Any]]:
-        """The atoms of field ``name`` in one entry (empty list when the entry lacks it)."""
+        """The atoms of field ``name`` in one entry (empty list when the entry lacks it, or holds only the
+        reference library's placeholder ``[{"value": ""}]``)."""
         self.definition(name)
-        return self.entry(key_or_index).get(name, [])
+        return _annotated(self.entry(key_or_index).get(name, []))
 
     def values(self, key_or_index: str | int, name: str) -> list[Any]:
         """The ``value`` of each atom of field ``name`` in one entry.
@@ -342,8 +348,8 @@ class PyjamaDoc:
         """Per entry, the list of values of field ``name`` (e.g. the tags of each clip; see :meth:`values`)."""
         spread = _spread_kind(self.definition(name))
         if spread is not None:
-            return [_spread_values(e.get(name, []), spread) for e in self.entries]
-        return [[a.get("value") for a in e.get(name, [])] for e in self.entries]
+            return [_spread_values(_annotated(e.get(name, [])), spread) for e in self.entries]
+        return [[a.get("value") for a in _annotated(e.get(name, []))] for e in self.entries]
 
     def shared_time_field(self) -> str | None:
         """The ``breakpoint_time`` field giving the times of the ``breakpoint_value`` fields: the last one
@@ -518,6 +524,16 @@ class PyjamaDoc:
         return isinstance(other, PyjamaDoc) and self.to_dict() == other.to_dict()
 
 
+def _is_placeholder(atoms: Any) -> bool:
+    """``[{"value": ""}]``: what the reference library's ``M_check`` writes for an entry without the field."""
+    return isinstance(atoms, list) and len(atoms) == 1 and atoms[0] == {"value": ""}
+
+
+def _annotated(atoms: list) -> list:
+    """``atoms``, or ``[]`` for the reference library's placeholder (:func:`_is_placeholder`)."""
+    return [] if _is_placeholder(atoms) else atoms
+
+
 def _completed(entries: list, names: list[str]) -> list:
     """``entries`` where each dict entry carries every field of ``names`` (``[]`` where absent, after
     the fields it has); an entry that has them all is the same object, the others are new dicts."""
@@ -547,10 +563,10 @@ def _spread_values(atoms: list, kind: str) -> list[Any]:
         value = atom_.get("value")
         if kind == "labels" and isinstance(value, list):
             out.extend(flat_values(value))
-        elif kind == "timed" and isinstance(atom_.get("time"), list):
+        elif kind == "timed" and isinstance(value, list) and "time" in atom_:
             try:
-                out.extend(value_columns(value, len(atom_["time"])))
-            except ValueError:  # malformed: validation names it; here it stays one value
+                out.extend(_timed_parts(atom_, False)[2])
+            except (KeyError, TypeError, ValueError):  # malformed: validation names it; here it stays one value
                 out.append(value)
         else:
             out.append(value)
@@ -759,8 +775,8 @@ def _check_breakpoint(where: str, atom_: dict, definition: FieldDefinition) -> I
     if "time" not in atom_:
         yield f"{where}: breakpoint atom has no 'time'"
         return
-    try:
-        time = np.asarray(atom_["time"], dtype=float)
+    try:  # one time is written as a number (the reference library unwraps one-element lists)
+        time = np.atleast_1d(np.asarray(atom_["time"], dtype=float))
         value = np.asarray(atom_.get("value"), dtype=float)
     except (TypeError, ValueError):
         yield f"{where}: breakpoint time/value are not numeric arrays"
@@ -856,6 +872,8 @@ def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[st
                 continue
             if not isinstance(atoms, list):
                 problems.append(f"{_label(index, key)}, field '{name}': is not a list of atoms")
+                continue
+            if _is_placeholder(atoms):  # the reference library's "no annotation"
                 continue
             definition, allowed, numeric_range = plan
             if definition.type_extent == "global" and definition.type_content == "text":

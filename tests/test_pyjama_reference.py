@@ -215,3 +215,31 @@ def test_breakpoint_value_must_match_the_shared_times_and_row_names():
            "times" in problems
     with pytest.raises(MirError, match=r"^entry 0, field 'loudness', atom 0: no breakpoint_time atom"):
         pyjama.PyjamaDoc.from_dict(data).breakpoints(0, "loudness")
+
+
+def test_placeholders_and_one_element_lists_as_the_reference_library_writes_them():
+    """M_check fills a missing field with [{"value": ""}]; one-element time lists are written as numbers."""
+    doc = pyjama.PyjamaDoc.from_dict({"schemaversion": "1.41", "collection": {
+        "descriptiondefinition": {
+            "filepath": {"type_extent": "global", "type_constraint": "filepath"},
+            "genre": {"type_extent": "global", "type_constraint": "value_in_dictionary", "dictionary": ["rock"]},
+            "structure": {"type_extent": "segment", "type_constraint": "value_in_dictionary", "dictionary": ["A"]},
+            "tempo": {"type_extent": "global", "type_content": "numeric"},
+            "f0": {"type_extent": "breakpoint", "type_content": "numeric", "row_name": ["a", "b"]}},
+        "entry": [
+            {"filepath": [{"value": "x.wav"}], "genre": [{"value": ""}], "structure": [{"value": ""}],
+             "tempo": [{"value": ""}], "f0": [{"value": ""}]},
+            {"filepath": [{"value": ""}], "genre": [{"value": "rock"}],
+             "structure": [{"value": [["A"]], "time": 0.0, "duration": 1.5}],  # the list form of one segment
+             "tempo": [{"value": 120.0}], "f0": [{"value": [[60.0], [55.0]], "time": 0.5}]}]}})
+    assert pyjama.validate(doc) == []
+    assert doc.keys() == ["x.wav", None]
+    assert doc.atoms(0, "genre") == [] and doc.labels("genre") == [[], ["rock"]]
+    assert [a.size for a in doc.segments(0, "structure")] == [0, 0, 0]
+    assert doc.breakpoints(0, "f0")[1].shape == (2, 0)
+    time, duration, value = doc.segments(1, "structure")
+    assert time.tolist() == [0.0] and duration.tolist() == [1.5] and value.tolist() == ["A"]
+    assert doc.values(1, "structure") == ["A"]
+    time, value = doc.breakpoints(1, "f0")
+    assert time.tolist() == [0.5] and value.tolist() == [[60.0], [55.0]]
+    assert build_target(TargetSpec("multilabel", "genre"), doc).for_file("x.wav").tolist() == [0.0]
