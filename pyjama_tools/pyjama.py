@@ -693,6 +693,14 @@ def _check_atom(where: str, atom_: Any, definition: FieldDefinition, allowed: se
         except ValueError:
             yield f"{where}: value {_short(value)} is neither {count} values nor a matrix (nb_dim, {count}), " \
                   f"one column per time"
+    if not isinstance(value, list):  # one value, the common case: checked without building lists
+        if definition.type_content == "numeric" and not _is_number(value):
+            yield f"{where}: value {value!r} is not a number"
+        if allowed is not None and _hashable(value) not in allowed:
+            yield f"{where}: value {value!r} is not in the dictionary"
+        if numeric_range is not None and _is_number(value) and not numeric_range[0] <= value <= numeric_range[1]:
+            yield f"{where}: value {value!r} outside the dictionary range {list(numeric_range)}"
+        return
     scalars = flat_values(value)
     if definition.type_content == "numeric":
         bad = [v for v in scalars if not _is_number(v)]
@@ -873,8 +881,6 @@ def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[st
             if not isinstance(atoms, list):
                 problems.append(f"{_label(index, key)}, field '{name}': is not a list of atoms")
                 continue
-            if _is_placeholder(atoms):  # the reference library's "no annotation"
-                continue
             definition, allowed, numeric_range = plan
             if definition.type_extent == "global" and definition.type_content == "text":
                 # fast path for the most common case (text tags, metadata), same rules as _check_atom:
@@ -886,13 +892,15 @@ def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[st
                     where = f"{_label(index, key)}, field '{name}', atom {atom_index}"
                     if not isinstance(atom_, dict):
                         problems.append(f"{where}: atom is not an object")
-                    else:  # a list of labels may be all in the dictionary: the full check decides
+                    elif not _is_placeholder(atoms):  # a list of labels may all be in the dictionary
                         problems.extend(where + problem
                                         for problem in _check_atom("", atom_, definition, allowed, numeric_range))
                 continue
             shared = _shared_of(entry, shared_field) if needs_shared else (None, None)
             for atom_index, atom_ in enumerate(atoms):
                 found = list(_check_atom("", atom_, definition, allowed, numeric_range, shared))
+                if found and _is_placeholder(atoms):  # the reference library's "no annotation"
+                    break
                 if found:  # the location is formatted only when there is a problem
                     where = f"{_label(index, key)}, field '{name}', atom {atom_index}"
                     problems.extend(where + problem for problem in found)
