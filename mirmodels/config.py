@@ -300,7 +300,7 @@ class DatasetConfig(_Section):
     root : str or None
         Folder of the dataset pair (relative to the config file); ``--data-root`` overrides it.
     split : str
-        index_mod5 (entries with index % 5 == 0 are validation, the tutorial's rule) | field | list.
+        index_mod5 (the kept entries numbered 0, 5, 10, ... are validation, the tutorial's rule) | field | list.
     split_field : str
         The .pyjama field naming each entry's split (rule ``field``).
     split_lists : dict

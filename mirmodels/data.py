@@ -356,7 +356,7 @@ def _feature_only(config: ExperimentConfig, cache_path: Path) -> tuple[dict, str
 
 def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None:
     # The lists are read by rule 'list' only: a config that names them but is run with
-    # --set dataset.split=index_mod5 (examples/mtt_lms.yaml, every clip) must not need them.
+    # --set dataset.split=index_mod5 must not need them.
     if config.dataset.split != "list" or not config.dataset.split_lists:
         return None
     lists = {}
