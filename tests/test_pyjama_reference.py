@@ -243,3 +243,18 @@ def test_placeholders_and_one_element_lists_as_the_reference_library_writes_them
     time, value = doc.breakpoints(1, "f0")
     assert time.tolist() == [0.5] and value.tolist() == [[60.0], [55.0]]
     assert build_target(TargetSpec("multilabel", "genre"), doc).for_file("x.wav").tolist() == [0.0]
+
+
+def test_notes_and_beats_in_one_atom_reach_the_pitch_target_and_markers():
+    doc = pyjama.PyjamaDoc()
+    doc.define("pitchmidi", "segment", "numeric")
+    doc.define("beat", "marker", "numeric")
+    doc.add_entry("a.wav", {"pitchmidi": [{"value": [[69, 81]], "time": [0.0, 0.02], "duration": [0.02, 0.02]}],
+                            "beat": [{"value": [1, 2, 3], "time": [0.5, 1.0, 1.5]}]})
+    assert pyjama.validate(doc) == []
+    time, value = doc.markers("a.wav", "beat")
+    assert time.tolist() == [0.5, 1.0, 1.5] and value.tolist() == [1.0, 2.0, 3.0]
+    frequency_hz = 440.0 * 2.0 ** (np.arange(-12, 25) / 12)
+    y = build_target(TargetSpec("pitch", "pitchmidi"), doc).for_file("a.wav", np.array([0.005, 0.015, 0.025]),
+                                                                     frequency_hz)
+    assert [np.flatnonzero(y[:, t]).tolist() for t in range(3)] == [[12], [12], [24]]
