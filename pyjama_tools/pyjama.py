@@ -382,8 +382,7 @@ class PyjamaDoc:
         duration_sec : np.ndarray (N,) float64, durations in seconds
         value : np.ndarray (N,), float64 for numeric fields, object otherwise
         """
-        time, duration, value = self._timed(key_or_index, name, with_duration=True)
-        return time, duration, value
+        return self._timed(key_or_index, name, with_duration=True)
 
     def _timed(self, key_or_index: str | int, name: str,
                with_duration: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

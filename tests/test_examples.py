@@ -419,9 +419,8 @@ def test_split_lists_of_a_real_bach10_conversion_feed_rule_list(tmp_path):
 
 def test_config_where_and_every_narrow_the_kept_entries(tmp_path):
     """dataset.where / dataset.every (the recipes' 1/20 of MTT, MAPS's pieces) before the split rule."""
-    from pyjama_tools import pyjama
-
     from mirfeat.splits import select_keys, split_keys
+    from pyjama_tools import pyjama
 
     keys = _synthetic_doc(tmp_path / "toy.pyjama", 100)
     doc = pyjama.load(tmp_path / "toy.pyjama")
