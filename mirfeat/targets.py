@@ -396,13 +396,14 @@ class FrameLabelTarget(Target):
 
 @register_target("pitch")
 class PitchTarget(Target):
-    """Binary pitch salience (F, T) from f0 breakpoints (``f0multi``) or note segments (``pitchmidi``).
+    """Binary pitch salience (F, T) from f0 breakpoints (``f0multi``; also ``breakpoint_value`` fields on
+    an entry's shared times) or note segments (``pitchmidi``).
 
     ``num_outputs`` is the number of frequency bins F, known once a grid has been seen (the first
     :meth:`prepare` / :meth:`for_file`); before that it raises :class:`MirError`.
     """
 
-    extents = ("breakpoint", "segment")
+    extents = ("breakpoint", "breakpoint_value", "segment")
     per_frame = True
 
     def __init__(self, spec: TargetSpec, doc: PyjamaDoc):

@@ -300,13 +300,18 @@ class DatasetConfig(_Section):
     root : str or None
         Folder of the dataset pair (relative to the config file); ``--data-root`` overrides it.
     split : str
-        index_mod5 (entries with index % 5 == 0 are validation, the tutorial's rule) | field | list.
+        index_mod5 (the kept entries numbered 0, 5, 10, ... are validation, the tutorial's rule) | field | list.
     split_field : str
         The .pyjama field naming each entry's split (rule ``field``).
     split_lists : dict
         Split name → text file of keys (rule ``list``; relative to the dataset root).
     group_field : str or None
         Field whose value groups entries that must stay in one split (piece, track, work-id).
+    where : dict
+        Keep only the entries whose field has one of these values (``{stem: mixture}``,
+        ``{category: MUS}``), before the split.
+    every : int
+        Then keep every N-th entry (the book trains on 1/20 of MagnaTagATune: 20), before the split.
     top_n : int or None
         Multi-label: keep the N most frequent tags.
     chord_vocabulary : str or None
@@ -325,6 +330,8 @@ class DatasetConfig(_Section):
     split_field: str = _spec("split", text())
     split_lists: dict = _spec({}, mapping())
     group_field: str | None = _spec(None, text(optional=True))
+    where: dict = _spec({}, mapping())
+    every: int = _spec(1, integer(1))
     top_n: int | None = _spec(None, integer(1, optional=True))
     chord_vocabulary: str | None = _spec(None, choice(("majmin",), optional=True))
     do_f0_annot: str | None = _spec(None, choice(("frame", "segment"), optional=True))

@@ -201,7 +201,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         vocabulary, an empty train or validation split.
     """
     from mirfeat.features import build_feature
-    from mirfeat.splits import split_keys
+    from mirfeat.splits import select_keys, split_keys
     from mirfeat.targets import TargetSpec, build_target
     from pyjama_tools import pyjama
     from pyjama_tools.audio_store import AudioStore
@@ -280,6 +280,10 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     if not keys:
         raise MirError(f"{annotation_path}: no entry has audio, features and field {annot_key!r}")
 
+    try:  # dataset.where / dataset.every narrow the kept entries before the split rule numbers them
+        keys = select_keys(doc, keys, where=config.dataset.where, every=config.dataset.every)
+    except MirError as error:
+        raise MirError(f"{annotation_path}: dataset.{error}") from None
     list_files = _split_lists(config, audio_path.parent)
     with _naming(f"{annotation_path}: dataset.split {config.dataset.split!r}"):
         splits = split_keys(doc, keys=keys, rule=config.dataset.split, field=config.dataset.split_field,
@@ -352,7 +356,7 @@ def _feature_only(config: ExperimentConfig, cache_path: Path) -> tuple[dict, str
 
 def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None:
     # The lists are read by rule 'list' only: a config that names them but is run with
-    # --set dataset.split=index_mod5 (examples/mtt_lms.yaml, every clip) must not need them.
+    # --set dataset.split=index_mod5 must not need them.
     if config.dataset.split != "list" or not config.dataset.split_lists:
         return None
     lists = {}
