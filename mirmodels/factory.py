@@ -43,7 +43,8 @@ from pyjama_tools.yamlfile import read_yaml
 from mirmodels.config import decimal_text
 from mirmodels.layers import InferContext, LayerSpec, get_layer
 
-__all__ = ["ModelConfigError", "LayerRecord", "OutputResize", "YamlNetwork", "build_model", "load_model_config"]
+__all__ = ["ModelConfigError", "NoOutputLayerError", "LayerRecord", "OutputResize", "YamlNetwork", "build_model",
+           "load_model_config"]
 
 PROBE_BATCH = 2
 _EMPTY = (None, "empty", "none")
@@ -51,6 +52,11 @@ _EMPTY = (None, "empty", "none")
 
 class ModelConfigError(MirError):
     """A model description that cannot be built; the message names the YAML path and the layer."""
+
+
+class NoOutputLayerError(ModelConfigError):
+    """``n_out`` was given for a model with neither ``$n_out`` nor a ``Linear`` layer to size
+    (a multi-pitch network whose output is a salience map)."""
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,7 @@ def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[in
     except ModelConfigError as error:
         if origin is None:
             raise
-        raise ModelConfigError(f"{origin}: {error}") from None
+        raise type(error)(f"{origin}: {error}") from None
 
 
 def _build(model: Mapping[str, Any], shape: tuple[int, ...], variables: dict[str, Any]) -> YamlNetwork:
@@ -314,7 +320,7 @@ def _apply_n_out(model: Mapping[str, Any], n_out: Any, variables: dict[str, Any]
                 if _entry_name(entry) == "Linear":
                     last = (f"model.block_l[{b}].sequential_l[{s}].layer_l[{k}]", b, s, k)
     if last is None:
-        raise ModelConfigError(f"model: n_out={n_out}: no Linear layer to size and no $n_out placeholder; "
+        raise NoOutputLayerError(f"model: n_out={n_out}: no Linear layer to size and no $n_out placeholder; "
                                "write out_features: $n_out in the layer that gives the classes")
     path, b, s, k = last
     entry = model["block_l"][b]["sequential_l"][s]["layer_l"][k]

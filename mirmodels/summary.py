@@ -50,30 +50,34 @@ def parameter_bytes(model: nn.Module) -> int:
 
 
 def dataset_n_out(config: str | Path | Mapping[str, Any]) -> int | None:
-    """``dataset.n_out`` of an experiment config (the tutorial's files give it for tagging and
-    chords), None when the file has no such int (a model-only file, multi-pitch, cover).
+    """``dataset.n_out`` of an experiment config when it is an int (the tutorial's files give it
+    for tagging and chords); None for ``auto``, a model-only file or no such key.
 
     Raises
     ------
     MirError
-        The file cannot be read, or ``dataset.n_out`` is not a positive int.
+        The file cannot be read, or ``dataset.n_out`` is neither an int >= 1 nor ``auto``.
     """
+    from mirmodels.config import n_out_value
+
     document = read_yaml(Path(config)) if isinstance(config, (str, Path)) else config
     dataset = document.get("dataset") if isinstance(document, Mapping) else None
-    if not isinstance(dataset, Mapping) or dataset.get("n_out") is None:
+    if not isinstance(dataset, Mapping):
         return None
-    value = dataset["n_out"]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise MirError(f"{config}: dataset.n_out: expected a positive int, got {value!r}" if isinstance(config, (str, Path))
-                       else f"dataset.n_out: expected a positive int, got {value!r}")
-    return value
+    try:
+        value = n_out_value(dataset.get("n_out"))
+    except ValueError as error:
+        where = f"{config}: " if isinstance(config, (str, Path)) else ""
+        raise MirError(f"{where}dataset.n_out: {error}, got {dataset.get('n_out')!r}") from None
+    return None if value == "auto" else value
 
 
 def build_for_summary(config: str | Path | Mapping[str, Any], input_shape: Sequence[int],
                       variables: Mapping[str, Any] | None = None, n_out: int | None = None) -> nn.Module:
     """The network ``mirmodels summary`` shows: the model of ``config`` (a model file, or an
     experiment config such as the tutorial's ``config_*.yaml``) built for ``input_shape``, its
-    output sized to ``n_out``, or else to the file's own ``dataset.n_out`` when it has one.
+    output sized to ``n_out``, or else to the file's own ``dataset.n_out`` where the model has
+    an output to size (``$n_out`` or a Linear; a multi-pitch map is built as written).
 
     Raises
     ------
@@ -81,11 +85,15 @@ def build_for_summary(config: str | Path | Mapping[str, Any], input_shape: Seque
         Unreadable file, bad ``dataset.n_out``, or a model that cannot be built (one line naming
         the YAML path).
     """
-    from mirmodels.factory import build_model
+    from mirmodels.factory import NoOutputLayerError, build_model
 
-    if n_out is None:
-        n_out = dataset_n_out(config)
-    return build_model(config, input_shape, variables=variables, n_out=n_out)
+    if n_out is not None:
+        return build_model(config, input_shape, variables=variables, n_out=n_out)
+    n_out = dataset_n_out(config)
+    try:
+        return build_model(config, input_shape, variables=variables, n_out=n_out)
+    except NoOutputLayerError:  # the file's n_out counts bins, not a layer's outputs
+        return build_model(config, input_shape, variables=variables)
 
 
 def summarize(model: nn.Module) -> list[SummaryRow]:

@@ -237,4 +237,20 @@ def test_summary_n_out_option_overrides_the_files(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(tutorial_text("autotagging").replace("'n_out': 50", "'n_out': fifty"), encoding="utf-8")
     result = CliRunner().invoke(main, ["summary", str(bad), "--input-shape", "1,128,64"])
-    assert result.exit_code == 1 and result.output == f"error: {bad}: dataset.n_out: expected a positive int, got 'fifty'\n"
+    assert result.exit_code == 1 and result.output == f"error: {bad}: dataset.n_out: expected an integer >= 1 or 'auto', got 'fifty'\n"
+
+
+def test_summary_files_n_out_only_sizes_an_output_that_has_one(tmp_path):
+    """dataset.n_out: 360 of a multi-pitch config counts CQT bins (no Linear: built as written);
+    'auto' leaves the model's own default; an explicit --n-out on such a model is refused."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    lines = _summary(examples / "bach10_hcqt_conv2d.yaml", (6, 40, 8)).splitlines()
+    assert lines[0].endswith("-> output (1, 40, 8) (batch excluded)") and not lines[1].startswith("n_out=")
+    auto = tmp_path / "auto.yaml"
+    auto.write_text(yaml.safe_dump({"dataset": {"base": "gtzan-genre", "n_out": "auto"},
+                                    "model": str(examples / "models" / "autotag_lms.yaml")}), encoding="utf-8")
+    assert _summary(auto, (1, 128, 64)).splitlines()[0].endswith("-> output (10,) (batch excluded)")
+    result = CliRunner().invoke(main, ["summary", str(examples / "bach10_hcqt_conv2d.yaml"), "--input-shape",
+                                       "6,40,8", "--n-out", "5"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "n_out=5: no Linear layer to size and no $n_out placeholder" in result.output
