@@ -290,8 +290,9 @@ def toggle_block(text: str, first: str, count: int, on: bool) -> str:
 
 # ----------------------------------------------------------------------------- 3. input shapes
 
-#: The cover notebook's input: CREMA chroma (12 rows) stacked to 23 rows (one octave and 11
-#: rows more, so every transposition is a 12-row window), cropped / zero-padded to 1800 frames.
+#: The cover notebook's input (its CoverDataset: h = 23, w = 1800; it prints torch.Size([4, 1, 23,
+#: 1800]) for one clique of 4): the (T, 12) CREMA chroma transposed, stacked on itself minus the
+#: last row (23 rows, so every transposition is a 12-row window), cropped / zero-padded to 1800 frames.
 COVER_INPUT = (1, 23, 1800)
 
 
