@@ -37,6 +37,7 @@ from tutorial_reference import (
 
 from mirmodels.cli import main
 from mirmodels.factory import ModelConfigError, build_model
+from mirmodels.summary import count_parameters
 from mirmodels.layers.conv import Conv1dTCN, Conv2dNext, Conv2dRes
 
 # Measured with the tutorial's factory (issue 9): the file as it is, n_out from its dataset.
@@ -208,6 +209,14 @@ def test_tcn_convolutions_are_weight_normalized_and_pickle():
     x = torch.randn(2, 1, 50)
     for clone in (pickle.loads(pickle.dumps(tcn)), copy.deepcopy(tcn)):
         assert torch.allclose(clone(x), tcn(x), atol=1e-6)
+
+
+def test_depthwise_separable_without_padding_is_valid_as_in_the_tutorials_factory():
+    model = {"block_l": [{"sequential_l": [{"layer_l": [["Conv2dDS", {"in_channels": -1, "out_channels": 8,
+                                                                       "kernel_size": [5, 3], "stride": [1, 1]}]]}]}]}
+    network = build_model(model, (4, 20, 10))
+    assert network.output_shape == (8, 16, 8)
+    assert count_parameters(network)[0] == tutorial_count(model, (4, 20, 10)) == (4 * 15 + 4) + (4 * 8 + 8)
 
 
 # ----------------------------------------------------------------------------- n_out and summary

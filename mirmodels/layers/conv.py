@@ -49,7 +49,8 @@ class Conv2dDS(nn.Module):
     stride : int or (int, int)
         Stride of the depthwise convolution.
     padding : 'same', 'valid' or int
-        Padding of the depthwise convolution.
+        Padding of the depthwise convolution; 'valid' when left out, as in the tutorial's factory
+        (and as for Conv2d).
     kernels_per_layer : int
         Depthwise filters per input channel (channel multiplier).
     bias : bool
@@ -62,7 +63,7 @@ class Conv2dDS(nn.Module):
         out_channels: int,
         kernel_size: Size2 = 3,
         stride: Size2 = 1,
-        padding: Union[str, int] = "same",
+        padding: Union[str, int] = "valid",
         kernels_per_layer: int = 1,
         bias: bool = True,
     ):
