@@ -321,7 +321,7 @@ def _apply_n_out(model: Mapping[str, Any], n_out: Any, variables: dict[str, Any]
                     last = (f"model.block_l[{b}].sequential_l[{s}].layer_l[{k}]", b, s, k)
     if last is None:
         raise NoOutputLayerError(f"model: n_out={n_out}: no Linear layer to size and no $n_out placeholder; "
-                               "write out_features: $n_out in the layer that gives the classes")
+                                 "write out_features: $n_out in the layer that gives the classes")
     path, b, s, k = last
     entry = model["block_l"][b]["sequential_l"][s]["layer_l"][k]
     params = entry["Linear"] if isinstance(entry, Mapping) else entry[1] if len(entry) == 2 else None
