@@ -31,16 +31,18 @@ def main() -> None:
               help="Shape of one example, batch excluded: C,F,T (e.g. 6,360,64), C,T (1,3200) or any rank.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="Value of a $NAME placeholder in the model (repeatable), e.g. --var n_out=50.")
-def summary(config: str, input_shape: str, variables: tuple[str, ...]) -> None:
-    """Build the model of CONFIG (YAML) and print one row per layer: YAML path, layer, output
-    shape, parameters; then the total and trainable parameter counts."""
+@click.option("--n-out", "n_out", type=click.IntRange(min=1), default=None,
+              help="Output size (classes, tags): $n_out, else the last Linear's out_features "
+                   "(default: the file's dataset.n_out, if any).")
+def summary(config: str, input_shape: str, variables: tuple[str, ...], n_out: int | None) -> None:
+    """Build the model of CONFIG (a model YAML or a whole experiment config) and print one row per
+    layer: YAML path, layer, output shape, parameters; then the parameter counts and size."""
     from pyjama_tools.cliutil import parse_key_values
     from mirmodels.config import yaml_value
-    from mirmodels.factory import build_model
-    from mirmodels.summary import format_summary, parse_shape
+    from mirmodels.summary import build_for_summary, format_summary, parse_shape
 
     values = {key: yaml_value(value) for key, value in parse_key_values(variables, "--var").items()}
-    click.echo(format_summary(build_model(config, parse_shape(input_shape), variables=values)))
+    click.echo(format_summary(build_for_summary(config, parse_shape(input_shape), variables=values, n_out=n_out)))
 
 
 # --- fit / evaluate / predict (experiment runner) ---------------------------------------------------
