@@ -1,0 +1,108 @@
+"""The size of a network's last layer, set from the dataset as the tutorial's notebooks do.
+
+The tutorial's model files write the last layer's size as a number (``config_autotagging.yaml``
+ends with ``[Linear, {'out_features': 10}]``, GTZAN's 10 genres) and its notebooks set it from the
+dataset before building the network (50 for MagnaTagATune's tags). :func:`fit_last_layer` does
+the same for the class problems (multi-class, multi-label, frame labels): when the network's
+output does not fit the target and the last layer that sets an output size writes a number, that
+number becomes the target's size and the network is built again. A size written ``$n_out``, a
+layer the rule cannot reach, or an output that still does not fit is left to
+:func:`mirmodels.experiment.check_output_shape` to refuse.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["SIZE_KEYS", "RESIZABLE_PROBLEMS", "last_size_layer", "resize_last_layer"]
+
+#: Parameters that set a layer's output size (Linear; Conv1d, Conv2d, ConvTranspose2d, ...), in order.
+SIZE_KEYS = ("out_features", "out_channels")
+#: Problems whose output size is the number of classes.
+RESIZABLE_PROBLEMS = ("multiclass", "multilabel", "framelabel")
+
+
+def _layers(model: Mapping[str, Any]):
+    """(YAML path, params mapping) of every layer, in order (malformed parts skipped: the factory names them)."""
+    blocks = model.get("block_l")
+    for b, block in enumerate(blocks if isinstance(blocks, list) else []):
+        sequentials = block.get("sequential_l") if isinstance(block, Mapping) else None
+        for s, sequential in enumerate(sequentials if isinstance(sequentials, list) else []):
+            layers = sequential.get("layer_l") if isinstance(sequential, Mapping) else None
+            for k, layer in enumerate(layers if isinstance(layers, list) else []):
+                if isinstance(layer, (list, tuple)) and len(layer) == 2 and isinstance(layer[1], Mapping):
+                    yield (b, s, k), f"model.block_l[{b}].sequential_l[{s}].layer_l[{k}] ({layer[0]})", layer[1]
+
+
+def last_size_layer(model: Mapping[str, Any]) -> tuple[tuple[int, int, int], str, str, Any] | None:
+    """The last layer that sets an output size: (indices, YAML path, parameter name, value), or None."""
+    found = None
+    for indices, path, params in _layers(model):
+        for key in SIZE_KEYS:
+            if key in params:
+                found = (indices, path, key, params[key])
+                break
+    return found
+
+
+def resize_last_layer(model: Mapping[str, Any], size: int) -> tuple[dict, str] | None:
+    """A copy of ``model`` whose last size-setting layer outputs ``size``, and the info line saying so.
+
+    None when that layer writes no plain number (``$n_out``, -1) or already writes ``size``.
+    """
+    found = last_size_layer(model)
+    if found is None:
+        return None
+    (b, s, k), path, key, value = found
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value == size:
+        return None
+    resized = copy.deepcopy(dict(model))
+    resized["block_l"][b]["sequential_l"][s]["layer_l"][k][1][key] = int(size)
+    line = (f"{path}: {key} {value} -> {size}, the dataset's number of classes "
+            "(the last layer is sized from the dataset, as the tutorial's notebooks do)")
+    return resized, line
+
+
+def fit_last_layer(config, prepared, network):
+    """The run's config and network, the last layer resized when that makes the output fit the target.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+    prepared : mirmodels.data.PreparedData
+    network : the network built from ``config``
+
+    Returns
+    -------
+    (ExperimentConfig, nn.Module)
+        Unchanged when the output fits, when the problem's output is not a class count, or when no
+        rule applies; otherwise the config with the resized model (saved with the run, so that
+        evaluate and predict build the same network) and that network. The change is one info line
+        on the ``mirmodels`` logger.
+    """
+    import logging
+
+    from mirmodels.experiment import build_network, check_output_shape
+    from pyjama_tools.errors import MirError
+
+    size = int(prepared.target.num_outputs)
+    try:
+        check_output_shape(prepared.problem, network.output_shape, prepared.input_shape, size)
+        return config, network
+    except MirError:
+        if prepared.problem not in RESIZABLE_PROBLEMS:
+            raise
+    resized = resize_last_layer(config.model, size)
+    if resized is None:
+        check_output_shape(prepared.problem, network.output_shape, prepared.input_shape, size)
+    model, line = resized
+    candidate = config.replace(model=model)
+    rebuilt = build_network(candidate, prepared.input_shape, prepared.n_out)
+    try:  # the resized network must fit; if not, the original output is the one to name
+        check_output_shape(prepared.problem, rebuilt.output_shape, prepared.input_shape, size)
+    except MirError:
+        check_output_shape(prepared.problem, network.output_shape, prepared.input_shape, size)
+    logging.getLogger("mirmodels").info(line)
+    return candidate, rebuilt
