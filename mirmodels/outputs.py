@@ -16,7 +16,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SIZE_KEYS", "RESIZABLE_PROBLEMS", "last_size_layer", "resize_last_layer"]
+__all__ = ["SIZE_KEYS", "RESIZABLE_PROBLEMS", "last_size_layer", "resize_last_layer", "fit_last_layer",
+           "last_layer_as_saved"]
 
 #: Parameters that set a layer's output size (Linear; Conv1d, Conv2d, ConvTranspose2d, ...), in order.
 SIZE_KEYS = ("out_features", "out_channels")
@@ -106,3 +107,31 @@ def fit_last_layer(config, prepared, network):
         check_output_shape(prepared.problem, network.output_shape, prepared.input_shape, size)
     logging.getLogger("mirmodels").info(line)
     return candidate, rebuilt
+
+
+def last_layer_as_saved(config, saved_config_path):
+    """``config`` with its last layer sized as the run saved in ``saved_config_path`` resized it.
+
+    A run whose last layer :func:`fit_last_layer` resized saved the resized model; the config it is
+    resumed with still writes the tutorial's number. Only that one number is taken from the run
+    (and only when both write a number there), so that every other difference is still named by
+    :func:`mirmodels.experiment.check_resume_config`.
+    """
+    from pathlib import Path
+
+    from mirmodels.config import read_yaml
+
+    path = Path(saved_config_path)
+    if not path.exists():
+        return config
+    saved = read_yaml(path)
+    model = saved.get("model") if isinstance(saved, Mapping) else None
+    ours = last_size_layer(config.model)
+    theirs = last_size_layer(model) if isinstance(model, Mapping) else None
+    if ours is None or theirs is None or ours[:3] != theirs[:3]:
+        return config
+    value = theirs[3]
+    if isinstance(value, bool) or not isinstance(value, int):
+        return config
+    resized = resize_last_layer(config.model, value)
+    return config if resized is None else config.replace(model=resized[0])
