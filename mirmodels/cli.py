@@ -59,8 +59,15 @@ def summary(config: str, input_shape: str, variables: tuple[str, ...]) -> None:
     from mirmodels.factory import build_model
     from mirmodels.summary import format_summary, parse_shape
 
+    from mirmodels.outputs import sized_for_summary
+
     values = {key: yaml_value(value) for key, value in parse_key_values(variables, "--var").items()}
-    click.echo(format_summary(build_model(config, parse_shape(input_shape), variables=values)))
+    model: object = config
+    sized = sized_for_summary(config)  # the tutorial's last layer, sized from dataset.n_out as fit does
+    if sized is not None:
+        model, line = sized
+        click.echo(f"info: {line}", err=True)
+    click.echo(format_summary(build_model(model, parse_shape(input_shape), variables=values)))
 
 
 # --- fit / evaluate / predict (experiment runner) ---------------------------------------------------

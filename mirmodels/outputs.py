@@ -135,3 +135,23 @@ def last_layer_as_saved(config, saved_config_path):
         return config
     resized = resize_last_layer(config.model, value)
     return config if resized is None else config.replace(model=resized[0])
+
+
+def sized_for_summary(config_path: str):
+    """The model of an experiment config with its last layer sized from ``dataset.n_out``, for
+    ``mirmodels summary`` (which sees no data): ``(model mapping, info line)``, or None when the
+    file is not an experiment config, names no class count, or its last layer already fits."""
+    from mirmodels.config import ConfigError, load_config
+
+    try:
+        config = load_config(config_path)
+    except ConfigError:  # a bare model file (or a config the summary does not need whole)
+        return None
+    n_out = config.dataset.n_out
+    if config.dataset.problem not in RESIZABLE_PROBLEMS or n_out == "auto":
+        return None
+    resized = resize_last_layer(config.model, int(n_out))
+    if resized is None:
+        return None
+    model, line = resized
+    return model, line.replace("the dataset's number of classes", f"dataset.n_out {n_out}")

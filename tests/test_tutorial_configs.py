@@ -79,6 +79,19 @@ def test_each_tutorial_file_loads_with_the_books_settings(name, problem, expecte
     assert {key: getattr(config.train, key) for key in expected} == expected
 
 
+@pytest.mark.parametrize("name, shape", [("autotagging", "1,128,64"), ("bittner", "6,360,64"), ("chord", "1,72,1024"),
+                                         ("cover", "1,23,1800"), ("doras", "6,360,64")])
+def test_summary_of_each_tutorial_file_counts_the_tutorials_parameters(name, shape):
+    """``mirmodels summary`` sizes the last layer from dataset.n_out as fit does (autotagging: 50 tags)."""
+    from mirmodels.cli import main
+
+    result = CliRunner().invoke(main, ["summary", str(tutorial_config(name)), "--input-shape", shape])
+    assert result.exit_code == 0, result.output
+    assert f"trainable parameters: {PARAMETERS[name]:,}" in result.output
+    resized = "info: model.block_l[2].sequential_l[0].layer_l[0] (Linear): out_features 10 -> 50, dataset.n_out 50"
+    assert (resized in result.stderr) == (name == "autotagging")
+
+
 def test_settings_a_config_writes_win_over_the_books(tmp_path):
     from mirmodels.config import load_config
 
