@@ -11,7 +11,11 @@ One YAML file describes one experiment::
 The tutorial's own config files load as they are: the feature parameters may sit inline in the
 ``feature`` section under their tutorial names (``nb_band``, ``L_n``, ``STEP_n``, ``h_l``), the
 tutorial's problem names (``segment``) are accepted, and its bookkeeping key ``output_file`` is
-ignored.  Every section is a frozen dataclass validated on construction; a mistake raises
+ignored. What its files leave out follows from the rest, as in its notebooks: the problem from the
+model (``Cover`` → metric learning on ``work-id``, works kept whole in one split), a missing
+``feature`` section of a cover config from its feature-only pair (``<base>_feat.hdf5``, 1800
+frames), ``n_out: 25`` for frame labels means the 25 maj/min/N chord classes, and every ``train``
+key not written takes the book's setting for the problem (:data:`TRAIN_DEFAULTS`).  Every section is a frozen dataclass validated on construction; a mistake raises
 :class:`ConfigError` with one line naming the file and the YAML path, e.g.
 ``exp.yaml: train.lr: expected a number > 0, got 'fast'`` or
 ``exp.yaml: train.lrr: unknown key (did you mean lr?)``.
@@ -314,12 +318,16 @@ class DatasetConfig(_Section):
     base : str
         Dataset base name: the pair ``<root>/<base>_audio.hdf5`` + ``<root>/<base>.pyjama``.
     problem : str
-        multiclass | multilabel | framelabel | multipitch | metric (tutorial aliases accepted).
+        multiclass | multilabel | framelabel | multipitch | metric (tutorial aliases accepted);
+        when left out, implied by ``do_f0_annot`` (multipitch) or the tutorial's model name
+        (:data:`MODEL_PROBLEMS`).
     annot_key : str or None
         The .pyjama field holding the labels (``genre``, ``tag``, ``chord``, ``f0multi``,
-        ``pitchmidi``, ``work-id``); for multipitch it is guessed from the document when left out.
+        ``pitchmidi``, ``work-id``); for multipitch it is guessed from the document when left out,
+        for metric it is ``work-id``.
     n_out : int or 'auto'
         Output size of the network, given to the model YAML as ``$n_out``; auto = the target's size.
+        Multi-label: a field with more tags keeps the ``n_out`` most frequent (as ``top_n``).
     root : str or None
         Folder of the dataset pair (relative to the config file); ``--data-root`` overrides it.
     split : str
@@ -329,11 +337,13 @@ class DatasetConfig(_Section):
     split_lists : dict
         Split name → text file of keys (rule ``list``; relative to the dataset root).
     group_field : str or None
-        Field whose value groups entries that must stay in one split (piece, track, work-id).
+        Field whose value groups entries that must stay in one split (piece, track, work-id);
+        metric learning groups by its ``annot_key`` (the work) when left out.
     top_n : int or None
         Multi-label: keep the N most frequent tags.
     chord_vocabulary : str or None
-        Frame labels: ``majmin`` reduces chords to 25 classes (12 maj, 12 min, N).
+        Frame labels: ``majmin`` reduces chords to 25 classes (12 maj, 12 min, N); implied by
+        ``n_out: 25`` (the tutorial's chord config).
     do_f0_annot : str or None
         The tutorial's multipitch reference kind (frame | segment); kept for compatibility.
     """
