@@ -92,19 +92,18 @@ def fit_last_layer(config, prepared, network):
     try:
         check_output_shape(prepared.problem, network.output_shape, prepared.input_shape, size)
         return config, network
-    except MirError:
-        if prepared.problem not in RESIZABLE_PROBLEMS:
-            raise
-    resized = resize_last_layer(config.model, size)
+    except MirError as error:
+        refusal = error  # what the original network's output is named with, if no rule fixes it
+    resized = resize_last_layer(config.model, size) if prepared.problem in RESIZABLE_PROBLEMS else None
     if resized is None:
-        check_output_shape(prepared.problem, network.output_shape, prepared.input_shape, size)
+        raise refusal
     model, line = resized
     candidate = config.replace(model=model)
     rebuilt = build_network(candidate, prepared.input_shape, prepared.n_out)
-    try:  # the resized network must fit; if not, the original output is the one to name
+    try:  # the resized network must fit
         check_output_shape(prepared.problem, rebuilt.output_shape, prepared.input_shape, size)
     except MirError:
-        check_output_shape(prepared.problem, network.output_shape, prepared.input_shape, size)
+        raise refusal from None
     logging.getLogger("mirmodels").info(line)
     return candidate, rebuilt
 
