@@ -57,9 +57,8 @@ def summary(config: str, input_shape: str, variables: tuple[str, ...]) -> None:
     from pyjama_tools.cliutil import parse_key_values
     from mirmodels.config import yaml_value
     from mirmodels.factory import build_model
-    from mirmodels.summary import format_summary, parse_shape
-
     from mirmodels.outputs import sized_for_summary
+    from mirmodels.summary import format_summary, parse_shape
 
     values = {key: yaml_value(value) for key, value in parse_key_values(variables, "--var").items()}
     model: object = config
