@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import warnings
+from contextlib import contextmanager
 
 import click
 
@@ -15,6 +18,23 @@ QUIET_WARNINGS = (
     # Lightning's own use of a deprecated torch API
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
 )
+
+
+@contextmanager
+def info_lines():
+    """Print the ``mirmodels`` logger's info lines (what a run decided for the user) on stderr,
+    one line each: ``info: <message>``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("info: %(message)s"))
+    logger = logging.getLogger("mirmodels")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @click.group(cls=MirGroup)
@@ -65,7 +85,9 @@ def fit_command(config: str, overrides: tuple[str, ...], data_root: str | None, 
     """Train the experiment described by CONFIG (YAML: dataset, feature, model, train, eval)."""
     from mirmodels.experiment import fit
 
-    result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs, quiet=quiet)
+    with info_lines():
+        result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs,
+                     quiet=quiet)
     if result.is_global_zero:
         unlabelled = result.metadata.get("unlabelled", 0)
         if unlabelled:

@@ -21,6 +21,7 @@ metric       clique       whole files cropped / padded to the patch length
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from pyjama_tools.errors import MirError, ParameterError
 
 __all__ = ["TARGET_KINDS", "PreparedData", "prepare_data", "check_same_classes", "ExperimentDataModule", "make_dataset",
            "guess_pitch_field", "cache_path_for"]
+
+#: info lines (what a run decided for the user: implied settings, a resized last layer)
+logger = logging.getLogger("mirmodels")
 
 #: problem type → target kind of :func:`mirfeat.targets.build_target`
 TARGET_KINDS = {"multiclass": "multiclass", "multilabel": "multilabel", "framelabel": "framelabel",
@@ -252,6 +256,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         spec = TargetSpec(kind=TARGET_KINDS[config.dataset.problem], field=annot_key, top_n=config.dataset.top_n,
                           chord_vocabulary=config.dataset.chord_vocabulary)
         target = build_target(spec, doc)
+        target = _top_tags_of_n_out(config, spec, target, doc)
 
     keys = [k for k in doc.keys() if k is not None and (audio_keys is None or k in audio_keys)]
     # An entry without the field is not annotated for this task (Bach10's stems have f0, not
@@ -263,7 +268,8 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     skipped: list = []
     cache_path = None
     if config.feature.type != WAVEFORM:
-        from mirfeat.cache import FeatureCache, ensure_cache
+        from mirfeat.cache import ensure_cache
+        from mirfeat.feature_pair import open_feature_file
 
         cache_path = cache_path_for(config, audio_path, params_hash)
         if audio_keys is None:
@@ -272,7 +278,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
             ensure_cache(audio_path, cache_path, config.feature.type, feature_params, jobs=jobs, quiet=quiet)
         else:
             _wait_for_cache(cache_path, params_hash)
-        cache = FeatureCache(cache_path)
+        cache = open_feature_file(cache_path)
         cached = set(cache.keys())
         skipped = [k for k in keys if k not in cached]
         keys = [k for k in keys if k in cached]
@@ -301,6 +307,22 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     n_out = config.dataset.n_out
     prepared.n_out = int(target.num_outputs) if n_out == "auto" else int(n_out)
     return prepared
+
+
+def _top_tags_of_n_out(config: ExperimentConfig, spec: Any, target: Any, doc: Any) -> Any:
+    """Multi-label with ``n_out: N`` and no ``top_n``: the N most frequent tags are the classes
+    when the field holds more (the tutorial's MTT file holds its 50 tags, a full conversion 188)."""
+    from dataclasses import replace
+
+    from mirfeat.targets import build_target
+
+    n_out = config.dataset.n_out
+    if config.dataset.problem != "multilabel" or spec.top_n is not None or n_out == "auto" \
+            or target.num_outputs <= n_out:
+        return target
+    logger.info(f"dataset.n_out {n_out}: the {n_out} most frequent of the {target.num_outputs} {spec.field!r} tags "
+                f"are the classes (as dataset.top_n {n_out})")
+    return build_target(replace(spec, top_n=int(n_out)), doc)
 
 
 def check_same_classes(prepared: PreparedData, metadata: dict, where: str) -> None:
@@ -336,9 +358,9 @@ def _feature_only(config: ExperimentConfig, cache_path: Path) -> tuple[dict, str
 
     The file must hold ``feature.type``; parameters written in the config must be the file's.
     """
-    from mirfeat.cache import FeatureCache
+    from mirfeat.feature_pair import open_feature_file
 
-    cache = FeatureCache(cache_path)
+    cache = open_feature_file(cache_path)  # a mirfeat cache, or the tutorial's <base>_feat.hdf5
     try:
         if cache.feature != config.feature.type:
             raise MirError(f"feature.type: {config.feature.type!r}, but {cache_path} holds {cache.feature!r}")
@@ -471,9 +493,15 @@ class ExperimentDataModule(L.LightningDataModule):
                 sampler = ShardedBatchSampler(sampler, trainer.global_rank, trainer.world_size)
             return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,
                               persistent_workers=persistent, collate_fn=collate)
+        # the tutorial's tagging and chord loaders drop the last incomplete training batch
+        drop_last = shuffle and self.prepared.config.train.drop_last
+        if drop_last and len(dataset) < self.batch_size:
+            raise MirError(f"train.batch_size: {self.batch_size} is more than the {len(dataset)} patches of the "
+                           f"{name!r} split, and train.drop_last drops an incomplete batch: no batch would be left; "
+                           "lower train.batch_size or set train.drop_last false")
         # patches.collate returns the batch PatchDataset already read into one tensor (no copy)
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=persistent, drop_last=False, collate_fn=collate)
+                          persistent_workers=persistent, drop_last=drop_last, collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -26,6 +26,7 @@ import torch
 
 from mirmodels.config import ExperimentConfig, load_config
 from mirmodels.data import ExperimentDataModule, check_same_classes, prepare_data
+from mirmodels.outputs import fit_last_layer, last_layer_as_saved
 from pyjama_tools.atomic import atomic_path, write_text_atomic
 from pyjama_tools.errors import MirError
 
@@ -363,6 +364,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         if not paths["last_ckpt"].exists():
             raise MirError(f"{paths['last_ckpt']}: no such checkpoint to resume from")
         ckpt_path = str(paths["last_ckpt"])
+        config = last_layer_as_saved(config, paths["config"])  # the size the run gave its last layer
         check_resume_config(config, run_dir)
     elif paths["best_ckpt"].exists() or paths["last_ckpt"].exists():
         raise MirError(f"{run_dir}: already holds a trained run; use --resume to continue it or --out for a new one")
@@ -370,8 +372,8 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     prepared = prepare_data(config, data_root, jobs=jobs, quiet=quiet)
     network = build_network(config, prepared.input_shape, prepared.n_out)
-    check_output_shape(prepared.problem, network.output_shape, prepared.input_shape,
-                       int(prepared.target.num_outputs), where="model")
+    # a last layer written as a number is sized from the dataset (the tutorial's notebooks do)
+    config, network = fit_last_layer(config, prepared, network)
     if ckpt_path is not None:  # a resumed run must be the same network: say which key differs
         if paths["meta"].exists():  # ... trained on the same classes
             _config, earlier = load_run(run_dir)

@@ -26,7 +26,6 @@ mistake is reported before training as one line naming the YAML path, e.g.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import inspect
 import types
@@ -90,18 +89,21 @@ class OutputResize:
     Attributes
     ----------
     path : str
-        YAML path of the layer, e.g. ``model.block_l[2].sequential_l[0].layer_l[0]``.
+        YAML path and name of the layer, e.g. ``model.block_l[2].sequential_l[0].layer_l[0] (Linear)``.
+    key : str
+        The size parameter (``out_features``).
     written, n_out : int
-        ``out_features`` as written in the YAML, and as built.
+        The size as written in the YAML, and as built.
     """
 
     path: str
+    key: str
     written: Any
     n_out: int
 
     def describe(self) -> str:
         """One line for the user: ``n_out=50: model...layer_l[0] (Linear) out_features 10 -> 50``."""
-        return f"n_out={self.n_out}: {self.path} (Linear) out_features {self.written} -> {self.n_out}"
+        return f"n_out={self.n_out}: {self.path} {self.key} {self.written} -> {self.n_out}"
 
 
 class YamlNetwork(nn.Module):
@@ -294,47 +296,25 @@ def _uses_variable(value: Any, name: str) -> bool:
     return False
 
 
-def _entry_name(entry: Any) -> Any:
-    """The layer name of a ``[Name, params]`` or ``{Name: params}`` entry (None otherwise)."""
-    if isinstance(entry, list) and entry:
-        return entry[0]
-    if isinstance(entry, Mapping) and len(entry) == 1:
-        return next(iter(entry))
-    return None
-
-
 def _apply_n_out(model: Mapping[str, Any], n_out: Any, variables: dict[str, Any]
                  ) -> tuple[Mapping[str, Any], OutputResize | None, dict[str, Any]]:
-    """``$n_out`` when the model has it, else the last Linear's ``out_features`` set to ``n_out``."""
+    """``$n_out`` when the model has it, else the last Linear's ``out_features`` set to ``n_out``
+    (the rule of :mod:`mirmodels.outputs`, restricted to ``out_features``)."""
+    from mirmodels.outputs import last_size_layer, resize_last_layer
+
     if isinstance(n_out, bool) or not isinstance(n_out, int) or n_out < 1:
         raise ModelConfigError(f"n_out={n_out!r}: expected a positive int (number of classes or tags)")
     if _uses_variable(model.get("block_l"), "n_out"):
         return model, None, {"n_out": n_out, **variables}
-    last: tuple[str, int, int, int] | None = None
-    blocks = model.get("block_l")
-    for b, block in enumerate(blocks if isinstance(blocks, list) else []):
-        sequentials = block.get("sequential_l") if isinstance(block, Mapping) else None
-        for s, sequential in enumerate(sequentials if isinstance(sequentials, list) else []):
-            layers = sequential.get("layer_l") if isinstance(sequential, Mapping) else None
-            for k, entry in enumerate(layers if isinstance(layers, list) else []):
-                if _entry_name(entry) == "Linear":
-                    last = (f"model.block_l[{b}].sequential_l[{s}].layer_l[{k}]", b, s, k)
-    if last is None:
+    found = last_size_layer(model, keys=("out_features",))
+    if found is None:
         raise NoOutputLayerError(f"model: n_out={n_out}: no Linear layer to size and no $n_out placeholder; "
                                  "write out_features: $n_out in the layer that gives the classes")
-    path, b, s, k = last
-    entry = model["block_l"][b]["sequential_l"][s]["layer_l"][k]
-    params = entry["Linear"] if isinstance(entry, Mapping) else entry[1] if len(entry) == 2 else None
-    if not isinstance(params, Mapping):
-        return model, None, variables  # reported by the build itself
-    written = params.get("out_features")
-    if written == n_out:
+    resized = resize_last_layer(model, n_out, keys=("out_features",))
+    if resized is None:  # already n_out, or not a plain number (reported by the build itself)
         return model, None, variables
-    resized = {**params, "out_features": n_out}
-    model = copy.deepcopy(dict(model))
-    model["block_l"][b]["sequential_l"][s]["layer_l"][k] = {"Linear": resized} if isinstance(entry, Mapping) \
-        else ["Linear", resized]
-    return model, OutputResize(path, written, n_out), variables
+    _, path, key, written = found
+    return resized[0], OutputResize(path, key, written, n_out), variables
 
 
 def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
