@@ -310,6 +310,16 @@ class _FeatureSource:
         return state
 
 
+def _feature_source(path: str | os.PathLike, patch_length: int | None):
+    """The source of a feature file: a :mod:`mirfeat.cache` file, or the tutorial's feature-pair
+    layout (:mod:`mirfeat.feature_pair`)."""
+    from mirfeat.feature_pair import TutorialPairSource, is_tutorial_feature_file
+
+    if is_tutorial_feature_file(path):
+        return TutorialPairSource(path, patch_length)
+    return _FeatureSource(path, patch_length)
+
+
 class _AudioSource:
     """The audio HDF5 store as a (1, 1, T) 'feature' whose frames are samples."""
 
@@ -361,7 +371,8 @@ class _Base(Dataset):
         self._shapes = info["shapes"]
         self._frequency_hz = info["frequency_hz"]
         self._time_sec = info["time_sec"]
-        self.has_frequency = all(f is not None for f in self._frequency_hz)
+        # (C, F, L) patches need a frequency axis; a source may keep its axes without Hz (chroma rows)
+        self.has_frequency = getattr(source, "keep_axes", False) or all(f is not None for f in self._frequency_hz)
         if target is not None and target.per_frame:
             for i, key in enumerate(keys):
                 if self._time_sec[i] is None:
@@ -430,7 +441,7 @@ class PatchDataset(_Base):
         self.patch_length = _positive_int(patch_length, "patch_length")
         self.patch_hop = _positive_int(patch_hop, "patch_hop")
         self.pin_memory = _optional_bool(pin_memory, "pin_memory")
-        self._setup(_FeatureSource(cache_path, self.patch_length), keys, target)
+        self._setup(_feature_source(cache_path, self.patch_length), keys, target)
         self._build_index()
         self.in_memory = bool(in_memory)
         self._arrays: list[np.ndarray] | None = None
@@ -628,7 +639,7 @@ class FileDataset(_Base):
     def __init__(self, cache_path: str | os.PathLike, keys: Sequence[str], target: Target | None,
                  crop_or_pad: int | None = None):
         self.crop_or_pad = None if crop_or_pad is None else _positive_int(crop_or_pad, "crop_or_pad")
-        self._setup(_FeatureSource(cache_path, self.crop_or_pad), keys, target)
+        self._setup(_feature_source(cache_path, self.crop_or_pad), keys, target)
 
     def __len__(self) -> int:
         return len(self.keys)

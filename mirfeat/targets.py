@@ -48,6 +48,7 @@ import scipy.sparse
 
 from pyjama_tools.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc
+from pyjama_tools.units import pitch_unit_in_name
 
 from mirfeat.chords import MAJMIN_CLASSES, reduce_to_majmin
 
@@ -395,13 +396,14 @@ class FrameLabelTarget(Target):
 
 @register_target("pitch")
 class PitchTarget(Target):
-    """Binary pitch salience (F, T) from f0 breakpoints (``f0multi``) or note segments (``pitchmidi``).
+    """Binary pitch salience (F, T) from f0 breakpoints (``f0multi``; also ``breakpoint_value`` fields on
+    an entry's shared times) or note segments (``pitchmidi``).
 
     ``num_outputs`` is the number of frequency bins F, known once a grid has been seen (the first
     :meth:`prepare` / :meth:`for_file`); before that it raises :class:`MirError`.
     """
 
-    extents = ("breakpoint", "segment")
+    extents = ("breakpoint", "breakpoint_value", "segment")
     per_frame = True
 
     def __init__(self, spec: TargetSpec, doc: PyjamaDoc):
@@ -527,11 +529,9 @@ def pitch_unit_of(field: str, values: np.ndarray | Callable[[], np.ndarray]) -> 
         The field's values (any shape; 0 / negative / non-finite = silence); a callable is called
         only when the name does not tell.
     """
-    name = field.lower()
-    if "midi" in name:
-        return "midi"
-    if "hz" in name or "contour" in name:
-        return "hz"
+    named = pitch_unit_in_name(field)
+    if named is not None:
+        return named
     values = np.asarray(values() if callable(values) else values, dtype=float)
     voiced = values[np.isfinite(values) & (values > 0)]
     return "hz" if voiced.size and voiced.max() > MAX_MIDI else "midi"

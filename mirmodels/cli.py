@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import warnings
+from contextlib import contextmanager
 
 import click
 
@@ -20,6 +23,23 @@ QUIET_WARNINGS = (
 )
 
 
+@contextmanager
+def info_lines():
+    """Print the ``mirmodels`` logger's info lines (what a run decided for the user) on stderr,
+    one line each: ``info: <message>``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("info: %(message)s"))
+    logger = logging.getLogger("mirmodels")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 @click.group(cls=MirGroup)
 @click.version_option(package_name="mir101")
 def main() -> None:
@@ -34,16 +54,18 @@ def main() -> None:
               help="Shape of one example, batch excluded: C,F,T (e.g. 6,360,64), C,T (1,3200) or any rank.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="Value of a $NAME placeholder in the model (repeatable), e.g. --var n_out=50.")
-def summary(config: str, input_shape: str, variables: tuple[str, ...]) -> None:
-    """Build the model of CONFIG (YAML) and print one row per layer: YAML path, layer, output
-    shape, parameters; then the total and trainable parameter counts."""
+@click.option("--n-out", "n_out", type=click.IntRange(min=1), default=None,
+              help="Output size (classes, tags): $n_out, else the last Linear's out_features "
+                   "(default: the file's dataset.n_out, if any).")
+def summary(config: str, input_shape: str, variables: tuple[str, ...], n_out: int | None) -> None:
+    """Build the model of CONFIG (a model YAML or a whole experiment config) and print one row per
+    layer: YAML path, layer, output shape, parameters; then the parameter counts and size."""
     from pyjama_tools.cliutil import parse_key_values
     from mirmodels.config import yaml_value
-    from mirmodels.factory import build_model
-    from mirmodels.summary import format_summary, parse_shape
+    from mirmodels.summary import build_for_summary, format_summary, parse_shape
 
     values = {key: yaml_value(value) for key, value in parse_key_values(variables, "--var").items()}
-    click.echo(format_summary(build_model(config, parse_shape(input_shape), variables=values)))
+    click.echo(format_summary(build_for_summary(config, parse_shape(input_shape), variables=values, n_out=n_out)))
 
 
 # --- fit / evaluate / predict (experiment runner) ---------------------------------------------------
@@ -68,11 +90,12 @@ def fit_command(config: str, overrides: tuple[str, ...], data_root: str | None, 
     """Train the experiment described by CONFIG (YAML: dataset, feature, model, train, eval).
 
     Entries of the .pyjama left out (no audio, no annotation, no features, in no split) are
-    counted on stderr before training and in RUN_DIR/run.json ('dropped')."""
+    counted in an 'info:' line on stderr before training and in RUN_DIR/run.json ('dropped')."""
     from mirmodels.experiment import fit
 
-    result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs, quiet=quiet,
-                 report=lambda line: click.echo(line, err=True), allow_missing_audio=allow_missing_audio)
+    with info_lines():
+        result = fit(config, out=out, data_root=data_root, resume=resume, overrides=overrides, jobs=jobs,
+                     quiet=quiet, allow_missing_audio=allow_missing_audio)
     if result.is_global_zero:
         click.echo(f"run: {result.run_dir}  best valid_loss {result.best_valid_loss:.4f} after {result.epochs} "
                    f"epochs  checkpoint {result.best_checkpoint}")

@@ -11,7 +11,11 @@ One YAML file describes one experiment::
 The tutorial's own config files load as they are: the feature parameters may sit inline in the
 ``feature`` section under their tutorial names (``nb_band``, ``L_n``, ``STEP_n``, ``h_l``), the
 tutorial's problem names (``segment``) are accepted, and its bookkeeping key ``output_file`` is
-ignored.  Every section is a frozen dataclass validated on construction; a mistake raises
+ignored. What its files leave out follows from the rest, as in its notebooks: the problem from the
+model (``Cover`` → metric learning on ``work-id``, works kept whole in one split), a missing
+``feature`` section of a cover config from its feature-only pair (``<base>_feat.hdf5``, 1800
+frames), ``n_out: 25`` for frame labels means the 25 maj/min/N chord classes, and every ``train``
+key not written takes the book's setting for the problem (:data:`TRAIN_DEFAULTS`).  Every section is a frozen dataclass validated on construction; a mistake raises
 :class:`ConfigError` with one line naming the file and the YAML path, e.g.
 ``exp.yaml: train.lr: expected a number > 0, got 'fast'`` or
 ``exp.yaml: train.lrr: unknown key (did you mean lr?)``.
@@ -47,6 +51,29 @@ PROBLEM_ALIASES = {"segment": "framelabel", "frame": "framelabel", "chord": "fra
                    "metric_learning": "metric", "multi-class": "multiclass", "multi-label": "multilabel"}
 #: Tutorial feature keys written inline in ``feature:`` → our parameter names (per feature type).
 TUTORIAL_FEATURE_KEYS = {"nb_band": "n_mels", "L_n": "n_fft", "STEP_n": "hop_length", "h_l": "harmonics"}
+#: The tutorial's model names that imply a problem its config does not write (config_cover.yaml
+#: names no problem: its MOVE model ``Cover`` learns embeddings).
+MODEL_PROBLEMS = {"cover": "metric"}
+#: The annotation field a problem reads when the config names none (the cover sets' ``work-id``).
+DEFAULT_ANNOT_KEYS = {"metric": "work-id"}
+#: The tutorial's feature for a config without a ``feature`` section, per problem: cover reads the
+#: pair's own feature file ``<base>_feat.hdf5`` (CREMA), cropped or zero-padded to 1800 frames.
+FEATURE_PAIR_DEFAULTS = {"metric": {"type": "crema", "cache": "{base}_feat.hdf5", "patch_L_frame": 1800,
+                                    "patch_STEP_frame": 1800}}
+#: Number of classes of the tutorial's chord vocabulary (12 major, 12 minor, N).
+MAJMIN_SIZE = 25
+#: The book's training settings per problem (docs BOOK.md): the defaults of every ``train`` key a
+#: config does not write. Tagging: Adam 0.01, batch 128, patience 10, last incomplete batch
+#: dropped; chords the same with batch 32; multi-pitch Adam 0.001, batch 32, patience 10; cover
+#: SGD 0.1 without momentum, patience 50, 16 works x 4 performances.
+TRAIN_DEFAULTS = {
+    "multiclass": {"optimizer": "adam", "lr": 0.01, "batch_size": 128, "patience": 10, "drop_last": True},
+    "multilabel": {"optimizer": "adam", "lr": 0.01, "batch_size": 128, "patience": 10, "drop_last": True},
+    "framelabel": {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "patience": 10, "drop_last": True},
+    "multipitch": {"optimizer": "adam", "lr": 0.001, "batch_size": 32, "patience": 10},
+    "metric": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.0, "patience": 50, "works_per_batch": 16,
+               "performances_per_work": 4},
+}
 #: Top-level keys of the tutorial's configs that only its notebooks use.
 IGNORED_TOP_LEVEL = ("output_file",)
 SECTIONS = ("dataset", "feature", "model", "train", "eval")
@@ -291,26 +318,37 @@ class DatasetConfig(_Section):
     base : str
         Dataset base name: the pair ``<root>/<base>_audio.hdf5`` + ``<root>/<base>.pyjama``.
     problem : str
-        multiclass | multilabel | framelabel | multipitch | metric (tutorial aliases accepted).
+        multiclass | multilabel | framelabel | multipitch | metric (tutorial aliases accepted);
+        when left out, implied by ``do_f0_annot`` (multipitch) or the tutorial's model name
+        (:data:`MODEL_PROBLEMS`).
     annot_key : str or None
         The .pyjama field holding the labels (``genre``, ``tag``, ``chord``, ``f0multi``,
-        ``pitchmidi``, ``work-id``); for multipitch it is guessed from the document when left out.
+        ``pitchmidi``, ``work-id``); for multipitch it is guessed from the document when left out,
+        for metric it is ``work-id``.
     n_out : int or 'auto'
         Output size of the network, given to the model YAML as ``$n_out``; auto = the target's size.
+        Multi-label: a field with more tags keeps the ``n_out`` most frequent (as ``top_n``).
     root : str or None
         Folder of the dataset pair (relative to the config file); ``--data-root`` overrides it.
     split : str
-        index_mod5 (entries with index % 5 == 0 are validation, the tutorial's rule) | field | list.
+        index_mod5 (the kept entries numbered 0, 5, 10, ... are validation, the tutorial's rule) | field | list.
     split_field : str
         The .pyjama field naming each entry's split (rule ``field``).
     split_lists : dict
         Split name → text file of keys (rule ``list``; relative to the dataset root).
     group_field : str or None
-        Field whose value groups entries that must stay in one split (piece, track, work-id).
+        Field whose value groups entries that must stay in one split (piece, track, work-id);
+        metric learning groups by its ``annot_key`` (the work) when left out.
+    where : dict
+        Keep only the entries whose field has one of these values (``{stem: mixture}``,
+        ``{category: MUS}``), before the split.
+    every : int
+        Then keep every N-th entry (the book trains on 1/20 of MagnaTagATune: 20), before the split.
     top_n : int or None
         Multi-label: keep the N most frequent tags.
     chord_vocabulary : str or None
-        Frame labels: ``majmin`` reduces chords to 25 classes (12 maj, 12 min, N).
+        Frame labels: ``majmin`` reduces chords to 25 classes (12 maj, 12 min, N); implied by
+        ``n_out: 25`` (the tutorial's chord config).
     do_f0_annot : str or None
         The tutorial's multipitch reference kind (frame | segment); kept for compatibility.
     """
@@ -325,6 +363,8 @@ class DatasetConfig(_Section):
     split_field: str = _spec("split", text())
     split_lists: dict = _spec({}, mapping())
     group_field: str | None = _spec(None, text(optional=True))
+    where: dict = _spec({}, mapping())
+    every: int = _spec(1, integer(1))
     top_n: int | None = _spec(None, integer(1, optional=True))
     chord_vocabulary: str | None = _spec(None, choice(("majmin",), optional=True))
     do_f0_annot: str | None = _spec(None, choice(("frame", "segment"), optional=True))
@@ -334,8 +374,16 @@ class DatasetConfig(_Section):
             if self.do_f0_annot is None:
                 raise ConfigError(f"dataset.problem: missing; expected one of {', '.join(PROBLEMS)}")
             object.__setattr__(self, "problem", "multipitch")
+        if self.annot_key is None and self.problem in DEFAULT_ANNOT_KEYS:
+            object.__setattr__(self, "annot_key", DEFAULT_ANNOT_KEYS[self.problem])
         if self.annot_key is None and self.problem != "multipitch":
             raise ConfigError("dataset.annot_key: missing; name the .pyjama field holding the labels")
+        if self.problem == "metric" and self.group_field is None:
+            # the tutorial splits works, not performances: a work's performances stay in one split
+            object.__setattr__(self, "group_field", self.annot_key)
+        if self.problem == "framelabel" and self.chord_vocabulary is None and self.n_out == MAJMIN_SIZE:
+            # the tutorial's 25 chord classes (12 maj, 12 min, N), whatever labels the corpus holds
+            object.__setattr__(self, "chord_vocabulary", "majmin")
         if self.split == "list" and not self.split_lists:
             raise ConfigError("dataset.split_lists: rule 'list' needs {train: FILE, valid: FILE[, test: FILE]}")
         for name in self.split_lists:
@@ -468,6 +516,11 @@ class TrainConfig(_Section):
         Extra keyword arguments for the problem's task (e.g. metric learning ``margin``, ``mining``).
     works_per_batch, performances_per_work : int
         Metric learning batches: works × performances per batch.
+    drop_last : bool
+        Drop the last incomplete training batch (the tutorial's tagging and chord loaders do).
+
+    Keys a config does not write take the book's settings for its problem
+    (:data:`TRAIN_DEFAULTS`); the field defaults here serve the rest.
     """
 
     section = "train"
@@ -496,6 +549,7 @@ class TrainConfig(_Section):
     task: dict = _spec({}, mapping())
     works_per_batch: int = _spec(16, integer(1))
     performances_per_work: int = _spec(4, integer(2))
+    drop_last: bool = _spec(False, boolean())
 
     def _check_together(self) -> None:
         if self.min_epochs > self.max_epochs:
@@ -699,18 +753,19 @@ def config_from_dict(data: Any, source: str | os.PathLike | None = None,
         for key in data:
             if key not in SECTIONS and key not in IGNORED_TOP_LEVEL:
                 raise ConfigError(_unknown_key(str(key), str(key), SECTIONS))
-        for key in ("dataset", "feature", "model"):
+        for key in ("dataset", "model"):
             if data.get(key) is None:
                 raise ConfigError(f"{key}: missing section")
         model = data["model"]
         if not isinstance(model, Mapping) or "block_l" not in model:
             where = f"{model_source}: " if model_source else ""
             raise ConfigError(f"model: {where}expected a mapping with 'block_l' (or a path to a model YAML)")
+        dataset = DatasetConfig.from_mapping(_with_model_problem(data["dataset"], model))
         return ExperimentConfig(
-            dataset=DatasetConfig.from_mapping(data.get("dataset")),
-            feature=FeatureConfig.from_mapping(data.get("feature")),
+            dataset=dataset,
+            feature=FeatureConfig.from_mapping(_feature_section(data.get("feature"), dataset)),
             model=dict(model),
-            train=TrainConfig.from_mapping(data.get("train")),
+            train=TrainConfig.from_mapping(_with_defaults(data.get("train"), TRAIN_DEFAULTS.get(dataset.problem, {}))),
             eval=EvalConfig.from_mapping(data.get("eval")),
             source=source_path,
             model_source=model_source,
@@ -722,6 +777,36 @@ def config_from_dict(data: Any, source: str | os.PathLike | None = None,
         raise ConfigError(message) from None
     except TypeError as error:  # a section built with a missing required value
         raise ConfigError(f"{label}{error}") from None
+
+
+def _with_model_problem(dataset: Any, model: Mapping) -> Any:
+    """The dataset section, with the problem the tutorial's model name implies when it names none
+    (``Cover`` → metric)."""
+    if not isinstance(dataset, Mapping) or dataset.get("problem") is not None or "do_f0_annot" in dataset:
+        return dataset
+    problem = MODEL_PROBLEMS.get(str(model.get("name", "")).lower())
+    return dataset if problem is None else {**dataset, "problem": problem}
+
+
+def _feature_section(feature: Any, dataset: DatasetConfig) -> Any:
+    """The feature section, or the tutorial's feature pair of the problem when the config has none."""
+    if feature is not None:
+        return feature
+    default = FEATURE_PAIR_DEFAULTS.get(dataset.problem)
+    if default is None:
+        raise ConfigError("feature: missing section")
+    return {key: value.format(base=dataset.base) if isinstance(value, str) else value
+            for key, value in default.items()}
+
+
+def _with_defaults(section: Any, defaults: Mapping[str, Any]) -> Any:
+    """``defaults`` under the keys a section writes (a section that is not a mapping is left for
+    its validation to name)."""
+    if section is None:
+        return dict(defaults)
+    if not isinstance(section, Mapping):
+        return section
+    return {**defaults, **section}
 
 
 def load_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> ExperimentConfig:

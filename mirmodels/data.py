@@ -21,6 +21,7 @@ metric       clique       whole files cropped / padded to the patch length
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from pyjama_tools.errors import MirError, ParameterError
 
 __all__ = ["TARGET_KINDS", "PreparedData", "prepare_data", "check_same_classes", "ExperimentDataModule", "make_dataset",
            "guess_pitch_field", "cache_path_for"]
+
+#: info lines (what a run decided for the user: implied settings, a resized last layer)
+logger = logging.getLogger("mirmodels")
 
 #: problem type → target kind of :func:`mirfeat.targets.build_target`
 TARGET_KINDS = {"multiclass": "multiclass", "multilabel": "multilabel", "framelabel": "framelabel",
@@ -92,6 +96,7 @@ class PreparedData:
     no_audio: list = field(default_factory=list)
     unsplit: list = field(default_factory=list)
     entries: int = 0
+    unselected: list = field(default_factory=list)
 
     @property
     def problem(self) -> str:
@@ -125,13 +130,15 @@ class PreparedData:
     def dropped(self) -> dict[str, int]:
         """Entries of the .pyjama not trained on, by reason."""
         return {"no_audio": len(self.no_audio), "no_annotation": len(self.unlabelled),
-                "no_features": len(self.skipped), "not_in_split": len(self.unsplit)}
+                "no_features": len(self.skipped), "not_selected": len(self.unselected),
+                "not_in_split": len(self.unsplit)}
 
     def report_lines(self) -> list[str]:
         """One line saying how many entries are left out and why (none when every entry is used)."""
         reasons = {"no_audio": f"without audio in {self.audio_path.name}",
                    "no_annotation": f"without field {self.annot_key!r}",
                    "no_features": "whose audio could not be read (no features)",
+                   "not_selected": "not selected by dataset.where / dataset.every",
                    "not_in_split": f"in no split (rule {self.config.dataset.split!r})"}
         parts = [f"{count} {reasons[name]}" for name, count in self.dropped().items() if count]
         if not parts:
@@ -245,7 +252,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         vocabulary, an empty train or validation split.
     """
     from mirfeat.features import build_feature
-    from mirfeat.splits import split_keys
+    from mirfeat.splits import select_keys, split_keys
     from mirfeat.targets import TargetSpec, build_target
     from pyjama_tools import pyjama
     from pyjama_tools.audio_store import AudioStore
@@ -296,6 +303,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         spec = TargetSpec(kind=TARGET_KINDS[config.dataset.problem], field=annot_key, top_n=config.dataset.top_n,
                           chord_vocabulary=config.dataset.chord_vocabulary)
         target = build_target(spec, doc)
+        target = _top_tags_of_n_out(config, spec, target, doc)
 
     all_keys = [k for k in doc.keys() if k is not None]
     keys = [k for k in all_keys if audio_keys is None or k in audio_keys]
@@ -310,7 +318,8 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     skipped: list = []
     cache_path = None
     if config.feature.type != WAVEFORM:
-        from mirfeat.cache import FeatureCache, ensure_cache
+        from mirfeat.cache import ensure_cache
+        from mirfeat.feature_pair import open_feature_file
 
         cache_path = cache_path_for(config, audio_path, params_hash)
         if audio_keys is None:
@@ -320,7 +329,7 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
                 ensure_cache(audio_path, cache_path, config.feature.type, feature_params, jobs=jobs, quiet=quiet)
         else:
             _wait_for_cache(cache_path, params_hash)
-        cache = FeatureCache(cache_path)
+        cache = open_feature_file(cache_path)
         cached = set(cache.keys())
         skipped = [k for k in keys if k not in cached]
         keys = [k for k in keys if k in cached]
@@ -328,6 +337,12 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     if not keys:
         raise MirError(f"{annotation_path}: no entry has audio, features and field {annot_key!r}")
 
+    usable = keys
+    try:  # dataset.where / dataset.every narrow the kept entries before the split rule numbers them
+        keys = select_keys(doc, keys, where=config.dataset.where, every=config.dataset.every)
+    except MirError as error:
+        raise MirError(f"{annotation_path}: dataset.{error}") from None
+    selected = set(keys)
     list_files = _split_lists(config, audio_path.parent)
     with _naming(f"{annotation_path}: dataset.split {config.dataset.split!r}"):
         splits = split_keys(doc, keys=keys, rule=config.dataset.split, field=config.dataset.split_field,
@@ -339,7 +354,8 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
     in_split = {k for split_keys_ in splits.values() for k in split_keys_}
     prepared = PreparedData(config, audio_path, annotation_path, cache_path, doc, target, dict(splits),
                             (), 0, sample_rate, feature_params, params_hash, annot_key, skipped, unlabelled,
-                            no_audio, [k for k in keys if k not in in_split], len(all_keys))
+                            no_audio, [k for k in keys if k not in in_split], len(all_keys),
+                            [k for k in usable if k not in selected])
     length_key = f"feature.patch_L_frame {config.feature.patch_length}"  # files shorter than a patch
     with _naming(f"{config.source}: {length_key}" if config.source is not None else length_key):
         probe = make_dataset(prepared, splits["train"][:1], train=False)
@@ -363,6 +379,22 @@ def _check_matching(annotation_path: Path, audio_path: Path, keys: list, no_audi
         raise MirError(f"{annotation_path}: {len(no_audio)} of its {len(keys)} entries have no audio in {audio_path} "
                        f"(first {no_audio[0]!r}); is it another corpus's .pyjama? --allow-missing-audio trains "
                        f"on the {len(keys) - len(no_audio)} that match")
+
+
+def _top_tags_of_n_out(config: ExperimentConfig, spec: Any, target: Any, doc: Any) -> Any:
+    """Multi-label with ``n_out: N`` and no ``top_n``: the N most frequent tags are the classes
+    when the field holds more (the tutorial's MTT file holds its 50 tags, a full conversion 188)."""
+    from dataclasses import replace
+
+    from mirfeat.targets import build_target
+
+    n_out = config.dataset.n_out
+    if config.dataset.problem != "multilabel" or spec.top_n is not None or n_out == "auto" \
+            or target.num_outputs <= n_out:
+        return target
+    logger.info(f"dataset.n_out {n_out}: the {n_out} most frequent of the {target.num_outputs} {spec.field!r} tags "
+                f"are the classes (as dataset.top_n {n_out})")
+    return build_target(replace(spec, top_n=int(n_out)), doc)
 
 
 def check_same_classes(prepared: PreparedData, metadata: dict, where: str) -> None:
@@ -398,9 +430,9 @@ def _feature_only(config: ExperimentConfig, cache_path: Path) -> tuple[dict, str
 
     The file must hold ``feature.type``; parameters written in the config must be the file's.
     """
-    from mirfeat.cache import FeatureCache
+    from mirfeat.feature_pair import open_feature_file
 
-    cache = FeatureCache(cache_path)
+    cache = open_feature_file(cache_path)  # a mirfeat cache, or the tutorial's <base>_feat.hdf5
     try:
         if cache.feature != config.feature.type:
             raise MirError(f"feature.type: {config.feature.type!r}, but {cache_path} holds {cache.feature!r}")
@@ -418,7 +450,7 @@ def _feature_only(config: ExperimentConfig, cache_path: Path) -> tuple[dict, str
 
 def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None:
     # The lists are read by rule 'list' only: a config that names them but is run with
-    # --set dataset.split=index_mod5 (examples/mtt_lms.yaml, every clip) must not need them.
+    # --set dataset.split=index_mod5 must not need them.
     if config.dataset.split != "list" or not config.dataset.split_lists:
         return None
     lists = {}
@@ -533,9 +565,15 @@ class ExperimentDataModule(L.LightningDataModule):
                 sampler = ShardedBatchSampler(sampler, trainer.global_rank, trainer.world_size)
             return DataLoader(dataset, batch_sampler=sampler, num_workers=self.num_workers,
                               persistent_workers=persistent, collate_fn=collate)
+        # the tutorial's tagging and chord loaders drop the last incomplete training batch
+        drop_last = shuffle and self.prepared.config.train.drop_last
+        if drop_last and len(dataset) < self.batch_size:
+            raise MirError(f"train.batch_size: {self.batch_size} is more than the {len(dataset)} patches of the "
+                           f"{name!r} split, and train.drop_last drops an incomplete batch: no batch would be left; "
+                           "lower train.batch_size or set train.drop_last false")
         # patches.collate returns the batch PatchDataset already read into one tensor (no copy)
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=persistent, drop_last=False, collate_fn=collate)
+                          persistent_workers=persistent, drop_last=drop_last, collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -143,9 +143,9 @@ class FileInputs:
 def file_inputs(metadata: dict, keys: Sequence[str]):
     """Yield :class:`FileInputs` for ``keys`` from the run's feature cache (or audio store)."""
     if metadata.get("cache_path"):
-        from mirfeat.cache import FeatureCache
+        from mirfeat.feature_pair import open_feature_file
 
-        cache = FeatureCache(metadata["cache_path"])
+        cache = open_feature_file(metadata["cache_path"])  # a mirfeat cache or a tutorial feature pair
         try:
             for key in keys:
                 yield FileInputs(key, cache.read(key), np.asarray(cache.time_sec(key)),

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 
 from mirmodels.config import ExperimentConfig, load_config
 from mirmodels.data import ExperimentDataModule, _is_main_process, check_same_classes, prepare_data
+from mirmodels.outputs import fit_last_layer, last_layer_as_saved
 from pyjama_tools.atomic import write_text_atomic
 from pyjama_tools.errors import MirError
 from pyjama_tools.locking import output_lock
@@ -360,7 +362,7 @@ def _versions() -> dict[str, str]:
 def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | None = None,
         data_root: str | os.PathLike | None = None, resume: bool = False, overrides: Sequence[str] = (),
         jobs: int = 1, quiet: bool = True, callbacks: list | None = None,
-        report: Callable[[str], None] | None = None, allow_missing_audio: bool = False) -> FitResult:
+        allow_missing_audio: bool = False) -> FitResult:
     """Train an experiment.
 
     The run directory is locked for the whole run (:func:`pyjama_tools.locking.output_lock`): a
@@ -376,7 +378,6 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     jobs : processes used to build the feature cache
     quiet : no progress bars
     callbacks : extra Lightning callbacks
-    report : called with each line about the data before training (entries left out and why)
     allow_missing_audio : train even when most entries of the .pyjama have no audio in the store
 
     Returns
@@ -396,7 +397,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     stem = config.source.stem if config.source is not None else "experiment"
     run_dir = Path(out) if out is not None else Path("runs") / stem
     if not _is_main_process():  # a DDP rank Lightning relaunched: rank 0 holds the run's lock
-        return _fit(config, run_dir, data_root, resume, jobs, quiet, callbacks, report, allow_missing_audio)
+        return _fit(config, run_dir, data_root, resume, jobs, quiet, callbacks, allow_missing_audio)
     created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -404,7 +405,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         raise MirError(f"{run_dir}: cannot create the run directory ({error.strerror or error})") from None
     with output_lock(run_dir, "mirmodels fit") as lock_file:  # a second fit on the same run is refused at once
         try:
-            return _fit(config, run_dir, data_root, resume, jobs, quiet, callbacks, report, allow_missing_audio)
+            return _fit(config, run_dir, data_root, resume, jobs, quiet, callbacks, allow_missing_audio)
         except BaseException:
             if created and [p.name for p in run_dir.iterdir()] == [lock_file.name]:  # failed before any file
                 lock_file.unlink()
@@ -413,8 +414,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
 
 
 def _fit(config: ExperimentConfig, run_dir: Path, data_root: str | os.PathLike | None, resume: bool, jobs: int,
-         quiet: bool, callbacks: list | None, report: Callable[[str], None] | None,
-         allow_missing_audio: bool) -> FitResult:
+         quiet: bool, callbacks: list | None, allow_missing_audio: bool) -> FitResult:
     """:func:`fit` once the run directory is locked."""
     import lightning as L
 
@@ -427,6 +427,7 @@ def _fit(config: ExperimentConfig, run_dir: Path, data_root: str | os.PathLike |
         if not paths["last_ckpt"].exists():
             raise MirError(f"{paths['last_ckpt']}: no such checkpoint to resume from")
         ckpt_path = str(paths["last_ckpt"])
+        config = last_layer_as_saved(config, paths["config"])  # the size the run gave its last layer
         check_resume_config(config, run_dir)
     elif paths["last_ckpt"].exists():
         raise MirError(f"{run_dir}: already holds a trained run; use --resume to continue it or --out for a new one")
@@ -441,12 +442,12 @@ def _fit(config: ExperimentConfig, run_dir: Path, data_root: str | os.PathLike |
 
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     prepared = prepare_data(config, data_root, jobs=jobs, quiet=quiet, allow_missing_audio=allow_missing_audio)
-    if report is not None and _is_main_process():
+    if _is_main_process():  # the entries left out, and why (`mirmodels fit`: 'info: ...' on stderr)
         for line in prepared.report_lines():
-            report(line)
+            logging.getLogger("mirmodels").info(line)
     network = build_network(config, prepared.input_shape, prepared.n_out)
-    check_output_shape(prepared.problem, network.output_shape, prepared.input_shape,
-                       int(prepared.target.num_outputs), where="model")
+    # a last layer written as a number is sized from the dataset (the tutorial's notebooks do)
+    config, network = fit_last_layer(config, prepared, network)
     if ckpt_path is not None:  # a resumed run must be the same network: say which key differs
         if paths["meta"].exists():  # ... trained on the same classes
             _config, earlier = load_run(run_dir)

@@ -42,7 +42,8 @@ from pyjama_tools.yamlfile import read_yaml
 from mirmodels.config import decimal_text
 from mirmodels.layers import InferContext, LayerSpec, get_layer
 
-__all__ = ["ModelConfigError", "LayerRecord", "YamlNetwork", "build_model", "load_model_config"]
+__all__ = ["ModelConfigError", "NoOutputLayerError", "LayerRecord", "OutputResize", "YamlNetwork", "build_model",
+           "load_model_config"]
 
 PROBE_BATCH = 2
 _EMPTY = (None, "empty", "none")
@@ -50,6 +51,11 @@ _EMPTY = (None, "empty", "none")
 
 class ModelConfigError(MirError):
     """A model description that cannot be built; the message names the YAML path and the layer."""
+
+
+class NoOutputLayerError(ModelConfigError):
+    """``n_out`` was given for a model with neither ``$n_out`` nor a ``Linear`` layer to size
+    (a multi-pitch network whose output is a salience map)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,31 @@ class LayerRecord:
     output_shape: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class OutputResize:
+    """The last ``Linear`` resized to ``n_out`` (as the tutorial's notebooks size the last layer
+    from the dataset).
+
+    Attributes
+    ----------
+    path : str
+        YAML path and name of the layer, e.g. ``model.block_l[2].sequential_l[0].layer_l[0] (Linear)``.
+    key : str
+        The size parameter (``out_features``).
+    written, n_out : int
+        The size as written in the YAML, and as built.
+    """
+
+    path: str
+    key: str
+    written: Any
+    n_out: int
+
+    def describe(self) -> str:
+        """One line for the user: ``n_out=50: model...layer_l[0] (Linear) out_features 10 -> 50``."""
+        return f"n_out={self.n_out}: {self.path} {self.key} {self.written} -> {self.n_out}"
+
+
 class YamlNetwork(nn.Module):
     """A network built from the YAML grammar.
 
@@ -92,16 +123,20 @@ class YamlNetwork(nn.Module):
         Shape of one example in and out (batch excluded).
     records : tuple of LayerRecord
         One per layer, in forward order.
+    output_resize : OutputResize or None
+        The layer that ``n_out`` resized, None when none was.
     """
 
     def __init__(self, blocks: Sequence[Sequence[Sequence[nn.Module]]], records: Sequence[LayerRecord],
-                 input_shape: Sequence[int], output_shape: Sequence[int], name: str = "model"):
+                 input_shape: Sequence[int], output_shape: Sequence[int], name: str = "model",
+                 output_resize: OutputResize | None = None):
         super().__init__()
         self.block_l = nn.ModuleList(nn.ModuleList(nn.ModuleList(layers) for layers in block) for block in blocks)
         self.records = tuple(records)
         self.input_shape = tuple(input_shape)
         self.output_shape = tuple(output_shape)
         self.name = name
+        self.output_resize = output_resize
 
     def layers(self) -> Iterator[tuple[LayerRecord, nn.Module]]:
         """Every layer with its record, in forward order."""
@@ -169,7 +204,7 @@ def load_model_config(config: str | Path | Mapping[str, Any]) -> tuple[Mapping[s
 
 
 def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[int],
-                variables: Mapping[str, Any] | None = None) -> YamlNetwork:
+                variables: Mapping[str, Any] | None = None, n_out: int | None = None) -> YamlNetwork:
     """Build the network described by ``config`` for examples of shape ``input_shape``.
 
     Parameters
@@ -182,6 +217,12 @@ def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[in
     variables : mapping, optional
         Values for ``"$name"`` placeholders in layer parameters (e.g. ``{"n_out": 50}``); they
         override the defaults of the model's own ``variables`` mapping.
+    n_out : int, optional
+        Size of the network's output (classes, tags): the value of ``$n_out`` when the model
+        uses that placeholder (unless ``variables`` gives it), otherwise the ``out_features`` of
+        the model's last ``Linear`` layer, as the tutorial's notebooks set it from the dataset
+        (the tutorial's files write e.g. ``out_features: 10`` and train on 50 MagnaTagATune tags).
+        The resized layer is kept in ``network.output_resize``.
 
     Returns
     -------
@@ -196,11 +237,17 @@ def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[in
     """
     model, origin = load_model_config(config)
     try:
-        return _build(model, _check_input_shape(input_shape), dict(variables or {}))
+        variables = dict(variables or {})
+        resize = None
+        if n_out is not None:
+            model, resize, variables = _apply_n_out(model, n_out, variables)
+        network = _build(model, _check_input_shape(input_shape), variables)
+        network.output_resize = resize
+        return network
     except ModelConfigError as error:
         if origin is None:
             raise
-        raise ModelConfigError(f"{origin}: {error}") from None
+        raise type(error)(f"{origin}: {error}") from None
 
 
 def _build(model: Mapping[str, Any], shape: tuple[int, ...], variables: dict[str, Any]) -> YamlNetwork:
@@ -237,6 +284,37 @@ def _build(model: Mapping[str, Any], shape: tuple[int, ...], variables: dict[str
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _uses_variable(value: Any, name: str) -> bool:
+    if isinstance(value, str):
+        return value == f"${name}"
+    if isinstance(value, list):
+        return any(_uses_variable(item, name) for item in value)
+    if isinstance(value, Mapping):
+        return any(_uses_variable(item, name) for item in value.values())
+    return False
+
+
+def _apply_n_out(model: Mapping[str, Any], n_out: Any, variables: dict[str, Any]
+                 ) -> tuple[Mapping[str, Any], OutputResize | None, dict[str, Any]]:
+    """``$n_out`` when the model has it, else the last Linear's ``out_features`` set to ``n_out``
+    (the rule of :mod:`mirmodels.outputs`, restricted to ``out_features``)."""
+    from mirmodels.outputs import last_size_layer, resize_last_layer
+
+    if isinstance(n_out, bool) or not isinstance(n_out, int) or n_out < 1:
+        raise ModelConfigError(f"n_out={n_out!r}: expected a positive int (number of classes or tags)")
+    if _uses_variable(model.get("block_l"), "n_out"):
+        return model, None, {"n_out": n_out, **variables}
+    found = last_size_layer(model, keys=("out_features",))
+    if found is None:
+        raise NoOutputLayerError(f"model: n_out={n_out}: no Linear layer to size and no $n_out placeholder; "
+                                 "write out_features: $n_out in the layer that gives the classes")
+    resized = resize_last_layer(model, n_out, keys=("out_features",))
+    if resized is None:  # already n_out, or not a plain number (reported by the build itself)
+        return model, None, variables
+    _, path, key, written = found
+    return resized[0], OutputResize(path, key, written, n_out), variables
 
 
 def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, ...]:

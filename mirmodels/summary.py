@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 from torch import nn
 
 from pyjama_tools.errors import MirError
+from pyjama_tools.yamlfile import read_yaml
 
-__all__ = ["SummaryRow", "count_parameters", "format_summary", "parse_shape", "summarize"]
+__all__ = ["SummaryRow", "build_for_summary", "count_parameters", "dataset_n_out", "format_summary", "parameter_bytes",
+           "parse_shape", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,58 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(total, trainable) parameter counts of ``model`` (shared parameters counted once)."""
     parameters = list(model.parameters())
     return sum(p.numel() for p in parameters), sum(p.numel() for p in parameters if p.requires_grad)
+
+
+def parameter_bytes(model: nn.Module) -> int:
+    """Bytes the parameters take (``numel × element size``; 4 per float32 parameter)."""
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def dataset_n_out(config: str | Path | Mapping[str, Any]) -> int | None:
+    """``dataset.n_out`` of an experiment config when it is an int (the tutorial's files give it
+    for tagging and chords); None for ``auto``, a model-only file or no such key.
+
+    Raises
+    ------
+    MirError
+        The file cannot be read, or ``dataset.n_out`` is neither an int >= 1 nor ``auto``.
+    """
+    from mirmodels.config import n_out_value
+
+    document = read_yaml(Path(config)) if isinstance(config, (str, Path)) else config
+    dataset = document.get("dataset") if isinstance(document, Mapping) else None
+    if not isinstance(dataset, Mapping):
+        return None
+    try:
+        value = n_out_value(dataset.get("n_out"))
+    except ValueError as error:
+        where = f"{config}: " if isinstance(config, (str, Path)) else ""
+        raise MirError(f"{where}dataset.n_out: {error}, got {dataset.get('n_out')!r}") from None
+    return None if value == "auto" else value
+
+
+def build_for_summary(config: str | Path | Mapping[str, Any], input_shape: Sequence[int],
+                      variables: Mapping[str, Any] | None = None, n_out: int | None = None) -> nn.Module:
+    """The network ``mirmodels summary`` shows: the model of ``config`` (a model file, or an
+    experiment config such as the tutorial's ``config_*.yaml``) built for ``input_shape``, its
+    output sized to ``n_out``, or else to the file's own ``dataset.n_out`` where the model has
+    an output to size (``$n_out`` or a Linear; a multi-pitch map is built as written).
+
+    Raises
+    ------
+    MirError
+        Unreadable file, bad ``dataset.n_out``, or a model that cannot be built (one line naming
+        the YAML path).
+    """
+    from mirmodels.factory import NoOutputLayerError, build_model
+
+    if n_out is not None:
+        return build_model(config, input_shape, variables=variables, n_out=n_out)
+    n_out = dataset_n_out(config)
+    try:
+        return build_model(config, input_shape, variables=variables, n_out=n_out)
+    except NoOutputLayerError:  # the file's n_out counts bins, not a layer's outputs
+        return build_model(config, input_shape, variables=variables)
 
 
 def summarize(model: nn.Module) -> list[SummaryRow]:
@@ -72,7 +127,11 @@ def format_summary(model: nn.Module) -> str:
                                 line[3].rjust(widths[3])]).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
+    resize = getattr(model, "output_resize", None)
+    if resize is not None:
+        lines.insert(1, resize.describe())
     total, trainable = count_parameters(model)
+    lines.append(f"parameter size: {parameter_bytes(model) / 1e6:.3f} MB (1 MB = 10^6 bytes)")
     lines.append(f"total parameters: {total:,}")
     lines.append(f"trainable parameters: {trainable:,}")
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 ``pyjama-convert <corpus> SRC OUT_DIR [options]`` has one subcommand per registered
 converter (built from the registry, with the converter's own options), plus ``list``,
-``validate`` and ``info``.
+``validate``, ``info``, ``split`` and ``synth``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from pyjama_tools import pyjama
-from pyjama_tools.cliutil import MirGroup
+from pyjama_tools.cliutil import MirGroup, parse_key_values
 from pyjama_tools.converters import load_all
 from pyjama_tools.errors import MirError
 
@@ -44,8 +44,10 @@ def _converter_command(name: str) -> click.Command:
         if report.problems:
             click.echo(f"skipped {len(report.problems)} bad input(s), listed in {report.report_path}", err=True)
 
-    params = [
-        click.Argument(["src"], type=click.Path(path_type=Path)),
+    params = [click.Argument([option.parameter], type=option.type)
+              for option in converter_class.options if option.positional]
+    params += [
+        click.Argument(["src"], type=click.Path(path_type=Path), metavar=converter_class.source_name),
         click.Argument(["out_dir"], type=click.Path(path_type=Path)),
         click.Option(["--name", "base"], default=None,
                      help=f"output base name [default: {converter_class.default_base}]"),
@@ -56,7 +58,7 @@ def _converter_command(name: str) -> click.Command:
         click.Option(["--overwrite"], is_flag=True, help="replace an existing pair"),
         click.Option(["--quiet"], is_flag=True, help="no progress bar"),
     ]
-    for option in converter_class.options:
+    for option in (o for o in converter_class.options if not o.positional):
         params.append(click.Option([f"--{option.name}", option.parameter], type=None if option.is_flag else option.type,
                                    default=option.default, is_flag=option.is_flag, help=option.help,
                                    show_default=option.default is not None and not option.is_flag))
@@ -95,6 +97,8 @@ def list_converters() -> None:
     """List the corpora that can be converted."""
     for name, converter_class in sorted(load_all().items()):
         click.echo(f"{name:12s} [{converter_class.default_base}] {converter_class.summary}")
+        for line in converter_class.listing():
+            click.echo(f"{'':12s} {line}")
 
 
 @main.command()
@@ -127,6 +131,44 @@ def info(pyjama_file: Path, audio: Path | None) -> None:
     from pyjama_tools.info import describe
 
     click.echo(describe(pyjama_file, audio))
+
+
+@main.command()
+@click.argument("pyjama_file", type=click.Path(path_type=Path))
+@click.option("--where", "where_items", multiple=True, metavar="FIELD=VALUE",
+              help="keep the entries whose FIELD has VALUE (repeat for several values or fields)")
+@click.option("--every", type=click.IntRange(1), default=1, show_default=True,
+              help="then keep every N-th of those entries (MagnaTagATune in the book: 20)")
+@click.option("--rule", type=click.Choice(["index_mod5", "field"]), default="index_mod5", show_default=True,
+              help="index_mod5: kept entries numbered 0, 5, 10, ... are valid; field: the --field value of each")
+@click.option("--field", "split_field", default="split", show_default=True, help="the split field (rule field)")
+@click.option("--group", "group_field", default=None, help="field whose groups stay in one split (piece, work-id)")
+@click.option("--out-dir", type=click.Path(path_type=Path), default=None,
+              help="folder of the lists [default: the folder of the .pyjama]")
+def split(pyjama_file: Path, where_items: tuple[str, ...], every: int, rule: str, split_field: str,
+          group_field: str | None, out_dir: Path | None) -> None:
+    """Write BASE_train.txt and BASE_valid.txt (and BASE_test.txt) for dataset.split: list."""
+    from pyjama_tools.splits import select_keys, split_keys, write_split_lists
+
+    where: dict[str, list[str]] = {}
+    for item in where_items:
+        for field, value in parse_key_values([item], "--where").items():
+            where.setdefault(field, []).append(value)
+    doc = pyjama.load(pyjama_file)
+    pyjama.check(doc, source=str(pyjama_file))
+    try:
+        keys = select_keys(doc, where=where, every=every)
+        splits = split_keys(doc, keys=keys, rule=rule, field=split_field, group_field=group_field)
+    except MirError as error:
+        raise MirError(f"{pyjama_file}: {error}") from None
+    for name in ("train", "valid"):
+        if not splits.get(name):
+            raise MirError(f"{pyjama_file}: the {name!r} split would be empty ({len(keys)} entries kept, rule "
+                           f"{rule!r}); keep more entries (--where, --every) or change the rule")
+    folder = out_dir if out_dir is not None else pyjama_file.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in write_split_lists(splits, folder, pyjama_file.stem).items():
+        click.echo(f"{path}: {len(splits[name])} entries")
 
 
 @main.command()

@@ -33,15 +33,16 @@ def describe(pyjama_path: str | Path, audio_path: str | Path | None = None) -> s
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise MirError(f"{pyjama_path}: {problems[0]}{more}; `pyjama-convert validate` lists them")
     lines = [f"{pyjama_path}: schemaversion {doc.schemaversion}, {len(doc.entries)} entries"]
-    counts = {name: 0 for name in doc.definitions}
+    counts = {name: 0 for name in doc.definitions}  # entries with at least one atom of the field
     for entry in doc.entries:
-        for name in entry:
-            if name in counts:
+        for name, atoms in entry.items():
+            if name in counts and atoms:
                 counts[name] += 1
     lines.append(f"{'field':20s} {'extent':12s} {'content':8s} {'entries':>8s} {'vocabulary':>10s}")
     for name, definition in doc.definitions.items():
         vocabulary = "-"
-        if definition.type_content == "text" and name != "filepath" and definition.type_extent != "breakpoint":
+        if definition.type_content == "text" and name != "filepath" \
+                and not definition.type_extent.startswith("breakpoint"):
             vocabulary = str(len(doc.vocabulary(name)))
         lines.append(f"{name:20s} {definition.type_extent:12s} {definition.type_content:8s} "
                      f"{counts[name]:8d} {vocabulary:>10s}")

@@ -9,6 +9,23 @@ A .pyjama file is one JSON document for a whole dataset (see FORMATS.md)::
 Atoms are kept as plain dicts (``value``, ``time``, ``duration``, ``confidence``,
 ``comment``) so that published files load unchanged and ``load(save(doc)) == doc``.
 Unknown keys (of the document, the collection or a definition) are kept as they are.
+
+Every entry carries every defined field, an empty atom list where it has no annotation (as the
+reference library writes its files, so that ``len(entry['f0multi'])`` works on every entry); a
+document loaded or saved without them gets them.
+
+The constructs of the reference library (geoffroypeeters/pyjama 1.41) are read as it means them:
+
+- ``"schemaversion"`` a number or a numeric string (``"1.41"``);
+- no ``filepath`` (or an empty one): an entry that names no audio file (it cannot be paired with an
+  audio or feature HDF5); an integer ``filepath`` value is the key ``str(value)``;
+- a list-valued global text ``value`` (``["blues", "hiphop"]``) is several labels;
+- one segment or marker atom holding N of them: ``time`` (and ``duration``) lists of N, ``value`` N
+  values or a matrix (nb_dim, N) whose columns are the values;
+- ``breakpoint_time`` / ``breakpoint_value``: times shared by several fields of an entry (value
+  (1, nb_time)), and fields whose value (nb_dim, nb_time) is on those times;
+- ``[{"value": ""}]`` (what its ``M_check`` writes for an entry without the field): no annotation;
+- one-element lists written as their element (a breakpoint with one ``time`` as a number).
 """
 
 from __future__ import annotations
@@ -19,7 +36,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -33,9 +50,25 @@ CONSTRAINTS = ("free", "filepath", "value_in_dictionary")
 DEFAULT_SCHEMA_VERSION = 1.31
 
 
+def _schema_version_number(version: Any) -> float | None:
+    """The number of a ``schemaversion``: a JSON number, or a numeric string as the reference library
+    1.41 writes it (``"1.41"``); None for anything else."""
+    if isinstance(version, bool):
+        return None
+    if isinstance(version, (int, float)):
+        return float(version)
+    if isinstance(version, str):
+        try:
+            return float(version.strip())
+        except ValueError:
+            return None
+    return None
+
+
 def _schema_version_supported(version: Any) -> bool:
-    """1.31 (the published tutorial files) and 1.4x (the spec's current version)."""
-    return isinstance(version, (int, float)) and (version == 1.31 or 1.4 <= version < 1.5)
+    """1.31 (the published tutorial files) and 1.4x (the spec's current version), number or string."""
+    number = _schema_version_number(version)
+    return number is not None and (number == 1.31 or 1.4 <= number < 1.5)
 
 
 @dataclass
@@ -106,6 +139,73 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def flat_values(value: Any) -> list[Any]:
+    """The scalars of an atom's value: ``[value]``, or every element of a (nested) list, in order.
+
+    ``{"value": ["blues", "hiphop"]}`` is two labels; ``[["A", "B", "C"]]`` (a (1, N) matrix) three.
+    """
+    if not isinstance(value, list):
+        return [value]
+    out: list[Any] = []
+    for element in value:
+        out.extend(flat_values(element))
+    return out
+
+
+def value_columns(value: Any, count: int) -> list[Any]:
+    """The ``count`` values of an atom that holds ``count`` segments or markers.
+
+    ``value`` is a list of ``count`` scalars, or a matrix (nb_dim, count) (the reference library's
+    form, e.g. ``[["A", "B", "C"]]``): one row gives its elements, several rows give each column.
+
+    Raises
+    ------
+    ValueError
+        When ``value`` has no column per time.
+    """
+    if isinstance(value, list):
+        if len(value) == count and not any(isinstance(v, list) for v in value):
+            return list(value)
+        if value and all(isinstance(row, list) and len(row) == count for row in value):
+            return list(value[0]) if len(value) == 1 else [list(column) for column in zip(*value)]
+    raise ValueError(f"value {_short(value)} has no column per time ({count})")
+
+
+def _timed_parts(atom_: dict, with_duration: bool) -> tuple[list[float], list[float], list[Any]]:
+    """Times (s), durations (s, empty for markers) and values of the segments or markers of one atom.
+
+    An atom holds one (``time`` a number) or N of them (``time`` and ``duration`` lists of N, values
+    by :func:`value_columns`). Raises KeyError, TypeError or ValueError on a malformed atom.
+    """
+    time = atom_["time"]
+    duration = atom_["duration"] if with_duration else None
+    if not isinstance(time, list):
+        value = atom_["value"]
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list) and len(value[0]) == 1:
+            value = value[0][0]  # the list form (1, N) of one segment: the reference library unwraps its time only
+        return [float(time)], ([float(duration)] if with_duration else []), [value]
+    count = len(time)
+    if with_duration and (not isinstance(duration, list) or len(duration) != count):
+        raise ValueError(f"{count} times but duration {_short(duration)}")
+    durations = [float(d) for d in duration] if with_duration else []
+    return [float(t) for t in time], durations, value_columns(atom_["value"], count)
+
+
+def _shared_times(value: Any) -> list[float] | None:
+    """The times of a ``breakpoint_time`` atom's value (a list of numbers or a (1, nb_time) matrix)."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]
+    if isinstance(value, list) and all(_is_number(t) for t in value):
+        return [float(t) for t in value]
+    return None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a message names a long list by its start)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def atom(value: Any, time: Any = None, duration: Any = None, confidence: Any = None,
          comment: str | None = None) -> dict[str, Any]:
     """One atom as a plain dict (numpy values converted; ``None`` fields left out)."""
@@ -158,8 +258,9 @@ class PyjamaDoc:
         Field name → :class:`FieldDefinition` (the ``descriptiondefinition``).
     entries : list of dict
         One dict per audio file: field name → list of atoms; ``filepath`` holds the audio HDF5 key.
-    schemaversion : float
-        1.31 (published tutorial files) or 1.4x.
+    schemaversion : float or str
+        1.31 (published tutorial files) or 1.4x, kept as the file wrote it (the reference library
+        writes the string ``"1.41"``).
     extra : dict
         Unknown top-level keys; ``extra["collection"]`` holds unknown keys of the collection.
     """
@@ -225,18 +326,36 @@ class PyjamaDoc:
             raise MirError(f"field {name!r} is not defined; fields: {', '.join(self.definitions)}") from None
 
     def atoms(self, key_or_index: str | int, name: str) -> list[dict[str, Any]]:
-        """The atoms of field ``name`` in one entry (empty list when the entry lacks it)."""
+        """The atoms of field ``name`` in one entry (empty list when the entry lacks it, or holds only the
+        reference library's placeholder ``[{"value": ""}]``)."""
         self.definition(name)
-        return self.entry(key_or_index).get(name, [])
+        return _annotated(self.entry(key_or_index).get(name, []))
 
     def values(self, key_or_index: str | int, name: str) -> list[Any]:
-        """The ``value`` of each atom of field ``name`` in one entry."""
-        return [a.get("value") for a in self.atoms(key_or_index, name)]
+        """The ``value`` of each atom of field ``name`` in one entry.
+
+        For a global text field a list-valued atom gives each of its elements (``{"value": ["blues",
+        "hiphop"]}`` is two labels, as the reference library writes several tags in one atom); a
+        segment or marker atom holding N of them gives their N values.
+        """
+        atoms = self.atoms(key_or_index, name)
+        spread = _spread_kind(self.definitions[name])
+        if spread is not None:
+            return _spread_values(atoms, spread)
+        return [a.get("value") for a in atoms]
 
     def labels(self, name: str) -> list[list[Any]]:
-        """Per entry, the list of values of field ``name`` (e.g. the tags of each clip)."""
-        self.definition(name)
-        return [[a.get("value") for a in e.get(name, [])] for e in self.entries]
+        """Per entry, the list of values of field ``name`` (e.g. the tags of each clip; see :meth:`values`)."""
+        spread = _spread_kind(self.definition(name))
+        if spread is not None:
+            return [_spread_values(_annotated(e.get(name, [])), spread) for e in self.entries]
+        return [[a.get("value") for a in _annotated(e.get(name, []))] for e in self.entries]
+
+    def shared_time_field(self) -> str | None:
+        """The ``breakpoint_time`` field giving the times of the ``breakpoint_value`` fields: the last one
+        defined (the reference library's choice), None when there is none."""
+        names = [n for n, d in self.definitions.items() if d.type_extent == "breakpoint_time"]
+        return names[-1] if names else None
 
     def vocabulary(self, name: str) -> list[Any]:
         """Vocabulary of field ``name``: its text dictionary if defined, else the sorted distinct values."""
@@ -263,28 +382,44 @@ class PyjamaDoc:
         duration_sec : np.ndarray (N,) float64, durations in seconds
         value : np.ndarray (N,), float64 for numeric fields, object otherwise
         """
+        return self._timed(key_or_index, name, with_duration=True)
+
+    def _timed(self, key_or_index: str | int, name: str,
+               with_duration: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Times, durations and values of the segments / markers of a field, an atom holding N of them
+        giving N (see :func:`value_columns`)."""
         atoms = self.atoms(key_or_index, name)
         numeric = self.definitions[name].type_content == "numeric"
+        times: list[float] = []
+        durations: list[float] = []
+        values: list[Any] = []
         try:
-            time = np.array([float(a["time"]) for a in atoms], dtype=float)
-            duration = np.array([float(a["duration"]) for a in atoms], dtype=float)
-            value = np.array([a["value"] for a in atoms], dtype=float if numeric else object)
+            for atom_ in atoms:
+                atom_times, atom_durations, atom_values = _timed_parts(atom_, with_duration)
+                times.extend(atom_times)
+                durations.extend(atom_durations)
+                values.extend(atom_values)
+            if numeric:
+                value = np.array(values, dtype=float)
+                if value.ndim != 1:
+                    raise ValueError("a segment value is not a number")
+            else:  # one object per segment, even when a value is itself a list ([440.0, "wasabi"])
+                value = np.empty(len(values), dtype=object)
+                for i, v in enumerate(values):
+                    value[i] = v
         except (KeyError, TypeError, ValueError) as error:
             raise self._atom_error(key_or_index, name, error) from None
-        return time, duration, value
+        return np.array(times, dtype=float), np.array(durations, dtype=float), value
 
     def markers(self, key_or_index: str | int, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Markers of field ``name`` in one entry: times (N,) in s and values (N,)."""
-        atoms = self.atoms(key_or_index, name)
-        numeric = self.definitions[name].type_content == "numeric"
-        try:
-            time = np.array([float(a["time"]) for a in atoms], dtype=float)
-            return time, np.array([a["value"] for a in atoms], dtype=float if numeric else object)
-        except (KeyError, TypeError, ValueError) as error:
-            raise self._atom_error(key_or_index, name, error) from None
+        time, _duration, value = self._timed(key_or_index, name, with_duration=False)
+        return time, value
 
     def breakpoints(self, key_or_index: str | int, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Breakpoints of field ``name`` in one entry, all atoms concatenated along time.
+
+        A ``breakpoint_value`` field takes its times from the entry's :meth:`shared_time_field`.
 
         Returns
         -------
@@ -293,10 +428,14 @@ class PyjamaDoc:
         """
         atoms = self.atoms(key_or_index, name)
         definition = self.definitions[name]
+        if definition.type_extent not in ("breakpoint", "breakpoint_value"):
+            raise MirError(f"field {name!r} has extent {definition.type_extent!r}, not breakpoint or breakpoint_value")
         rows = len(definition.row_name) if definition.row_name else None
         if not atoms:
             return np.zeros(0), np.zeros((rows or 1, 0))
         try:
+            if definition.type_extent == "breakpoint_value":
+                atoms = [{**a, "time": self._shared_times_of(key_or_index)} for a in atoms]
             times = [np.asarray(a["time"], dtype=float).reshape(-1) for a in atoms]
             values = [np.atleast_2d(np.asarray(a["value"], dtype=float)) for a in atoms]
             shapes = {v.shape[0] for v in values}
@@ -307,14 +446,24 @@ class PyjamaDoc:
             raise self._atom_error(key_or_index, name, error) from None
         return np.concatenate(times), np.concatenate(values, axis=1)
 
+    def _shared_times_of(self, key_or_index: str | int) -> list[float]:
+        """The shared times (``breakpoint_time``) of one entry; ValueError when it has none."""
+        shared = self.shared_time_field()
+        atoms = self.entry(key_or_index).get(shared, []) if shared is not None else []
+        times = _shared_times(atoms[0].get("value")) if atoms and isinstance(atoms[0], dict) else None
+        if times is None:
+            raise ValueError("no breakpoint_time atom in the entry gives the times")
+        return times
+
     def _atom_error(self, key_or_index: str | int, name: str, error: Exception) -> MirError:
         """A one-line :class:`MirError` naming the entry, field and first malformed atom (validation's words)."""
         index = key_or_index if isinstance(key_or_index, int) else self.index_of(key_or_index)
         definition = self.definitions[name]
         where = f"{_label(index, _entry_key(self.entries[index]))}, field '{name}'"
         atoms = self.entries[index].get(name, [])
+        shared = _shared_of(self.entries[index], self.shared_time_field())
         for atom_index, atom_ in enumerate(atoms):
-            found = list(_check_atom("", atom_, definition, None, None))
+            found = list(_check_atom("", atom_, definition, None, None, shared))
             if found:
                 return MirError(f"{where}, atom {atom_index}{found[0]}")
         if definition.type_extent == "breakpoint":
@@ -330,7 +479,7 @@ class PyjamaDoc:
         collection = {
             **collection_extra,
             "descriptiondefinition": {k: d.to_dict() for k, d in self.definitions.items()},
-            "entry": self.entries,
+            "entry": _completed(self.entries, list(self.definitions)),
         }
         return {"schemaversion": self.schemaversion, **extra, "collection": collection}
 
@@ -344,7 +493,7 @@ class PyjamaDoc:
         if version is None:
             problems.append("missing 'schemaversion'")
         elif not _schema_version_supported(version):
-            problems.append(f"schemaversion {version!r} not supported (1.31 or 1.4x)")
+            problems.append(f"schemaversion {version!r} not supported (1.31 or 1.4x, a number or a string)")
         collection = data.get("collection")
         if not isinstance(collection, dict):
             problems.append("missing 'collection' object")
@@ -366,7 +515,7 @@ class PyjamaDoc:
         collection_extra = {k: v for k, v in collection.items() if k not in ("descriptiondefinition", "entry")}
         if collection_extra:
             extra["collection"] = collection_extra
-        doc = cls(definitions=parsed, entries=entries, schemaversion=version, extra=extra)
+        doc = cls(definitions=parsed, entries=_completed(entries, list(parsed)), schemaversion=version, extra=extra)
         doc.definitions = parsed  # keep the file's definitions exactly (no implicit filepath)
         return doc
 
@@ -374,12 +523,91 @@ class PyjamaDoc:
         return isinstance(other, PyjamaDoc) and self.to_dict() == other.to_dict()
 
 
+def _is_placeholder(atoms: Any) -> bool:
+    """``[{"value": ""}]``: what the reference library's ``M_check`` writes for an entry without the field."""
+    return isinstance(atoms, list) and len(atoms) == 1 and atoms[0] == {"value": ""}
+
+
+def _annotated(atoms: list) -> list:
+    """``atoms``, or ``[]`` for the reference library's placeholder (:func:`_is_placeholder`)."""
+    return [] if _is_placeholder(atoms) else atoms
+
+
+def _completed(entries: list, names: list[str]) -> list:
+    """``entries`` where each dict entry carries every field of ``names`` (``[]`` where absent, after
+    the fields it has); an entry that has them all is the same object, the others are new dicts."""
+    wanted = set(names)
+    out = []
+    for entry in entries:
+        if isinstance(entry, dict) and not wanted <= entry.keys():
+            entry = {**entry, **{name: [] for name in names if name not in entry}}
+        out.append(entry)
+    return out
+
+
+def _spread_kind(definition: FieldDefinition) -> str | None:
+    """How one atom of the field may hold several values: ``labels`` (global text: a list is several
+    labels), ``timed`` (segment / marker: lists of times), None (an atom is one value)."""
+    if definition.type_extent == "global" and definition.type_content == "text":
+        return "labels"
+    if definition.type_extent in ("segment", "marker"):
+        return "timed"
+    return None
+
+
+def _spread_values(atoms: list, kind: str) -> list[Any]:
+    """The values of ``atoms``, each atom holding several spread out (see :func:`_spread_kind`)."""
+    out: list[Any] = []
+    for atom_ in atoms:
+        value = atom_.get("value")
+        if kind == "labels" and isinstance(value, list):
+            out.extend(flat_values(value))
+        elif kind == "timed" and isinstance(value, list) and "time" in atom_:
+            try:
+                out.extend(_timed_parts(atom_, False)[2])
+            except (KeyError, TypeError, ValueError):  # malformed: validation names it; here it stays one value
+                out.append(value)
+        else:
+            out.append(value)
+    return out
+
+
+def _key_of_value(value: Any) -> str | None:
+    """The audio key a ``filepath`` value names: the text, or the digits of an integer (None for '')."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def _entry_key(entry: dict) -> str | None:
     atoms = entry.get("filepath") if isinstance(entry, dict) else None
     if isinstance(atoms, list) and atoms and isinstance(atoms[0], dict):
-        value = atoms[0].get("value")
-        return value if isinstance(value, str) else None
+        return _key_of_value(atoms[0].get("value"))
     return None
+
+
+def _filepath_problem(entry: dict) -> str | None:
+    """What is wrong with an entry's ``filepath`` that names no key (None: it has none, which is allowed)."""
+    atoms = entry.get("filepath")
+    if not isinstance(atoms, list) or not atoms or not isinstance(atoms[0], dict) or "value" not in atoms[0]:
+        return None  # absent, empty, or malformed atoms (reported by the field's own checks)
+    value = atoms[0]["value"]
+    if value == "":
+        return None  # the reference library writes {"value": ""} for an entry without the field
+    return f"value {_short(value)} is not a file key (text)"
+
+
+def _shared_of(entry: dict, shared_field: str | None) -> tuple[str | None, int | None]:
+    """(name, number of times) of an entry's shared ``breakpoint_time`` (None where it has none)."""
+    if shared_field is None:
+        return None, None
+    atoms = entry.get(shared_field)
+    if isinstance(atoms, list) and atoms and isinstance(atoms[0], dict):
+        times = _shared_times(atoms[0].get("value"))
+        return shared_field, None if times is None else len(times)
+    return shared_field, None
 
 
 def _hashable(value: Any) -> Any:
@@ -429,8 +657,13 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_atom(where: str, atom_: Any, definition: FieldDefinition, allowed: set | None,
-                numeric_range: tuple[float, float] | None) -> Iterator[str]:
-    """Yield the problems of one atom."""
+                numeric_range: tuple[float, float] | None,
+                shared: tuple[str | None, int | None] = (None, None)) -> Iterator[str]:
+    """Yield the problems of one atom.
+
+    ``shared`` is the entry's (``breakpoint_time`` field, number of times), which a
+    ``breakpoint_value`` atom must match.
+    """
     if not isinstance(atom_, dict):
         yield f"{where}: atom is not an object"
         return
@@ -438,35 +671,119 @@ def _check_atom(where: str, atom_: Any, definition: FieldDefinition, allowed: se
         yield f"{where}: atom has no 'value'"
     extent = definition.type_extent
     value = atom_.get("value")
-    if extent == "marker" and "time" not in atom_:
-        yield f"{where}: marker atom has no 'time'"
-    elif extent == "segment":
-        if "time" not in atom_:
-            yield f"{where}: segment atom has no 'time'"
-        if "duration" not in atom_:
-            yield f"{where}: segment atom has no 'duration'"
-        elif not _is_number(atom_["duration"]) or atom_["duration"] < 0:
-            yield f"{where}: duration {atom_['duration']!r} is not a number >= 0"
-    elif extent == "breakpoint":
+    if extent == "breakpoint":
         yield from _check_breakpoint(where, atom_, definition)
         return
-    if extent in ("marker", "segment") and "time" in atom_ and not _is_number(atom_["time"]):
-        yield f"{where}: time {atom_['time']!r} is not a number"
-    if definition.type_content == "numeric" and "value" in atom_ and not _is_number(value):
-        if not (isinstance(value, list)):  # global multi-dimensional values are matrices
+    if extent == "breakpoint_time":
+        if "value" in atom_ and _shared_times(value) is None:
+            yield f"{where}: breakpoint_time value {_short(value)} is not a list of times nor a matrix (1, nb_time)"
+        return
+    if extent == "breakpoint_value":
+        yield from _check_shared_value(where, atom_, definition, shared)
+        return
+    count = None  # the number of segments / markers of an atom holding several
+    if extent in ("marker", "segment"):
+        count = yield from _check_times(where, atom_, extent)
+    if "value" not in atom_:
+        return
+    if count is not None:
+        try:
+            value_columns(value, count)
+        except ValueError:
+            yield f"{where}: value {_short(value)} is neither {count} values nor a matrix (nb_dim, {count}), " \
+                  f"one column per time"
+    if not isinstance(value, list):  # one value, the common case: checked without building lists
+        if definition.type_content == "numeric" and not _is_number(value):
             yield f"{where}: value {value!r} is not a number"
-    if allowed is not None and "value" in atom_ and _hashable(value) not in allowed:
-        yield f"{where}: value {value!r} is not in the dictionary"
-    if numeric_range is not None and _is_number(value) and not numeric_range[0] <= value <= numeric_range[1]:
-        yield f"{where}: value {value!r} outside the dictionary range {list(numeric_range)}"
+        if allowed is not None and _hashable(value) not in allowed:
+            yield f"{where}: value {value!r} is not in the dictionary"
+        if numeric_range is not None and _is_number(value) and not numeric_range[0] <= value <= numeric_range[1]:
+            yield f"{where}: value {value!r} outside the dictionary range {list(numeric_range)}"
+        return
+    scalars = flat_values(value)
+    if definition.type_content == "numeric":
+        bad = [v for v in scalars if not _is_number(v)]
+        if bad and not isinstance(value, list):
+            yield f"{where}: value {value!r} is not a number"
+        elif bad:
+            yield f"{where}: value {_short(value)} holds {bad[0]!r}, which is not a number"
+    if allowed is not None and _hashable(value) not in allowed:
+        if not isinstance(value, list):
+            yield f"{where}: value {value!r} is not in the dictionary"
+        else:  # several labels in one atom: each must be in the dictionary
+            missing = [v for v in scalars if _hashable(v) not in allowed]
+            if missing:
+                yield f"{where}: value {_short(value)}: {missing[0]!r} is not in the dictionary"
+    if numeric_range is not None:
+        outside = [v for v in scalars if _is_number(v) and not numeric_range[0] <= v <= numeric_range[1]]
+        if outside:
+            shown = repr(value) if not isinstance(value, list) else f"{_short(value)} holds {outside[0]!r},"
+            yield f"{where}: value {shown} outside the dictionary range {list(numeric_range)}"
+
+
+def _check_times(where: str, atom_: dict, extent: str) -> Generator[str, None, int | None]:
+    """Yield the problems of a marker's / segment's ``time`` (and ``duration``); return the number of
+    times of an atom holding several (lists), None for one."""
+    count = None
+    if "time" not in atom_:
+        yield f"{where}: {extent} atom has no 'time'"
+    elif isinstance(atom_["time"], list):
+        count = len(atom_["time"])
+        bad = [t for t in atom_["time"] if not _is_number(t)]
+        if bad:
+            yield f"{where}: time {bad[0]!r} in the list of times is not a number"
+    elif not _is_number(atom_["time"]):
+        yield f"{where}: time {atom_['time']!r} is not a number"
+    if extent != "segment":
+        return count
+    if "duration" not in atom_:
+        yield f"{where}: segment atom has no 'duration'"
+        return count
+    duration = atom_["duration"]
+    if count is None:
+        if not _is_number(duration) or duration < 0:
+            yield f"{where}: duration {duration!r} is not a number >= 0"
+    elif not isinstance(duration, list) or len(duration) != count:
+        yield f"{where}: duration {_short(duration)} is not a list of {count} durations (one per time)"
+    else:
+        bad = [d for d in duration if not _is_number(d) or d < 0]
+        if bad:
+            yield f"{where}: duration {bad[0]!r} in the list of durations is not a number >= 0"
+    return count
+
+
+def _check_shared_value(where: str, atom_: dict, definition: FieldDefinition,
+                        shared: tuple[str | None, int | None]) -> Iterator[str]:
+    """A ``breakpoint_value`` atom: a matrix (nb_dim, nb_time) on the entry's shared times."""
+    if "value" not in atom_:
+        return
+    try:
+        value = np.asarray(atom_["value"], dtype=float)
+    except (TypeError, ValueError):
+        yield f"{where}: breakpoint_value 'value' is not a numeric matrix"
+        return
+    if value.ndim != 2:
+        yield f"{where}: breakpoint_value 'value' is not a matrix (nb_dim, nb_time), got shape {value.shape}"
+        return
+    rows = len(definition.row_name) if definition.row_name else None
+    if rows is not None and value.shape[0] != rows:
+        yield f"{where}: breakpoint_value has {value.shape[0]} rows, row_name has {rows}"
+    name, times = shared
+    if times is None:
+        which = f"'{name}'" if name is not None else "(no breakpoint_time field is defined)"
+        yield f"{where}: no breakpoint_time atom {which} in this entry gives its times"
+    elif value.shape[1] != times:
+        yield f"{where}: breakpoint_value has {value.shape[1]} columns, the entry's '{name}' has {times} times"
+    if not np.all(np.isfinite(value)):
+        yield f"{where}: breakpoint_value holds NaN or inf"
 
 
 def _check_breakpoint(where: str, atom_: dict, definition: FieldDefinition) -> Iterator[str]:
     if "time" not in atom_:
         yield f"{where}: breakpoint atom has no 'time'"
         return
-    try:
-        time = np.asarray(atom_["time"], dtype=float)
+    try:  # one time is written as a number (the reference library unwraps one-element lists)
+        time = np.atleast_1d(np.asarray(atom_["time"], dtype=float))
         value = np.asarray(atom_.get("value"), dtype=float)
     except (TypeError, ValueError):
         yield f"{where}: breakpoint time/value are not numeric arrays"
@@ -510,7 +827,8 @@ def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[st
     ----------
     doc : PyjamaDoc
     audio_keys : iterable of str, optional
-        Keys of the paired audio (or feature) HDF5; when given, every filepath must be one of them.
+        Keys of the paired audio (or feature) HDF5; when given, every entry must name one of them
+        (without it an entry needs no ``filepath``, as in the reference library's examples).
 
     Returns
     -------
@@ -520,6 +838,10 @@ def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[st
     problems: list[str] = []
     for name, definition in doc.definitions.items():
         problems.extend(_check_definition(name, definition))
+    shared_field = doc.shared_time_field()
+    needs_shared = any(d.type_extent == "breakpoint_value" for d in doc.definitions.values())
+    if needs_shared and shared_field is None:
+        problems.append("descriptiondefinition: breakpoint_value fields but no breakpoint_time field for their times")
     plans = {}
     for name, definition in doc.definitions.items():
         allowed = None
@@ -539,7 +861,11 @@ def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[st
             continue
         key = _entry_key(entry)
         if key is None:
-            problems.append(f"{_label(index, key)}: no 'filepath' atom with a text value")
+            problem = _filepath_problem(entry)
+            if problem is not None:
+                problems.append(f"{_label(index, key)}, field 'filepath', atom 0: {problem}")
+            elif audio is not None:
+                problems.append(f"{_label(index, key)}: no filepath, so no audio to pair it with")
         elif key in seen:
             problems.append(f"{_label(index, key)}: filepath duplicates entry {seen[key]}")
         else:
@@ -565,13 +891,15 @@ def validate(doc: PyjamaDoc, audio_keys: Iterable[str] | None = None) -> list[st
                     where = f"{_label(index, key)}, field '{name}', atom {atom_index}"
                     if not isinstance(atom_, dict):
                         problems.append(f"{where}: atom is not an object")
-                    elif "value" not in atom_:
-                        problems.append(f"{where}: atom has no 'value'")
-                    else:
-                        problems.append(f"{where}: value {atom_['value']!r} is not in the dictionary")
+                    elif not _is_placeholder(atoms):  # a list of labels may all be in the dictionary
+                        problems.extend(where + problem
+                                        for problem in _check_atom("", atom_, definition, allowed, numeric_range))
                 continue
+            shared = _shared_of(entry, shared_field) if needs_shared else (None, None)
             for atom_index, atom_ in enumerate(atoms):
-                found = list(_check_atom("", atom_, definition, allowed, numeric_range))
+                found = list(_check_atom("", atom_, definition, allowed, numeric_range, shared))
+                if found and _is_placeholder(atoms):  # the reference library's "no annotation"
+                    break
                 if found:  # the location is formatted only when there is a problem
                     where = f"{_label(index, key)}, field '{name}', atom {atom_index}"
                     problems.extend(where + problem for problem in found)

@@ -19,8 +19,8 @@ def run(program: str, *args: str) -> subprocess.CompletedProcess:
     ("mirmodels", ["summary"], "error: mirmodels summary: Missing argument 'CONFIG'."),
     ("mirfeat", ["cache", "a.hdf5"], "error: mirfeat cache: Missing argument 'OUT'."),
     ("mirfeat", ["nope"], "error: mirfeat: No such command 'nope'."),
-    ("pyjama-convert", ["da-tacos", "a", "b", "--feature", "mfcc"],
-     "error: pyjama-convert da-tacos: Invalid value for '--feature': 'mfcc' is not one of"),
+    ("pyjama-convert", ["da-tacos", "a", "b", "--feature", "chords"],
+     "error: pyjama-convert da-tacos: Invalid value for '--feature': 'chords' is not one of"),
     ("mirfeat", ["info", "a.hdf5", "--bogus"], "error: mirfeat info: No such option '--bogus'"),
 ])
 def test_usage_mistakes_are_one_line_exit_2(program, args, expected):

@@ -214,8 +214,9 @@ def test_corpus_root_that_is_a_file_is_one_line_for_every_converter(tmp_path):
 
     source = tmp_path / "corpus.zip"
     source.write_bytes(b"PK\x03\x04")
-    for name in sorted(load_all()):
-        result = CliRunner().invoke(main, [name, str(source), str(tmp_path / "out")])
+    for name, converter in sorted(load_all().items()):
+        leading = [o.name for o in converter.options if o.positional]  # mirdata's DATASET
+        result = CliRunner().invoke(main, [name, *leading, str(source), str(tmp_path / "out")])
         assert result.exit_code == 1, (name, result.output)
         assert result.stderr.strip() == f"error: {source}: not a folder (SRC is the corpus root folder)", name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,48 @@ def test_real_piece(tmp_path):
         assert store.duration(mix) == pytest.approx(25.23, abs=0.01)
     result = CliRunner().invoke(main, ["validate", str(report.pyjama_path), "--audio", str(report.payload_path)])
     assert result.exit_code == 0 and "valid (5 entries)" in result.output
+
+
+def test_the_notebooks_reading_idioms_work_on_the_json_of_our_files(tmp_path):
+    """The tutorial reads the .pyjama with json.load and indexes every entry by every field: each entry
+    carries each defined field, [] where it has no annotation (the stems have no f0multi)."""
+    root = fixture_path("bach10", "Bach10_v1.1")
+    report = convert("bach10", root, tmp_path / "bach10", sample_rate=None, quiet=True)
+    data = json.loads(report.pyjama_path.read_text())
+    names = list(data["collection"]["descriptiondefinition"])
+    entries = data["collection"]["entry"]
+    assert all(sorted(entry) == sorted(names) for entry in entries)
+    mixes = [e for e in entries if len(e["f0multi"])]
+    assert [e["filepath"][0]["value"] for e in mixes] == ["01-AchGottundHerr+++01-AchGottundHerr.wav"]
+    assert np.array(mixes[0]["f0multi"][0]["value"]).shape == (4, 2519)
+    stems = [e for e in entries if len(e["f0"])]
+    assert [e["stem"][0]["value"] for e in stems] == list(INSTRUMENTS)
+    assert {e["piece"][0]["value"] for e in entries} == {"01-AchGottundHerr"}
+    # the cover notebook's idiom on a folder-converted corpus (one folder per work)
+    cover = tmp_path / "cover"
+    for work, performance in (("W_1", "P_10"), ("W_1", "P_11"), ("W_2", "P_20")):
+        (cover / work).mkdir(parents=True, exist_ok=True)
+        soundfile.write(cover / work / f"{performance}.wav", np.zeros(800, dtype=np.float32), RATE)
+    report = convert("folder", cover, tmp_path / "out", name="cover", field="work-id", quiet=True)
+    entries = json.loads(report.pyjama_path.read_text())["collection"]["entry"]
+    assert [entry["work-id"][0]["value"] for entry in entries] == ["W_1", "W_1", "W_2"]
+
+
+def test_a_loaded_document_without_the_empty_fields_gets_them(tmp_path):
+    data = {"schemaversion": 1.31, "collection": {
+        "descriptiondefinition": {"filepath": {"type_extent": "global"},
+                                  "f0multi": {"type_extent": "breakpoint", "type_content": "numeric"},
+                                  "f0": {"type_extent": "breakpoint", "type_content": "numeric"}},
+        "entry": [{"filepath": [{"value": "mix.wav"}], "f0multi": [{"time": [0.0], "value": [[60.0]]}]},
+                  {"filepath": [{"value": "stem.wav"}], "f0": [{"time": [0.0], "value": [[60.0]]}]}]}}
+    path = tmp_path / "sparse.pyjama"
+    path.write_text(json.dumps(data))
+    doc = pyjama.load(path)
+    assert [len(e["f0multi"]) for e in doc.entries] == [1, 0] and [len(e["f0"]) for e in doc.entries] == [0, 1]
+    saved = json.loads(pyjama.save(doc, tmp_path / "full.pyjama").read_text())["collection"]["entry"]
+    assert [sorted(e) for e in saved] == [["f0", "f0multi", "filepath"]] * 2
+    assert data["collection"]["entry"][0] == {"filepath": [{"value": "mix.wav"}],  # the caller's dict untouched
+                                              "f0multi": [{"time": [0.0], "value": [[60.0]]}]}
 
 
 # ----------------------------------------------------------------------------- bad inputs

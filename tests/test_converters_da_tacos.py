@@ -116,7 +116,7 @@ def test_subset_and_feature_options(corpus, tmp_path):
         np.testing.assert_allclose(handle["W_1+++P_10/value"][0], arrays["W_1+++P_10"], rtol=1e-6)  # (T,12) → (12,T)
     with pytest.raises(MirError, match="no subset 'nonesuch'"):
         convert("da-tacos", root, tmp_path / "c", subset="nonesuch")
-    result = CliRunner().invoke(main, ["da-tacos", str(root), str(tmp_path / "d"), "--feature", "mfcc"])
+    result = CliRunner().invoke(main, ["da-tacos", str(root), str(tmp_path / "d"), "--feature", "chords"])
     assert result.exit_code == 2 and "mfcc" in result.output  # click's usage error lists the choices
 
 

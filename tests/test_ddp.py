@@ -26,7 +26,7 @@ def test_two_process_cpu_ddp_fit(tmp_path):
     from mirmodels.experiment import load_network
 
     data = make_pair(tmp_path / "data")
-    config = write_config(tmp_path / "ddp.yaml", "multiclass", data, max_epochs=2, batch_size=16)
+    config = write_config(tmp_path / "ddp.yaml", "multiclass", data, max_epochs=2, batch_size=16, drop_last=False)
     run = tmp_path / "run"
     env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     env.pop("LOCAL_RANK", None)

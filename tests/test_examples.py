@@ -5,15 +5,14 @@ built for the input shape implied by its feature and patch length, and ONE train
 the problem's loss from :mod:`mirmodels.tasks`, backward, the config's optimizer) runs on a
 synthetic batch with the right target shapes. Also: the book's published result is stated in each
 config, every model path exists, the dataset base names are the converters' defaults, the
-``mirmodels summary`` command builds each model, and the README's split-list snippet works.
+``mirmodels summary`` command builds each model, every recipe of the README is its three commands
+(no snippet to copy), and ``pyjama-convert split`` writes the lists ``dataset.split: list`` reads.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -334,17 +333,21 @@ def test_readme_names_every_example_and_its_commands():
         assert f"pyjama-convert {corpus} " in text, corpus
 
 
-def _split_list_snippet() -> str:
+def test_every_readme_recipe_is_its_commands_without_a_snippet():
+    """Each recipe (a bash block) is pyjama-convert, then mirmodels fit / evaluate: nothing to copy out."""
     text = README.read_text(encoding="utf-8")
-    match = re.search(r"<!-- split-lists -->\s*```python\n(.*?)```", text, re.DOTALL)
-    assert match, "README: the split-lists snippet (```python after <!-- split-lists -->) is missing"
-    return match.group(1)
+    assert "```python" not in text and "split_lists.py" not in text
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
+    assert blocks
+    for block in blocks:
+        for line in block.splitlines():
+            assert line.split()[0] in ("pyjama-convert", "mirmodels", "--set"), line
 
 
-def _run_snippet(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    script = tmp_path / "split_lists.py"
-    script.write_text(_split_list_snippet(), encoding="utf-8")
-    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=60)
+def _split(*args: str):
+    from pyjama_tools.cli import main as convert_main
+
+    return CliRunner().invoke(convert_main, ["split", *args])
 
 
 def _synthetic_doc(path: Path, entries: int) -> list[str]:
@@ -361,48 +364,72 @@ def _synthetic_doc(path: Path, entries: int) -> list[str]:
     return keys
 
 
-def test_readme_split_lists_snippet_every_nth_and_where(tmp_path):
+def test_split_command_every_nth_and_where(tmp_path):
     keys = _synthetic_doc(tmp_path / "toy.pyjama", 100)
-    done = _run_snippet(tmp_path, str(tmp_path / "toy.pyjama"), "--every", "20")
-    assert done.returncode == 0, done.stderr
+    done = _split(str(tmp_path / "toy.pyjama"), "--every", "20")
+    assert done.exit_code == 0, done.output
     train = (tmp_path / "toy_train.txt").read_text().split()
     valid = (tmp_path / "toy_valid.txt").read_text().split()
     kept = keys[::20]  # 5 of 100
     assert valid == kept[::5] and train == [k for i, k in enumerate(kept) if i % 5]
+    assert f"{tmp_path / 'toy_train.txt'}: 4 entries" in done.output
 
-    done = _run_snippet(tmp_path, str(tmp_path / "toy.pyjama"), "--where", "stem=mixture")
-    assert done.returncode == 0, done.stderr
+    done = _split(str(tmp_path / "toy.pyjama"), "--where", "stem=mixture", "--out-dir", str(tmp_path / "lists"))
+    assert done.exit_code == 0, done.output
     mixes = keys[::5]  # 20 mixes
-    assert (tmp_path / "toy_valid.txt").read_text().split() == mixes[::5]
-    assert (tmp_path / "toy_train.txt").read_text().split() == [k for i, k in enumerate(mixes) if i % 5]
+    assert (tmp_path / "lists" / "toy_valid.txt").read_text().split() == mixes[::5]
+    assert (tmp_path / "lists" / "toy_train.txt").read_text().split() == [k for i, k in enumerate(mixes) if i % 5]
+    done = _split(str(tmp_path / "toy.pyjama"), "--where", "stem=mixture", "--where", "stem=violin", "--every", "2",
+                  "--group", "stem", "--out-dir", str(tmp_path / "grouped"))
+    assert done.exit_code == 0, done.output  # the two stems are two groups: 'mixture' (first seen) is valid
+    assert (tmp_path / "grouped" / "toy_valid.txt").read_text().split() == keys[::10]
 
 
-def test_readme_split_lists_snippet_bad_input(tmp_path):
+@pytest.mark.parametrize("args, message", [
+    (["--where", "stem"], "--where 'stem': expected KEY=VALUE"),
+    (["--where", "nofield=x"], "where nofield: no such field; fields: filepath, stem"),
+    (["--where", "stem=cello"], "where stem=cello: none of the 10 entries has it (its values: mixture, violin)"),
+    (["--every", "10"], "the 'train' split would be empty (1 entries kept, rule 'index_mod5')"),
+    (["--rule", "field"], "field 'split' is not defined"),
+])
+def test_split_command_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
     _synthetic_doc(tmp_path / "toy.pyjama", 10)
-    done = _run_snippet(tmp_path, str(tmp_path / "toy.pyjama"), "--where", "stem")
-    assert done.returncode != 0 and "FIELD=VALUE" in done.stderr
-    done = _run_snippet(tmp_path, str(tmp_path / "toy.pyjama"), "--where", "nofield=x")
-    assert done.returncode != 0 and "nofield" in done.stderr
-    assert not (tmp_path / "toy_train.txt").exists()
+    done = _split(str(tmp_path / "toy.pyjama"), *args)
+    assert done.exit_code == 1 and message in done.output and len(done.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.pyjama"]
 
 
-def test_readme_split_lists_on_real_bach10_feed_the_config(tmp_path):
-    """On a real Bach10 piece: the lists hold the mix only, and the config's split rule reads them."""
+def test_split_lists_of_a_real_bach10_conversion_feed_rule_list(tmp_path):
+    """The lists the command writes for our Bach10 piece are read back by rule 'list' as the same split."""
     source = fixture_path("bach10", "Bach10_v1.1")
-    from mirfeat.splits import split_keys
+    from mirfeat.splits import select_keys, split_keys
     from pyjama_tools import pyjama
     from pyjama_tools.convert import convert
 
-    convert("bach10", source, tmp_path, quiet=True)
-    done = _run_snippet(tmp_path, str(tmp_path / "bach10.pyjama"), "--where", "stem=mixture")
-    assert done.returncode == 0, done.stderr
-    config = _load("bach10_hcqt_conv2d.yaml")
-    lists = {name: tmp_path / file for name, file in config.dataset.split_lists.items()}
+    convert("bach10", source, tmp_path, sample_rate=None, quiet=True)
+    done = _split(str(tmp_path / "bach10.pyjama"), "--where", "stem=mixture", "--where", "stem=violin")
+    assert done.exit_code == 0, done.output
     doc = pyjama.load(tmp_path / "bach10.pyjama")
-    splits = split_keys(doc, rule=config.dataset.split, list_files=lists)
-    assert splits["valid"] == ["01-AchGottundHerr+++01-AchGottundHerr.wav"]
-    assert not splits.get("train")
-    assert doc.values(splits["valid"][0], "stem") == ["mixture"]
+    lists = {"train": tmp_path / "bach10_train.txt", "valid": tmp_path / "bach10_valid.txt"}
+    from_lists = split_keys(doc, rule="list", list_files=lists)
+    from_config = split_keys(doc, keys=select_keys(doc, where={"stem": ["mixture", "violin"]}))
+    assert from_lists == from_config == {"train": ["01-AchGottundHerr+++01-AchGottundHerr-violin.wav"],
+                                         "valid": ["01-AchGottundHerr+++01-AchGottundHerr.wav"]}
+
+
+def test_config_where_and_every_narrow_the_kept_entries(tmp_path):
+    """dataset.where / dataset.every (the recipes' 1/20 of MTT, MAPS's pieces) before the split rule."""
+    from mirfeat.splits import select_keys, split_keys
+    from pyjama_tools import pyjama
+
+    keys = _synthetic_doc(tmp_path / "toy.pyjama", 100)
+    doc = pyjama.load(tmp_path / "toy.pyjama")
+    config = _load("mtt_lms.yaml")
+    assert config.dataset.every == 20 and config.dataset.split == "index_mod5"
+    kept = select_keys(doc, keys, every=config.dataset.every)
+    assert kept == keys[::20] and split_keys(doc, keys=kept)["valid"] == [keys[0]]
+    bach10 = load_config(EXAMPLES_DIR / "bach10_hcqt_conv2d.yaml", overrides=["dataset.where={stem: mixture}"])
+    assert select_keys(doc, keys, where=bach10.dataset.where) == keys[::5]
 
 
 # ----------------------------------------------------------------------------- end to end (slow)
@@ -456,16 +483,15 @@ def test_end_to_end_gtzan_lms_and_waveform(tmp_path):
 
 
 @pytest.mark.slow
-def test_end_to_end_bach10_with_the_readme_split_lists(tmp_path):
+def test_end_to_end_bach10_as_the_readme_says(tmp_path):
     from pyjama_tools.cli import main as convert_main
 
     data = tmp_path / "data"  # a 4-voice f0multi corpus under Bach10's base name
     done = CliRunner().invoke(convert_main, ["synth", str(data), "--files", "5", "--seconds-per-file", "3",
                                              "--name", "bach10", "--quiet"])
     assert done.exit_code == 0, done.output
-    assert _run_snippet(tmp_path, str(data / "bach10.pyjama")).returncode == 0
     scores = _fit_and_evaluate("bach10_hcqt_conv2d.yaml", data, tmp_path / "run", "train.batch_size=4")
-    assert scores["num_files"] == 1  # the lists: entry 0 is the validation set
+    assert scores["num_files"] == 1  # the 5 entries kept: number 0 is the validation set
     assert {"Precision", "Recall", "Accuracy"} <= set(scores["metrics"])
     assert {"Precision", "Recall", "Accuracy"} <= set(scores["metrics_patch_average_tutorial"])
 
@@ -529,8 +555,8 @@ def test_end_to_end_datacos_feature_only(tmp_path):
 
 
 @pytest.mark.slow
-def test_end_to_end_mtt_subset_with_the_readme_split_lists(tmp_path):
-    """The MagnaTagATune layout (TAB CSV, quoted cells, MP3), the 1/N subset lists, 50 tags → $n_out."""
+def test_end_to_end_mtt_subset_as_the_readme_says(tmp_path):
+    """The MagnaTagATune layout (TAB CSV, quoted cells, MP3), the 1/N subset (dataset.every), 50 tags → $n_out."""
     import soundfile
 
     from pyjama_tools.convert import convert
@@ -548,9 +574,8 @@ def test_end_to_end_mtt_subset_with_the_readme_split_lists(tmp_path):
         rows.append("\t".join([str(clip), *cells, f"a/clip{clip}.mp3"]))
     (tmp_path / "raw" / "annotations_final.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     convert("mtt", tmp_path / "raw", tmp_path / "data", top_tags=50, quiet=True)
-    done = _run_snippet(tmp_path, str(tmp_path / "data" / "mtt.pyjama"), "--every", "2")
-    assert done.returncode == 0, done.stderr
-    scores = _fit_and_evaluate("mtt_lms.yaml", tmp_path / "data", tmp_path / "run", "train.batch_size=4")
+    scores = _fit_and_evaluate("mtt_lms.yaml", tmp_path / "data", tmp_path / "run", "train.batch_size=4",
+                               "dataset.every=2")
     assert scores["num_files"] == 1  # 5 clips kept: clip 0 is the validation set
     assert "average_precision_micro" in scores["metrics"]
 

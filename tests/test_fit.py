@@ -371,7 +371,7 @@ def test_nan_input_stops_training_with_a_clear_message(data_root, tmp_path):
     root.mkdir()
     (root / "tiny_audio.hdf5").symlink_to(data_root / "tiny_audio.hdf5")
     (root / "tiny.pyjama").symlink_to(data_root / "tiny.pyjama")
-    config = write_config(tmp_path / "c.yaml", "multiclass", root, batch_size=256)
+    config = write_config(tmp_path / "c.yaml", "multiclass", root, batch_size=256, drop_last=False)  # one batch
     prepared = prepare_data(load_config(config))
     with h5py.File(prepared.cache_path, "r+") as handle:
         for key in prepared.splits["train"]:

@@ -284,7 +284,8 @@ def test_a_pyjama_of_another_corpus_is_refused(data_root, tmp_path):
                            f"{root / 'tiny_audio.hdf5'} (first 'other_000.wav')")
     assert "--allow-missing-audio" in line and not (tmp_path / "run").exists()
     prepared = prepare_data(load_config(config), allow_missing_audio=True)
-    assert prepared.metadata()["dropped"] == {"no_audio": 50, "no_annotation": 0, "no_features": 0, "not_in_split": 0}
+    assert prepared.metadata()["dropped"] == {"no_audio": 50, "no_annotation": 0, "no_features": 0, "not_selected": 0,
+                                              "not_in_split": 0}
     assert prepared.report_lines() == [(f"{root / 'tiny.pyjama'}: left out 50 of 60 entries: 50 without audio in "
                                         "tiny_audio.hdf5")]
 

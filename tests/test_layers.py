@@ -85,7 +85,7 @@ def test_tcn_is_causal_and_keeps_length():
 
 
 def test_depthwise_separable_has_fewer_weights_than_a_full_convolution():
-    ds = Conv2dDS(in_channels=16, out_channels=32, kernel_size=(5, 5))
+    ds = Conv2dDS(in_channels=16, out_channels=32, kernel_size=(5, 5), padding="same")
     full = nn.Conv2d(16, 32, 5, padding="same")
     x = torch.randn(2, 16, 12, 10)
     assert ds(x).shape == full(x).shape == (2, 32, 12, 10)

@@ -34,12 +34,38 @@ def test_index_mod5_is_the_tutorial_rule():
     assert "test" not in result
 
 
-def test_index_mod5_uses_document_indices_for_a_subset():
+def test_index_mod5_numbers_the_kept_entries():
     doc = make_doc(23)
     keys = doc.keys()
-    subset = [keys[i] for i in (12, 3, 10, 5, 6)]  # any order in, document order out
+    subset = [keys[i] for i in (12, 3, 10, 5, 6, 20, 21)]  # any order in, document order out
     result = split_keys(doc, keys=subset)
-    assert result == {"train": [keys[3], keys[6], keys[12]], "valid": [keys[5], keys[10]]}
+    # kept in document order: 3, 5, 6, 10, 12, 20, 21 → numbers 0 and 5 (entries 3 and 20) are valid
+    assert result == {"train": [keys[5], keys[6], keys[10], keys[12], keys[21]], "valid": [keys[3], keys[20]]}
+
+
+def bach10_shaped_doc(pieces: int = 10) -> PyjamaDoc:
+    """The layout of our Bach10 conversion: per piece a mix (f0multi) then its 4 stems (f0)."""
+    doc = PyjamaDoc()
+    doc.define("piece", "global")
+    doc.define("f0multi", "breakpoint", "numeric")
+    doc.define("f0", "breakpoint", "numeric")
+    f0 = [{"time": [0.023], "value": [[60.0]]}]
+    for number in range(1, pieces + 1):
+        piece = f"{number:02d}-Piece"
+        doc.add_entry(f"{piece}+++{piece}.wav", {"piece": global_atoms([piece]), "f0multi": f0})
+        for stem in ("violin", "clarinet", "saxphone", "bassoon"):
+            doc.add_entry(f"{piece}+++{piece}-{stem}.wav", {"piece": global_atoms([piece]), "f0": f0})
+    return doc
+
+
+@pytest.mark.parametrize("group_field", [None, "piece"])
+def test_index_mod5_on_bach10_mixes_the_tutorials_split(group_field):
+    """Every mix sits at a document index divisible by 5; the tutorial numbers the 10 mixes it kept."""
+    doc = bach10_shaped_doc()
+    mixes = [k for k in doc.keys() if doc.atoms(k, "f0multi")]
+    result = split_keys(doc, keys=mixes, group_field=group_field)
+    assert result["valid"] == ["01-Piece+++01-Piece.wav", "06-Piece+++06-Piece.wav"]
+    assert len(result["train"]) == 8
 
 
 def test_index_mod5_group_aware():
@@ -51,7 +77,7 @@ def test_index_mod5_group_aware():
     train_groups = {groups[doc.index_of(k)] for k in result["train"]}
     assert not valid_groups & train_groups
     assert sorted(result["train"] + result["valid"]) == sorted(doc.keys())
-    # reference: groups numbered by first appearance, ordinal % 5 == 0 → valid
+    # reference: groups numbered by first appearance, ordinal % 5 == 0 → valid (all entries kept)
     ordinal = {}
     for g in groups:
         ordinal.setdefault(g, len(ordinal))
@@ -179,3 +205,32 @@ def test_list_rule_keys_with_a_corpus_prefix(tmp_path):
     result = split_keys(doc, rule="list", list_files=[tmp_path / "train.txt", tmp_path / "test.txt"])
     assert result == {"train": ["genres+++blues+++blues.00001.wav", "genres+++blues+++blues.00002.wav"],
                       "valid": [], "test": ["genres+++blues+++blues.00003.wav"]}
+
+
+@pytest.mark.slow
+def test_tutorial_bittner_config_splits_our_bach10_conversion_like_the_notebook(tmp_path):
+    """config_bittner.yaml unchanged on our `pyjama-convert bach10` output: the stems (no f0multi) are
+    left out and the kept mixes are numbered, so mixes 1 and 6 are valid (it was "the 'train' split
+    is empty": every mix sits at a document index divisible by 5)."""
+    from test_converters_bach10 import make_piece
+
+    from mirmodels.config import load_config
+    from mirmodels.data import prepare_data
+    from pyjama_tools.convert import convert
+
+    config_path = fixture_path("tutorial", "config_bittner.yaml")
+    root = tmp_path / "Bach10"
+    for number in range(1, 7):
+        make_piece(root, f"{number:02d}-Piece", num_frames=200, seed=number)
+    convert("bach10", root, tmp_path / "data", quiet=True)
+    prepared = prepare_data(load_config(config_path), data_root=tmp_path / "data")
+    assert prepared.annot_key == "f0multi"
+    assert prepared.splits["valid"] == ["01-Piece+++01-Piece.wav", "06-Piece+++06-Piece.wav"]
+    assert prepared.splits["train"] == [f"0{n}-Piece+++0{n}-Piece.wav" for n in range(2, 6)]
+    # dataset.every / dataset.where narrow the kept entries before the rule numbers them
+    every = prepare_data(load_config(config_path, ["dataset.every=2"]), data_root=tmp_path / "data")
+    assert every.splits == {"train": ["03-Piece+++03-Piece.wav", "05-Piece+++05-Piece.wav"],
+                            "valid": ["01-Piece+++01-Piece.wav"]}
+    with pytest.raises(MirError, match=r"bach10.pyjama: dataset.where stem=cello: none of the 6 entries has it "
+                                       r"\(its values: mixture\)$"):
+        prepare_data(load_config(config_path, ["dataset.where={stem: cello}"]), data_root=tmp_path / "data")

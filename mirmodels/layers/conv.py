@@ -49,7 +49,8 @@ class Conv2dDS(nn.Module):
     stride : int or (int, int)
         Stride of the depthwise convolution.
     padding : 'same', 'valid' or int
-        Padding of the depthwise convolution.
+        Padding of the depthwise convolution; 'valid' when left out, as in the tutorial's factory
+        (and as for Conv2d).
     kernels_per_layer : int
         Depthwise filters per input channel (channel multiplier).
     bias : bool
@@ -62,7 +63,7 @@ class Conv2dDS(nn.Module):
         out_channels: int,
         kernel_size: Size2 = 3,
         stride: Size2 = 1,
-        padding: Union[str, int] = "same",
+        padding: Union[str, int] = "valid",
         kernels_per_layer: int = 1,
         bias: bool = True,
     ):
@@ -78,8 +79,12 @@ class Conv2dDS(nn.Module):
 
 @register_layer("Conv2dRes", infer={"in_channels": CHANNELS})
 class Conv2dRes(nn.Module):
-    """ResNet basic block: conv-BN-ReLU-conv-BN plus a shortcut (1×1 conv + BN when the channels
-    or the stride change), then ReLU.
+    """ResNet basic block as in the tutorial: conv-BN-ReLU-conv-BN plus a shortcut, then ReLU.
+
+    Both convolutions have biases (the tutorial's ``nn.Conv2d`` defaults); the shortcut is the
+    identity, or a 1×1 convolution with bias and *no* BatchNorm when the channels (or the stride)
+    change.  Parameters per block: ``C_in·C_out·k + C_out`` + ``C_out·C_out·k + C_out`` + 4·C_out
+    (two BatchNorms) [+ ``C_in·C_out + C_out`` for the 1×1 shortcut], with k = kf·kt.
 
     Parameters
     ----------
@@ -88,7 +93,8 @@ class Conv2dRes(nn.Module):
     kernel_size : int or (int, int)
         Kernel of both convolutions (odd sizes keep the shape exactly).
     stride : int or (int, int)
-        Stride of the first convolution and of the shortcut (1 keeps (F, T)).
+        Stride of the first convolution and of the shortcut; the tutorial's block only has 1
+        (which keeps (F, T)); other strides are an extension of ours.
     padding : 'same'
         Only 'same' (the residual sum needs matching shapes); kept for the tutorial's YAML.
     """
@@ -101,15 +107,14 @@ class Conv2dRes(nn.Module):
         strides = _pair(stride, "stride")
         first_padding: Union[str, tuple[int, int]] = "same" if strides == (1, 1) else (kernel[0] // 2, kernel[1] // 2)
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, kernel, stride=strides, padding=first_padding, bias=False),
+            nn.Conv2d(in_channels, out_channels, kernel, stride=strides, padding=first_padding),
             nn.BatchNorm2d(out_channels),
             nn.ReLU(),
-            nn.Conv2d(out_channels, out_channels, kernel, padding="same", bias=False),
+            nn.Conv2d(out_channels, out_channels, kernel, padding="same"),
             nn.BatchNorm2d(out_channels),
         )
         if in_channels != out_channels or strides != (1, 1):
-            self.shortcut: nn.Module = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride=strides, bias=False), nn.BatchNorm2d(out_channels))
+            self.shortcut: nn.Module = nn.Conv2d(in_channels, out_channels, 1, stride=strides)
         else:
             self.shortcut = nn.Identity()
         self.activation = nn.ReLU()
@@ -121,8 +126,12 @@ class Conv2dRes(nn.Module):
 
 @register_layer("Conv2dNext", infer={"in_channels": CHANNELS})
 class Conv2dNext(nn.Module):
-    """ConvNeXt block (Liu et al. 2022): depthwise k×k conv, LayerNorm over channels, 1×1
-    expansion ×``expansion`` with GELU, 1×1 projection, learnable layer scale, residual sum.
+    """ConvNeXt block (Liu et al. 2022) as in the tutorial: depthwise k×k conv (with bias),
+    LayerNorm over channels (eps 1e-6), 1×1 expansion ×``expansion`` with GELU, 1×1 projection,
+    residual sum.  No layer scale by default (the tutorial has none), no stochastic depth.
+
+    Parameters per block (C channels, k = kf·kt, e = expansion): ``C·k + C`` + ``2·C`` +
+    ``C·eC + eC`` + ``eC·C + C``.
 
     Parameters
     ----------
@@ -131,17 +140,20 @@ class Conv2dNext(nn.Module):
     out_channels : int, optional
         Must equal ``in_channels`` (accepted for the tutorial's YAML).
     kernel_size : int or (int, int)
-        Depthwise kernel (7 in ConvNeXt).
+        Depthwise kernel (7, the tutorial's fixed size).
     stride, padding :
         Only 1 and 'same' (accepted for the tutorial's YAML).
     expansion : int
-        Width factor of the inverted bottleneck.
+        Width factor of the inverted bottleneck (4).
     layer_scale_init : float
-        Initial value of the per-channel residual scale (0 disables it).
+        Initial value of a learnable per-channel residual scale as in the ConvNeXt paper; 0 (the
+        default, as in the tutorial) leaves it out.
+    eps : float
+        LayerNorm epsilon.
     """
 
     def __init__(self, in_channels: int, out_channels: int | None = None, kernel_size: Size2 = 7, stride: Size2 = 1,
-                 padding: str = "same", expansion: int = 4, layer_scale_init: float = 1e-6):
+                 padding: str = "same", expansion: int = 4, layer_scale_init: float = 0.0, eps: float = 1e-6):
         super().__init__()
         if out_channels is not None and out_channels != in_channels:
             raise ParameterError(f"out_channels={out_channels}: Conv2dNext keeps its {in_channels} input channels "
@@ -151,9 +163,11 @@ class Conv2dNext(nn.Module):
             raise ParameterError(f"stride={stride!r}: Conv2dNext only supports stride 1")
         if expansion < 1:
             raise ParameterError(f"expansion={expansion}: must be >= 1")
+        if layer_scale_init < 0:
+            raise ParameterError(f"layer_scale_init={layer_scale_init}: must be >= 0 (0 leaves the scale out)")
         self.depthwise = nn.Conv2d(in_channels, in_channels, _pair(kernel_size, "kernel_size"), padding="same",
                                    groups=in_channels)
-        self.norm = nn.LayerNorm(in_channels)
+        self.norm = nn.LayerNorm(in_channels, eps=eps)
         self.expand = nn.Linear(in_channels, expansion * in_channels)
         self.activation = nn.GELU()
         self.project = nn.Linear(expansion * in_channels, in_channels)
@@ -168,19 +182,53 @@ class Conv2dNext(nn.Module):
         return x + y.permute(0, 3, 1, 2)
 
 
+class WeightNormConv1d(nn.Module):
+    """A Conv1d whose kernel is ``g · v / ||v||`` (weight normalization, Salimans & Kingma 2016),
+    the norm taken per output channel; parameters ``weight_g`` (C_out, 1, 1), ``weight_v`` and
+    ``bias`` as in :func:`torch.nn.utils.weight_norm`, but a plain module (it pickles and
+    deep-copies, which the hook and parametrization versions do not always do).
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size, dilation : int
+        As in :class:`torch.nn.Conv1d` (no padding: the caller pads).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1):
+        super().__init__()
+        conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation)  # PyTorch's initialisation
+        self.dilation = (int(dilation),)  # a tuple, as nn.Conv1d keeps it
+        self.weight_v = nn.Parameter(conv.weight.detach().clone())
+        self.weight_g = nn.Parameter(torch.linalg.vector_norm(self.weight_v.detach(), dim=(1, 2), keepdim=True))
+        self.bias = nn.Parameter(conv.bias.detach().clone())
+
+    def weight(self) -> torch.Tensor:
+        """The effective kernel (C_out, C_in, K)."""
+        return self.weight_g * self.weight_v / torch.linalg.vector_norm(self.weight_v, dim=(1, 2), keepdim=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, T) → (B, C_out, T - dilation·(K - 1))."""
+        return nn.functional.conv1d(x, self.weight(), self.bias, dilation=self.dilation)
+
+
 class _TemporalBlock(nn.Module):
-    """Two causal dilated convolutions with ReLU and dropout, plus a residual (Bai et al. 2018)."""
+    """Two causal dilated weight-normalized convolutions with ReLU and dropout, plus a residual
+    (a 1×1 Conv1d when the channels change) and a final ReLU (Bai et al. 2018, the tutorial's block)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int, dropout: float):
         super().__init__()
         left = (kernel_size - 1) * dilation  # causal: pad the past only, output length = input length
         self.net = nn.Sequential(
-            nn.ConstantPad1d((left, 0), 0.0), nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation),
+            nn.ConstantPad1d((left, 0), 0.0), WeightNormConv1d(in_channels, out_channels, kernel_size, dilation),
             nn.ReLU(), nn.Dropout(dropout),
-            nn.ConstantPad1d((left, 0), 0.0), nn.Conv1d(out_channels, out_channels, kernel_size, dilation=dilation),
+            nn.ConstantPad1d((left, 0), 0.0), WeightNormConv1d(out_channels, out_channels, kernel_size, dilation),
             nn.ReLU(), nn.Dropout(dropout),
         )
-        self.residual = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        if in_channels != out_channels:
+            self.residual: nn.Module = nn.Conv1d(in_channels, out_channels, 1)
+            nn.init.normal_(self.residual.weight, 0.0, 0.01)  # the TCN reference's initialisation
+        else:
+            self.residual = nn.Identity()
         self.activation = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -192,8 +240,8 @@ class Conv1dTCN(nn.Module):
     """Temporal convolutional network: one residual block per entry of ``num_channels``, block i
     dilated by 2**i (1, 2, 4, ...), causal padding so the time length is kept.
 
-    Weight normalization of the original TCN is left out: PyTorch's parametrized modules
-    cannot be pickled, and the built models must be.
+    Each block: two weight-normalized causal convolutions (``2·C_out`` more parameters than
+    plain ones, as in the tutorial's ``TemporalConvNet``) and a 1×1 residual when the channels change.
 
     Parameters
     ----------

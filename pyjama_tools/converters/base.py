@@ -62,6 +62,7 @@ class ConverterOption:
     type : a click type or Python type (``str``, ``int``, ``click.Path(...)``)
     default : the default value
     is_flag : a boolean switch
+    positional : a command-line argument before SRC (``pyjama-convert mirdata NAME DATA_HOME OUT_DIR``)
     """
 
     name: str
@@ -69,6 +70,7 @@ class ConverterOption:
     type: Any = str
     default: Any = None
     is_flag: bool = False
+    positional: bool = False
 
     @property
     def parameter(self) -> str:
@@ -93,6 +95,8 @@ class Converter:
     default_base: ClassVar[str]
     summary: ClassVar[str] = ""
     options: ClassVar[tuple[ConverterOption, ...]] = ()
+    #: how the command line names SRC (``DATA_HOME`` for mirdata)
+    source_name: ClassVar[str] = "SRC"
     #: False for feature-only corpora (no audio store; see :meth:`write_payload`)
     has_audio: ClassVar[bool] = True
     #: mix the audio down to mono (1-D) in the store; a converter may set it per run (e.g. ``--stereo``)
@@ -113,6 +117,11 @@ class Converter:
         if unknown:
             raise MirError(f"converter '{self.name}': unknown option(s) {', '.join(sorted(unknown))}")
         self.options_values = {p: options.get(p, o.default) for p, o in known.items()}
+
+    @classmethod
+    def listing(cls) -> list[str]:
+        """Extra lines for ``pyjama-convert list`` (e.g. the corpora a bridge converter reads)."""
+        return []
 
     def option(self, name: str) -> Any:
         """Value of the converter option ``name`` (parameter name, e.g. ``split_lists``)."""

@@ -1,22 +1,32 @@
-"""JAMS: a folder of ``.jams`` / ``.jamz`` (gzipped) files, each beside its audio (same file stem).
+"""JAMS: a folder of ``.jams`` / ``.jamz`` (gzipped) files, each beside its audio (same file stem) or not.
 
 ``song.jams`` (or ``song.jamz``) goes with ``song.wav`` / ``song.mp3`` / ... in the same folder; the key is
-the audio file's path relative to SRC. Plain ``json`` + ``gzip`` read the files (no dependency on the
+the audio file's path relative to SRC. Where the audio lies elsewhere or is named otherwise (GuitarSet:
+``annotation/<id>.jams`` and ``audio_mono-mic/<id>_mic.wav``), ``--audio-dir DIR`` gives the audio folder
+(``SRC/sub/x.jams`` goes with ``DIR/sub/x<suffix>``; keys are then relative to DIR) and ``--audio-suffix
+SUFFIX`` what follows the JAMS file's stem in the audio file's name (``_mic.wav``; default: any audio
+extension). Plain ``json`` + ``gzip`` read the files (no dependency on the
 ``jams`` package); both data layouts of JAMS are read: a list of observations
 ``[{time, duration, value, confidence}, ...]`` and a dict of arrays ``{time: [...], duration: [...], ...}``.
 
 Fields
 ------
-Each annotation becomes a field named after its namespace. A second annotation of the same namespace in
-a file becomes ``<namespace>_1``, a third ``<namespace>_2``, ... (annotations are never merged: two
-annotators' chords would otherwise overlap in one field). The namespace decides the extent
+Each annotation becomes a field named after its namespace. When a file holds several annotations of one
+namespace whose ``annotation_metadata.data_source`` values are all given and distinct (GuitarSet's six
+strings, ``"0"`` to ``"5"``), each is named ``<namespace>_<data_source>``; otherwise the second becomes
+``<namespace>_1``, the third ``<namespace>_2``, ... (annotations are never merged: two annotators' chords
+would otherwise overlap in one field). The namespace decides the extent
 (:data:`EXTENT_BY_NAME`, :data:`EXTENT_BY_PREFIX`, else segment):
 
-- marker (``beat``, ``onset``, ``beat_position``): ``time`` + ``value`` (+ ``confidence``);
+- marker (``beat``, ``onset``, ``beat_position``): ``time`` + ``value`` (+ ``confidence``); a
+  ``beat_position`` value ``{position, measure, num_beats, beat_units}`` gives its ``position`` (a number:
+  the beat's place in its bar, 1 = downbeat);
 - breakpoint (``pitch_contour``, ``pitch_hz``, ``pitch_midi``): one atom per annotation, ``time`` (N,) (the
   sorted distinct observation times) and ``value`` (V, N), one row per voice; for pitch_contour the value
-  ``{index, frequency, voiced}`` gives the row (contours by ascending ``index``) and its frequency, 0 when
-  unvoiced or when a contour has no observation at that time (the other namespaces have one row); a
+  ``{index, frequency, voiced}`` gives the contour and its frequency, 0 when unvoiced or when no contour
+  of the row has an observation at that time (the other namespaces have one row); contours that follow
+  one another share a row, one that starts while another is still sounding takes a row of its own
+  (GuitarSet numbers each note's contour on a string 0, 1, 2, ...: the string's f0 stays one row); a
   negative pitch_hz (the JAMS mark of an unvoiced frame) gives 0. An observation with a positive
   duration is a note (JAMS's transcription convention, e.g. ``pitch_hz`` notes): it is sampled every
   :data:`NOTE_STEP_SEC` over ``[time, time + duration)`` and ends with a 0 at ``time + duration``;
@@ -40,10 +50,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import click
 import numpy as np
 
 from pyjama_tools.audio_store import AudioSource
-from pyjama_tools.converters.base import Converter, Item, Problem, audio_files, register_converter
+from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
+                                          register_converter)
 from pyjama_tools.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom, breakpoint_atom
 
@@ -207,6 +219,29 @@ class _NoteRows:
         return voice, len(ends) - 1
 
 
+def _contour_rows(points: list[tuple[float, int]]) -> dict[int, int]:
+    """Row of each contour (pitch_contour ``index``) given its points (time, index).
+
+    Contours that follow one another share a row (GuitarSet numbers each note's contour on a string:
+    indices 0, 1, 2, ... one after the other, all one string's f0); a contour that starts before the
+    row's last contour has ended takes the next free row (simultaneous voices of a multi-f0 annotation).
+    """
+    spans: dict[int, list[float]] = {}
+    for time, index in points:
+        span = spans.setdefault(index, [time, time])
+        span[0], span[1] = min(span[0], time), max(span[1], time)
+    ends: list[float] = []
+    rows: dict[int, int] = {}
+    for index, (start, end) in sorted(spans.items(), key=lambda item: (item[1][0], item[0])):
+        row = next((r for r, last in enumerate(ends) if last < start), len(ends))
+        if row < len(ends):
+            ends[row] = end
+        else:
+            ends.append(end)
+        rows[index] = row
+    return rows
+
+
 def _breakpoint_atom(rows: list[dict[str, Any]], namespace: str, where: str) -> dict[str, Any]:
     """The one breakpoint atom of a pitch annotation (points as they are, notes sampled, see the module doc)."""
     observed = []
@@ -219,9 +254,10 @@ def _breakpoint_atom(rows: list[dict[str, Any]], namespace: str, where: str) -> 
     ends: tuple[list, list, list] = ([], [], [])  # written first: a note starting where another ends wins
     times, pitches, voices = [], [], []
     note_rows = _NoteRows()
+    contour_rows = _contour_rows([(time, voice) for time, duration, _, voice in observed if duration <= 0])
     for time, duration, pitch, voice in sorted(observed, key=lambda o: o[0]):
         if duration <= 0:
-            times.append(time), pitches.append(pitch), voices.append((voice, 0))
+            times.append(time), pitches.append(pitch), voices.append((contour_rows[voice], 0))
             continue
         row = note_rows.take(voice, time, time + duration)
         samples = time + NOTE_STEP_SEC * np.arange(max(1, math.ceil(duration / NOTE_STEP_SEC - 1e-9)))
@@ -229,6 +265,21 @@ def _breakpoint_atom(rows: list[dict[str, Any]], namespace: str, where: str) -> 
         times.extend(samples.tolist()), pitches.extend([pitch] * len(samples)), voices.extend([row] * len(samples))
         ends[0].append(round(time + duration, 9)), ends[1].append(0.0), ends[2].append(row)
     return voice_matrix_atom(ends[0] + times, ends[1] + pitches, ends[2] + voices)
+
+
+def _beat_position(value: Any, where: str) -> float:
+    """The ``position`` (number) of a beat_position value."""
+    position = value.get("position") if isinstance(value, dict) else None
+    if not _is_real(position) or not math.isfinite(position):
+        raise JamsFormatError(f"{where}: beat_position value {value!r} has no numeric 'position'")
+    return position
+
+
+def data_source(annotation: Any) -> str:
+    """The ``annotation_metadata.data_source`` of an annotation, stripped ('' when absent)."""
+    metadata = annotation.get("annotation_metadata") if isinstance(annotation, dict) else None
+    source = metadata.get("data_source") if isinstance(metadata, dict) else None
+    return str(source).strip() if source is not None else ""
 
 
 def annotation_atoms(annotation: Any, where: str) -> tuple[str, list[dict[str, Any]]]:
@@ -246,7 +297,10 @@ def annotation_atoms(annotation: Any, where: str) -> tuple[str, list[dict[str, A
         spot = f"{where}, observation {index}"
         time = _check_time(observation, "time", spot) if extent != "global" else None
         duration = _check_time(observation, "duration", spot) if extent == "segment" else None
-        value = _plain_value(observation.get("value"), extent, spot)
+        value = observation.get("value")
+        if namespace == "beat_position":
+            value = _beat_position(value, spot)
+        value = _plain_value(value, extent, spot)
         confidence = _confidence(observation)
         if extent == "global":
             atoms.append(atom(value, confidence=confidence))
@@ -268,11 +322,19 @@ def jams_annotations(data: dict[str, Any]) -> tuple[dict[str, list[dict[str, Any
     fields: dict[str, list[dict[str, Any]]] = {}
     namespaces: dict[str, str] = {}
     counts: dict[str, int] = {}
-    for index, annotation in enumerate(data["annotations"]):
-        namespace, atoms = annotation_atoms(annotation, f"annotation {index}")
+    read = [annotation_atoms(annotation, f"annotation {index}") for index, annotation in enumerate(data["annotations"])]
+    sources: dict[str, list[str]] = {}
+    for (namespace, _), annotation in zip(read, data["annotations"]):
+        sources.setdefault(namespace, []).append(data_source(annotation))
+    by_source = {ns for ns, found in sources.items()
+                 if len(found) > 1 and all(found) and len(set(found)) == len(found)}
+    for (namespace, atoms), annotation in zip(read, data["annotations"]):
         number = counts.get(namespace, 0)
         counts[namespace] = number + 1
-        name = namespace if number == 0 else f"{namespace}_{number}"
+        if namespace in by_source:
+            name = f"{namespace}_{data_source(annotation)}"
+        else:
+            name = namespace if number == 0 else f"{namespace}_{number}"
         fields[name] = atoms
         namespaces[name] = namespace
     metadata = data.get("file_metadata")
@@ -299,7 +361,13 @@ class JamsConverter(Converter):
 
     name = "jams"
     default_base = "jams"
-    summary = "JAMS (.jams/.jamz beside same-name audio) → one field per namespace + title/artist/album/duration"
+    summary = "JAMS (.jams/.jamz beside same-name audio, or --audio-dir) → one field per namespace + title/artist/album/duration"
+    options = (
+        ConverterOption("audio-dir", "folder of the audio when it is not beside the JAMS files (SRC/sub/x.jams ↔ "
+                                     "DIR/sub/x<suffix>; keys relative to DIR)", type=click.Path(path_type=Path)),
+        ConverterOption("audio-suffix", "what follows the JAMS stem in the audio file name, e.g. _mic.wav "
+                                        "[default: any audio extension]"),
+    )
 
     def __init__(self, source, **options: Any):
         super().__init__(source, **options)
@@ -315,8 +383,48 @@ class JamsConverter(Converter):
             pairs.setdefault(path.with_suffix(""), _Pair()).audio.append(path)
         return dict(sorted(pairs.items()))
 
+    @property
+    def audio_root(self) -> Path:
+        """Where the audio lies: ``--audio-dir`` (checked), else SRC."""
+        option = self.option("audio_dir")
+        if option is None:
+            return self.source
+        folder = Path(option).absolute()
+        if not folder.is_dir():
+            raise MirError(f"--audio-dir {option}: no such folder")
+        return folder
+
+    def _pairs_elsewhere(self) -> dict[Path, _Pair]:
+        """Pairs when the audio is in ``--audio-dir`` or named ``<stem><suffix>``: keyed by the JAMS path."""
+        root, suffix = self.audio_root, self.option("audio_suffix")
+        if suffix is not None and (not suffix.strip() or "/" in suffix):
+            raise MirError(f"--audio-suffix {suffix!r}: expected the end of an audio file name, e.g. _mic.wav")
+        pairs: dict[Path, _Pair] = {}
+        claimed: set[Path] = set()
+        for path in sorted(p for p in self.source.rglob("*") if p.is_file() and p.suffix.lower() in JAMS_SUFFIXES):
+            # DIR/sub/x<suffix> for SRC/sub/x.jams, else DIR/x<suffix> (a flat audio folder)
+            audio: list[Path] = []
+            for folder in dict.fromkeys((root / path.parent.relative_to(self.source), root)):
+                endings = [suffix] if suffix is not None else list(AUDIO_SUFFIXES)
+                audio = [folder / f"{path.stem}{e}" for e in endings if (folder / f"{path.stem}{e}").is_file()]
+                if audio:
+                    break
+            pairs[path] = _Pair([path], audio)
+            claimed.update(audio)
+        for audio in audio_files(root, AUDIO_SUFFIXES):
+            if audio not in claimed and (suffix is None or audio.name.endswith(suffix)):
+                pairs[audio] = _Pair([], [audio])
+        return dict(sorted(pairs.items()))
+
     def items(self) -> Iterator[Item | Problem]:
-        for stem, pair in self._pairs().items():
+        elsewhere = self.option("audio_dir") is not None or self.option("audio_suffix") is not None
+        root = self.audio_root
+        pairs = self._pairs_elsewhere() if elsewhere else self._pairs()
+        for stem, pair in pairs.items():
+            stem = stem.with_suffix("") if elsewhere else stem
+            if not pair.jams and elsewhere:
+                yield Problem(str(pair.audio[0]), f"no JAMS file for it in {self.source} (skipped)")
+                continue
             if not pair.jams:
                 yield Problem(str(pair.audio[0]), f"no {stem.name}.jams or .jamz beside it (skipped)")
                 continue
@@ -326,7 +434,9 @@ class JamsConverter(Converter):
                 continue
             jams_path = pair.jams[0]
             if not pair.audio:
-                yield Problem(str(jams_path), f"no audio file {stem.name}.{{wav,flac,mp3,...}} beside it (skipped)")
+                expected = f"{stem.name}{self.option('audio_suffix') or '.{wav,flac,mp3,...}'}"
+                place = "beside it" if root == self.source else f"in {root}"
+                yield Problem(str(jams_path), f"no audio file {expected} {place} (skipped)")
                 continue
             if len(pair.audio) > 1:
                 yield Problem(str(jams_path), f"several audio files match: "
@@ -334,7 +444,7 @@ class JamsConverter(Converter):
                 continue
             audio = pair.audio[0]
             try:
-                self.safe_path(audio)
+                self.safe_path(audio, root)
                 fields, namespaces = jams_annotations(read_jams(jams_path))
             except JamsFormatError as error:
                 yield Problem(str(jams_path), str(error))
@@ -344,7 +454,7 @@ class JamsConverter(Converter):
                 continue
             for name, namespace in namespaces.items():
                 self._namespaces.setdefault(name, namespace)
-            yield Item(self.relative_key(audio), AudioSource(audio), fields)
+            yield Item(self.relative_key(audio, root), AudioSource(audio), fields)
 
     def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
         names: list[str] = []

@@ -1,10 +1,14 @@
-"""MAESTRO: aligned piano audio + MIDI → ``pitchmidi`` notes, ``split``, ``composer``, ``title``.
+"""MAESTRO: aligned piano audio + MIDI → ``pitchmidi`` notes, ``velocity``, ``split``, ``composer``, ``title``, ``year``.
 
-The metadata is ``maestro-v*.json`` (column oriented: ``{"midi_filename": {"0": ...}, ...}``) or
-``maestro-v*.csv`` with the same columns (``canonical_composer``, ``canonical_title``, ``split``,
-``year``, ``midi_filename``, ``audio_filename``, ``duration``); paths are relative to SRC.
+The metadata is ``maestro-v*.json`` or ``maestro-v*.csv`` with the columns ``canonical_composer``,
+``canonical_title``, ``split``, ``year``, ``midi_filename``, ``audio_filename``, ``duration``; paths are
+relative to SRC. Both shapes of the published JSON are read, whatever the version: a list of records
+(``[{"canonical_composer": ..., ...}, ...]``, v2.0.0 as in mirdata's sample) and column oriented
+(``{"midi_filename": {"0": ...}}``, v3.0.0); the CSV beside it has the same columns. The newest version found is used; when its JSON cannot be read and the CSV is
+beside it, the CSV is read instead (the JSON's error is reported).
 Notes are read with pretty_midi: note-on/note-off pairs, the sustain pedal ignored (as in the
-MAESTRO paper's note-level ground truth without pedal extension).
+MAESTRO paper's note-level ground truth without pedal extension). ``velocity`` is one segment per note,
+in the same order and with the same time and duration as ``pitchmidi`` (value: MIDI velocity 1–127).
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ TEXT_FIELDS = {"split": "split", "canonical_composer": "composer", "canonical_ti
 SPLITS = ("train", "validation", "test")
 
 
-def read_midi_notes(path: Path) -> list[dict]:
-    """Segment atoms (value = MIDI pitch, time = onset s, duration s) of every note, sorted by onset.
+def read_midi_notes(path: Path) -> tuple[list[dict], list[dict]]:
+    """Segment atoms of every note, sorted by onset: (pitches, velocities).
+
+    Both lists have one atom per note, in the same order, with time = onset (s) and duration (s);
+    the value is the MIDI pitch in the first, the MIDI velocity (1–127) in the second.
 
     Raises
     ------
@@ -45,7 +52,9 @@ def read_midi_notes(path: Path) -> list[dict]:
         raise MirError(f"{path}: not a readable MIDI file ({str(error).strip() or type(error).__name__})") from None
     notes = sorted((n for inst in midi.instruments if not inst.is_drum for n in inst.notes),
                    key=lambda n: (n.start, n.pitch))
-    return [atom(int(n.pitch), time=float(n.start), duration=float(max(n.end - n.start, 0.0))) for n in notes]
+    spans = [(float(n.start), float(max(n.end - n.start, 0.0))) for n in notes]
+    return ([atom(int(n.pitch), time=t, duration=d) for n, (t, d) in zip(notes, spans)],
+            [atom(int(n.velocity), time=t, duration=d) for n, (t, d) in zip(notes, spans)])
 
 
 def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
@@ -62,11 +71,18 @@ def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
         except json.JSONDecodeError as error:
             raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: "
                            f"{error.msg}") from None
-        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-            raise MirError(f"{path}: expected a column-oriented object {{column: {{row: value}}}}")
-        columns = list(data)
-        rows_ids = list(data.get(REQUIRED_COLUMNS[0], {}))
-        rows = [(f"{path} row {row}", {c: data[c].get(row) for c in columns}) for row in rows_ids]
+        if isinstance(data, list):  # v2.0.0: one record per performance
+            if not all(isinstance(record, dict) for record in data):
+                raise MirError(f"{path}: expected a list of records [{{column: value}}, ...]")
+            columns = list(dict.fromkeys(c for record in data for c in record))
+            rows = [(f"{path} row {index}", record) for index, record in enumerate(data)]
+        elif isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):  # v3.0.0
+            columns = list(data)
+            rows_ids = list(data.get(REQUIRED_COLUMNS[0], {}))
+            rows = [(f"{path} row {row}", {c: data[c].get(row) for c in columns}) for row in rows_ids]
+        else:
+            raise MirError(f"{path}: expected a list of records [{{column: value}}, ...] (v2) "
+                           f"or a column-oriented object {{column: {{row: value}}}} (v3)")
     else:
         table = list(csv.reader(read_text_lines(path)))
         if not table:
@@ -92,21 +108,36 @@ class MaestroConverter(Converter):
 
     name = "maestro"
     default_base = "maestro"
-    summary = "MAESTRO (metadata JSON/CSV + .midi + .wav) → pitchmidi notes, split, composer, title"
-    options = (ConverterOption("metadata", "the metadata JSON or CSV [default: SRC/maestro-v*.json, else .csv]",
+    summary = "MAESTRO v1/v2/v3 (metadata JSON/CSV + .midi + .wav) → pitchmidi, velocity, split, composer, title, year"
+    options = (ConverterOption("metadata", "the metadata JSON or CSV [default: the newest SRC/maestro-v*.json, else its .csv]",
                                type=click.Path(path_type=Path)),)
 
-    def _metadata_path(self) -> Path:
+    def _metadata_paths(self) -> list[Path]:
+        """Metadata files to try, in order: ``--metadata``, else the newest version's JSON, then its CSV."""
         option = self.option("metadata")
         if option is not None:
             if not Path(option).is_file():
                 raise MirError(f"{option}: no such metadata file")
-            return Path(option)
-        for pattern in ("maestro-v*.json", "maestro-v*.csv"):
-            found = sorted(self.source.glob(pattern))
-            if found:
-                return found[-1]
-        raise MirError(f"{self.source}: no maestro-v*.json or maestro-v*.csv metadata file")
+            return [Path(option)]
+        found = sorted(self.source.glob("maestro-v*.json")) + sorted(self.source.glob("maestro-v*.csv"))
+        if not found:
+            raise MirError(f"{self.source}: no maestro-v*.json or maestro-v*.csv metadata file")
+        newest = max(p.stem for p in found)  # maestro-v3.0.0 > maestro-v2.0.0
+        return [p for p in found if p.stem == newest]
+
+    def _read_metadata(self) -> tuple[Path, list[tuple[str, dict[str, Any]]], list[Problem]]:
+        """(file read, its rows, problems of the files tried before it); the first readable file wins."""
+        paths = self._metadata_paths()
+        problems: list[Problem] = []
+        for index, path in enumerate(paths):
+            try:
+                return path, read_metadata(path), problems
+            except MirError as error:
+                if index == len(paths) - 1:
+                    raise
+                problems.append(Problem(str(path), f"{str(error).split(': ', 1)[-1]}; "
+                                                   f"read {paths[index + 1].name} instead"))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _path(self, value: Any, column: str) -> tuple[str, Path]:
         """(key, resolved path) of a metadata path cell; MirError when it is not a relative path inside SRC."""
@@ -116,9 +147,10 @@ class MaestroConverter(Converter):
         return key, self.safe_path(value.strip())
 
     def items(self) -> Iterator[Item | Problem]:
-        path = self._metadata_path()
+        path, rows, problems = self._read_metadata()
+        yield from problems
         annotated: set[Path] = set()  # as the folder walk below spells them (not resolved)
-        for where, row in read_metadata(path):
+        for where, row in rows:
             if "__error__" in row:
                 yield Problem(where, row["__error__"])
                 continue
@@ -137,15 +169,22 @@ class MaestroConverter(Converter):
                 yield Problem(where, f"audio without annotation: {row['midi_filename']} not found")
                 continue
             try:
-                notes = read_midi_notes(midi)
+                notes, velocities = read_midi_notes(midi)
             except MirError as error:
                 yield Problem(where, str(error))
                 continue
-            annotations: dict[str, list] = {"pitchmidi": notes}
+            annotations: dict[str, list] = {"pitchmidi": notes, "velocity": velocities}
             for column, field_name in TEXT_FIELDS.items():
                 value = row.get(column)
                 if value not in (None, ""):
                     annotations[field_name] = [atom(str(value))]
+            year = row.get("year")
+            if year not in (None, ""):
+                try:
+                    annotations["year"] = [atom(int(str(year).strip()))]
+                except ValueError:
+                    yield Problem(where, f"year {year!r} is not a whole number")
+                    continue
             if annotations.get("split") and annotations["split"][0]["value"] not in SPLITS:
                 yield Problem(where, f"split {annotations['split'][0]['value']!r} not one of {', '.join(SPLITS)}")
                 continue
@@ -155,10 +194,13 @@ class MaestroConverter(Converter):
                 yield Problem(str(audio), f"audio without annotation: not listed in {path.name}")
 
     def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
-        definitions = {"pitchmidi": FieldDefinition("segment", "numeric", "free")}
+        definitions = {"pitchmidi": FieldDefinition("segment", "numeric", "free"),
+                       "velocity": FieldDefinition("segment", "numeric", "free")}
         if any("split" in i.annotations for i in items):
             definitions["split"] = FieldDefinition("global", "text", "value_in_dictionary", list(SPLITS))
         for field_name in ("composer", "title"):
             if any(field_name in i.annotations for i in items):
                 definitions[field_name] = FieldDefinition("global", "text", "free")
+        if any("year" in i.annotations for i in items):
+            definitions["year"] = FieldDefinition("global", "numeric", "free")
         return definitions

@@ -5,6 +5,10 @@ Layouts read (both may sit in the same SRC)::
     {train,test}/<Artist - Title>.stem.mp4            5 AAC streams: mixture, drums, bass, other, vocals
     {train,test}/<Artist - Title>/{mixture,drums,bass,other,vocals}.wav      (MUSDB18-HQ)
 
+SRC may be the folder holding ``train/`` and ``test/``, one of them (``.../musdb18/train``), or a folder
+up to :data:`SEARCH_DEPTH` levels above them (the unzipped release ``musdb18/``, ``musdb18hq/``,
+``MUSDB18-7/``, or a folder holding several releases): the ``train``/``test`` folders nearest to SRC are read.
+
 Keys are the same for both layouts: ``<split>+++<track>+++<stem>`` (e.g.
 ``train+++Music Delta - 80s Rock+++mixture``; no file suffix, since one .stem.mp4 holds all five),
 so models and splits carry over between the compressed and the HQ release.
@@ -28,6 +32,8 @@ from pyjama_tools.pyjama import FieldDefinition, atom
 STEMS = ("mixture", "drums", "bass", "other", "vocals")
 SPLITS = ("train", "test")
 STEM_SUFFIX = ".stem.mp4"
+#: how many folder levels below SRC the train/test folders are looked for
+SEARCH_DEPTH = 3
 
 
 def count_audio_streams(path: Path) -> int:
@@ -90,13 +96,25 @@ class Musdb18Converter(Converter):
                 continue
             yield Item(self._key(split, track, stem), AudioSource(path), self._annotations(split, track, stem))
 
+    def split_folders(self) -> list[tuple[str, Path]]:
+        """(split, folder) of every ``train``/``test`` folder read: SRC itself when it is one, else the
+        nearest ones below SRC (breadth first, at most :data:`SEARCH_DEPTH` levels down)."""
+        if self.source.name in SPLITS:
+            return [(self.source.name, self.source)]
+        level = [self.source]
+        for _ in range(SEARCH_DEPTH):
+            found = [(folder.name, folder) for parent in level for folder in sorted(parent.iterdir())
+                     if folder.name in SPLITS and folder.is_dir()]
+            if found:  # train before test (then by path)
+                return sorted(found, key=lambda f: (SPLITS.index(f[0]), f[1]))
+            level = [folder for parent in level for folder in sorted(parent.iterdir())
+                     if folder.is_dir() and not folder.name.startswith(".")]
+        raise MirError(f"{self.source}: no 'train' or 'test' folder in it or up to {SEARCH_DEPTH} levels "
+                       f"below (expected train/*.stem.mp4 or train/<track>/mixture.wav)")
+
     def items(self) -> Iterator[Item | Problem]:
-        splits = [s for s in SPLITS if (self.source / s).is_dir()]
-        if not splits:
-            raise MirError(f"{self.source}: no 'train' or 'test' folder (expected SRC/train/*.stem.mp4 "
-                           f"or SRC/train/<track>/mixture.wav)")
-        for split in splits:
-            for path in sorted((self.source / split).iterdir()):
+        for split, folder in self.split_folders():
+            for path in sorted(folder.iterdir()):
                 if path.is_file() and path.name.lower().endswith(STEM_SUFFIX):
                     yield from self._stem_mp4(split, path)
                 elif path.is_dir():
