@@ -18,7 +18,7 @@ from typing import Any
 
 from pyjama_tools import pyjama
 from pyjama_tools.atomic import atomic_group, finish_swap, write_text_atomic
-from pyjama_tools.audio_store import DEFAULT_SAMPLE_RATE, AudioStore, write_audio_store
+from pyjama_tools.audio_store import DEFAULT_SAMPLE_RATE, AudioStore, check_sample_rate, write_audio_store
 from pyjama_tools.converters import get_converter_class
 from pyjama_tools.converters.base import Item, Problem
 from pyjama_tools.errors import MirError
@@ -64,11 +64,16 @@ def output_paths(out_dir: Path, base: str, payload_name: str) -> tuple[Path, Pat
     return out_dir / f"{base}.pyjama", out_dir / payload_name, out_dir / f"{base}_report.tsv"
 
 
+def _report_cell(text: str) -> str:
+    """One TSV cell: no TAB or newline, and UTF-8 (a surrogate from an undecodable file name as ``\\xNN``)."""
+    text = text.replace("\t", " ").replace("\n", " ")
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _write_report(path: Path, problems: list[Problem]) -> None:
     lines = ["where\tproblem"]
     for problem in problems:
-        where = problem.where.replace("\t", " ").replace("\n", " ")
-        lines.append(f"{where}\t{problem.message.replace(chr(9), ' ').replace(chr(10), ' ')}")
+        lines.append(f"{_report_cell(problem.where)}\t{_report_cell(problem.message)}")
     write_text_atomic("\n".join(lines) + "\n", path)
 
 
@@ -131,6 +136,8 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
         Missing corpus, existing output without ``overwrite``, a bad input with ``strict``,
         nothing to convert, or an output that fails validation.
     """
+    if sample_rate is not None:
+        check_sample_rate(sample_rate)
     converter = get_converter_class(corpus)(source, **options)
     out_dir = Path(out_dir)
     base = check_base_name(name or converter.default_base)

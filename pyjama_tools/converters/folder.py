@@ -9,14 +9,15 @@ the labels file and a label naming a missing file are both reported.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Iterator
 
 import click
 
 from pyjama_tools.audio_store import AudioSource
-from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
-                                          read_text_lines, register_converter)
+from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files, broken_links,
+                                          printable, read_text_lines, register_converter)
 from pyjama_tools.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
@@ -104,12 +105,15 @@ class FolderConverter(Converter):
         field_name = self.option("field")
         if not field_name or field_name == "filepath":
             raise MirError(f"--field {field_name!r}: not allowed as a label field name")
+        for link in broken_links(self.source):
+            yield Problem(printable(link), f"broken symbolic link (its target {printable(os.readlink(link))} "
+                                           "does not exist)")
         files: dict[Path, Path] = {}  # resolved → as found
         for path in audio_files(self.source):
             try:
                 files[self.safe_path(path)] = path
             except MirError as error:
-                yield Problem(str(path), str(error).split(": ", 1)[-1])
+                yield Problem(printable(path), str(error).split(": ", 1)[-1])
         if self.option("labels") is None:
             for path in files.values():
                 relative = path.relative_to(self.source)
