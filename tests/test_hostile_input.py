@@ -152,3 +152,17 @@ def test_patch_dataset_refuses_one_string_for_its_key_list(tmp_path: Path) -> No
     with pytest.raises(Exception, match=r"duplicate keys given \('genre0\+\+\+clip 00\.wav' more than once\)"):
         PatchDataset(cache, [key, key], None, patch_length=8, patch_hop=8)
     assert len(PatchDataset(cache, [key], None, patch_length=8, patch_hop=8)) > 0
+
+
+# ----------------------------------------------------------------------------- mirmodels summary
+
+
+def test_summary_of_a_huge_input_shape_is_one_line() -> None:
+    from mirmodels.cli import main as mirmodels_main
+
+    from conftest import fixture_path
+
+    config = fixture_path("tutorial", "config_bittner.yaml")
+    result = CliRunner().invoke(mirmodels_main, ["summary", str(config), "--input-shape", "6,100000,100000"])
+    assert one_line_error(result) == ("error: --input-shape '6,100000,100000': 60,000,000,000 values per example "
+                                      "(223.5 GiB as float32); at most 134,217,728")
