@@ -73,7 +73,8 @@ def finish_swap(paths: Sequence[str | os.PathLike]) -> bool:
     """Complete a group swap that a killed process left half done (see :func:`atomic_group`).
 
     Safe to call at any time from the group's writer (holding its lock): when no swap record
-    exists it only removes staged files left by a killed run, which were never complete.
+    exists it only removes staged files (and their ``.partial`` files) left by a killed run,
+    which were never complete.
 
     Returns
     -------
@@ -89,8 +90,9 @@ def finish_swap(paths: Sequence[str | os.PathLike]) -> bool:
             moves = None  # a record is written atomically, so this cannot happen; drop it
     if moves is not None:
         _apply_swap(moves)
-    for path in paths:
+    for path in paths:  # a staged file, or one a killed run was still writing, is never complete
         staging_path(path).unlink(missing_ok=True)
+        partial_path(staging_path(path)).unlink(missing_ok=True)
     record.unlink(missing_ok=True)
     return moves is not None
 

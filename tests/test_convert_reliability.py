@@ -21,7 +21,7 @@ import soundfile
 from click.testing import CliRunner
 
 from pyjama_tools import pyjama
-from pyjama_tools.atomic import atomic_group, finish_swap, staging_path, swap_record_path
+from pyjama_tools.atomic import atomic_group, finish_swap, partial_path, staging_path, swap_record_path
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
 from pyjama_tools.locking import output_lock
@@ -166,7 +166,7 @@ main()
 
 
 @pytest.mark.slow
-def test_kills_at_random_moments_leave_the_old_or_the_new_pair(tmp_path: Path, old_pair: Path) -> None:
+def test_kills_and_ctrl_c_at_random_moments_leave_the_old_or_the_new_pair(tmp_path: Path, old_pair: Path) -> None:
     old_keys = pair_keys(old_pair)
     corpus = make_folder_corpus(tmp_path / "big", labels=("a", "b", "c"), per_label=10, seconds=0.5, prefix="k")
     new_keys = sorted(f"{label}+++k{i:02d}.wav" for label in ("a", "b", "c") for i in range(10))
@@ -176,14 +176,29 @@ def test_kills_at_random_moments_leave_the_old_or_the_new_pair(tmp_path: Path, o
     group = [old_pair / "folder_report.tsv", old_pair / "folder_audio.hdf5", old_pair / "folder.pyjama"]
     rng = random.Random(3)
     killed_while_writing = 0
-    for attempt in range(12):
+    for attempt in range(9):  # SIGKILL twice, then SIGINT, and again
         process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    start_new_session=True)
-        time.sleep(rng.uniform(0.5, 3.5))
+        writing = partial_path(staging_path(old_pair / "folder_audio.hdf5"))
+        deadline = time.monotonic() + 60
+        while not writing.exists() and process.poll() is None:  # the new audio store is being written
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 2.0))  # writing 30 files takes about 1.5 s, then the swap
         if process.poll() is not None:  # finished before the kill: the new pair is complete
             _, err = process.communicate()
             assert process.returncode == 0, err
             assert pair_keys(old_pair) == (new_keys, new_keys)
+            continue
+        if attempt % 3 == 2:  # Ctrl-C: one line, exit 130, the staged files removed
+            os.killpg(process.pid, signal.SIGINT)
+            _, err = process.communicate()
+            if process.returncode == 0:  # it finished as the signal came
+                assert pair_keys(old_pair) == (new_keys, new_keys)
+                continue
+            assert (process.returncode, err) == (130, b"error: interrupted\n")
+            assert not [p for p in old_pair.iterdir() if ".new" in p.name or ".swap" in p.name]
+            assert pair_keys(old_pair) in (old_keys, (new_keys, new_keys))
             continue
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
