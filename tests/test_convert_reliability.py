@@ -209,3 +209,27 @@ def test_kills_and_ctrl_c_at_random_moments_leave_the_old_or_the_new_pair(tmp_pa
     assert subprocess.run(args, env=env, capture_output=True).returncode == 0
     assert pair_keys(old_pair) == (new_keys, new_keys)
     assert sorted(snapshot(old_pair)) == ["folder.pyjama", "folder_audio.hdf5"]
+
+
+def test_an_interrupted_synth_overwrite_keeps_the_old_pair(tmp_path: Path, monkeypatch) -> None:
+    from pyjama_tools import synth
+
+    out = tmp_path / "synth"
+    synth.generate(out, synth.SynthParams(files=2, seconds_per_file=2))
+    before = snapshot(out)
+    real_render = synth._render_file
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(synth, "_render_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        synth.generate(out, synth.SynthParams(files=3, seconds_per_file=2, seed=1), overwrite=True)
+    assert snapshot(out) == before  # was: the old .pyjama deleted first, the old audio orphaned
+    with output_lock(out / "synth.pyjama", "pyjama-convert"):
+        with pytest.raises(Exception, match="another pyjama-convert synth is writing it"):
+            synth.generate(out, synth.SynthParams(files=2, seconds_per_file=2), overwrite=True)
