@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from pyjama_tools.locking import lock_path
 from test_cache import assert_same_cache
 from test_cache_resume import cli, corpus, finish, shards  # noqa: F401  (corpus is a fixture)
+
+from pyjama_tools.locking import lock_path
 
 
 def children(pid: int) -> list[int]:
@@ -51,7 +51,7 @@ def wait_for_shards(process, out: Path, count: int) -> None:
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 
 
-def test_kill_9_of_the_parent_ends_its_pool_workers(tmp_path: Path, corpus) -> None:
+def test_kill_9_of_the_parent_ends_its_pool_workers(tmp_path: Path, corpus) -> None:  # noqa: F811
     store, _ = corpus
     out = tmp_path / "killed.hdf5"
     process = cli(tmp_path, "cache", str(store), str(out), "--feature", "slowlms", "--quiet", "--jobs", "2")
@@ -69,7 +69,7 @@ def test_kill_9_of_the_parent_ends_its_pool_workers(tmp_path: Path, corpus) -> N
     assert left == [], "pool workers outlived their killed parent"
 
 
-def test_ctrl_c_at_random_moments_is_one_line(tmp_path: Path, corpus) -> None:
+def test_ctrl_c_at_random_moments_is_one_line(tmp_path: Path, corpus) -> None:  # noqa: F811
     """From the moment the build holds its output (workers starting, warming up, computing)."""
     store, _ = corpus
     out = tmp_path / "interrupted.hdf5"
@@ -83,13 +83,13 @@ def test_ctrl_c_at_random_moments_is_one_line(tmp_path: Path, corpus) -> None:
             time.sleep(0.005)
         time.sleep(rng.uniform(0.0, 1.5))
         os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C signals the whole process group
-        code, text, err = finish(process, timeout=60)
+        code, _, err = finish(process, timeout=60)
         assert (code, err) == (130, "error: interrupted\n")  # no worker's KeyboardInterrupt traceback
         assert not out.exists()  # resuming from the journal is tested in test_cache_resume
         lock_path(out).unlink()
 
 
-def test_ctrl_c_as_the_command_ends_is_no_traceback_and_not_exit_0(tmp_path: Path, corpus) -> None:
+def test_ctrl_c_as_the_command_ends_is_no_traceback_and_not_exit_0(tmp_path: Path, corpus) -> None:  # noqa: F811
     store, reference = corpus
     out = tmp_path / "ending.hdf5"
     process = cli(tmp_path, "cache", str(store), str(out), "--feature", "slowlms", "--quiet", "--jobs", "2")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+from test_cache import assert_same_cache, make_store
 
 from mirfeat.cache import build_cache
 from mirfeat.cache_journal import Journal, journal_dir
@@ -26,7 +27,6 @@ from mirfeat.features.lms import LMS
 from mirfeat.show import cache_info
 from pyjama_tools.errors import MirError
 from pyjama_tools.locking import BusyError
-from test_cache import assert_same_cache, make_store
 
 SLOW_FEATURE = '''
 import time

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from pyjama_tools import pyjama
 from pyjama_tools.atomic import atomic_group, finish_swap, partial_path, staging_path, swap_record_path
@@ -53,7 +53,7 @@ def pair_keys(out: Path, base: str = "folder") -> tuple[list[str], list[str]]:
         return sorted(doc.keys()), sorted(store.keys())
 
 
-def invoke(*args) -> "CliRunner":
+def invoke(*args) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args])
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 from click.testing import CliRunner
+from test_cache import make_store
 
 from mirfeat.cache import build_cache
 from mirfeat.cache_format import FeatureCache
@@ -23,7 +24,6 @@ from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main as convert_main
 from pyjama_tools.errors import ParameterError
-from test_cache import make_store
 
 
 def one_line_error(result) -> str:
@@ -158,9 +158,9 @@ def test_patch_dataset_refuses_one_string_for_its_key_list(tmp_path: Path) -> No
 
 
 def test_summary_of_a_huge_input_shape_is_one_line() -> None:
-    from mirmodels.cli import main as mirmodels_main
-
     from conftest import fixture_path
+
+    from mirmodels.cli import main as mirmodels_main
 
     config = fixture_path("tutorial", "config_bittner.yaml")
     result = CliRunner().invoke(mirmodels_main, ["summary", str(config), "--input-shape", "6,100000,100000"])

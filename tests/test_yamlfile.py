@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from pyjama_tools import yamlfile
-
 from pyjama_tools.errors import MirError
 from pyjama_tools.yamlfile import read_yaml
 
