@@ -652,7 +652,9 @@ def yaml_value(raw: str) -> Any:
     """A command-line value read as YAML (``0.01`` → float, ``[1, 2]`` → list); text that is not
     valid YAML (``[``) is kept as it is, for the validation that follows to name."""
     try:
-        return yaml.safe_load(raw) if raw.strip() else None
+        return yaml_file.loads(raw) if raw.strip() else None
+    except yaml_file.RefusedYAML as problem:  # a duplicate key, too deep, an alias bomb: never kept as text
+        raise ConfigError(f"value refused{yaml_file.describe(problem)}") from None
     except yaml.YAMLError:
         return raw
 
@@ -663,7 +665,10 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     parts = [p.strip() for p in key.split(".")]
     if not sep or not key.strip() or any(not p for p in parts):
         raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.01")
-    return parts, yaml_value(raw)
+    try:
+        return parts, yaml_value(raw)
+    except ConfigError as error:
+        raise ConfigError(f"--set {key.strip()}: {error}") from None
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

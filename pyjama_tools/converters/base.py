@@ -156,6 +156,8 @@ class Converter:
         MirError
             When the path, or a symlink on it, leads outside the root (e.g. ``..`` or an absolute path).
         """
+        if not is_utf8(str(path)):  # keys and the .pyjama are UTF-8 text: such a name cannot be one
+            raise MirError(f"{printable(path)}: file name is not UTF-8 text (rename the file)")
         root = Path(root or self.source).resolve()
         candidate = Path(path) if Path(path).is_absolute() else root / path
         resolved = candidate.resolve()
@@ -187,6 +189,29 @@ def audio_files(root: Path, suffixes: Iterable[str] = (".wav", ".flac", ".ogg", 
     """Every audio file under ``root`` (recursive, sorted, case-insensitive suffix match)."""
     wanted = {s.lower() for s in suffixes}
     return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+
+
+def broken_links(root: Path, suffixes: Iterable[str] = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")) -> list[Path]:
+    """Every symbolic link under ``root`` with an audio suffix whose target does not exist (sorted).
+
+    :func:`audio_files` leaves them out (they are not files); a converter reports them.
+    """
+    wanted = {s.lower() for s in suffixes}
+    return sorted(p for p in Path(root).rglob("*") if p.is_symlink() and not p.exists() and p.suffix.lower() in wanted)
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` is valid UTF-8 text (a file name with undecodable bytes holds surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: str | os.PathLike) -> str:
+    """``path`` as UTF-8 text, undecodable bytes written ``\\xNN`` (for messages and the report)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def read_text_lines(path: Path) -> list[str]:
