@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,11 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
     out_dir = Path(out_dir)
     base = check_base_name(name or converter.default_base)
     pyjama_path, payload_path, report_path = output_paths(out_dir, base, converter.payload_name(base))
-    group = [report_path, payload_path, pyjama_path]  # the .pyjama last: its presence marks a complete pair
+    extras = [out_dir / name for name in converter.extra_payload_names(base)]
+    payloads = [*extras, payload_path]
+    group = [report_path, *payloads, pyjama_path]  # the .pyjama last: its presence marks a complete pair
     if not overwrite:
-        _refuse_existing(pyjama_path, payload_path)
+        _refuse_existing(pyjama_path, payloads)
     items, problems = collect_items(converter, strict)  # reads the corpus only
     if not items:
         detail = f" ({problems[0]})" if problems else ""
@@ -153,10 +156,11 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
     with output_lock(pyjama_path, "pyjama-convert"):
         finish_swap(group)  # a run killed while its pair swapped: complete that swap first
         if not overwrite:
-            _refuse_existing(pyjama_path, payload_path)
+            _refuse_existing(pyjama_path, payloads)
         # the new pair is written under staging names; the old pair stays until it is complete
-        with atomic_group(group) as (report_tmp, payload_tmp, pyjama_tmp):
-            items = _write_payload(converter, items, problems, payload_tmp, sample_rate, jobs, strict, quiet)
+        with atomic_group(group) as (report_tmp, *extra_tmps, payload_tmp, pyjama_tmp):
+            items = _write_payload(converter, items, problems, payload_tmp, sample_rate, jobs, strict, quiet,
+                                   extra_tmps)
             doc = build_document(items, converter.definitions(items))
             with AudioStore(payload_tmp) as store:
                 stored = set(store.file.keys())
@@ -170,17 +174,18 @@ def convert(corpus: str, source: str | os.PathLike, out_dir: str | os.PathLike, 
     return ConversionReport(pyjama_path, payload_path, report_path if problems else None, len(items), problems)
 
 
-def _refuse_existing(pyjama_path: Path, payload_path: Path) -> None:
-    """Raise when the pair (or an orphan payload) exists and ``--overwrite`` was not given."""
+def _refuse_existing(pyjama_path: Path, payload_paths: Sequence[Path]) -> None:
+    """Raise when the pair (or an orphan payload file) exists and ``--overwrite`` was not given."""
     if pyjama_path.exists():
         raise MirError(f"{pyjama_path}: already exists (use --overwrite to replace it)")
-    if payload_path.exists():
-        raise MirError(f"{payload_path}: already exists without its {pyjama_path.name} (an interrupted "
-                       "conversion?); use --overwrite to replace it")
+    for payload_path in payload_paths:
+        if payload_path.exists():
+            raise MirError(f"{payload_path}: already exists without its {pyjama_path.name} (an interrupted "
+                           "conversion?); use --overwrite to replace it")
 
 
 def _write_payload(converter, items: list[Item], problems: list[Problem], path: Path, sample_rate: int | None,
-                   jobs: int, strict: bool, quiet: bool) -> list[Item]:
+                   jobs: int, strict: bool, quiet: bool, extra_paths: Sequence[Path] = ()) -> list[Item]:
     """Write the audio store (or a feature-only corpus's payload) to ``path``; the items stored.
 
     Decoding problems are added to ``problems``; with ``strict`` the first one is raised.
@@ -191,7 +196,7 @@ def _write_payload(converter, items: list[Item], problems: list[Problem], path: 
                                      strict=strict)
         decode_problems = [Problem(f.key, f.message) for f in failures]
     else:
-        decode_problems = converter.write_payload(items, path, jobs, progress=not quiet)
+        decode_problems = converter.write_payload(items, path, jobs, progress=not quiet, extra_paths=extra_paths)
     if decode_problems and strict:
         raise MirError(str(decode_problems[0]))
     problems.extend(decode_problems)

@@ -14,6 +14,7 @@ import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, ClassVar, Iterable, Iterator
 
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
@@ -135,9 +136,16 @@ class Converter:
         """Field definitions of the document, given all the items kept (e.g. to build dictionaries)."""
         raise NotImplementedError
 
-    def write_payload(self, items: list[Item], path: Path, jobs: int, progress: bool) -> list[Problem]:
-        """Feature-only corpora write their payload file here instead of an audio store."""
+    def write_payload(self, items: list[Item], path: Path, jobs: int, progress: bool,
+                      extra_paths: Sequence[Path] = ()) -> list[Problem]:
+        """Feature-only corpora write their payload file here instead of an audio store, and each
+        file of :meth:`extra_payload_names` to the matching path of ``extra_paths`` (staged names)."""
         raise NotImplementedError
+
+    def extra_payload_names(self, base: str) -> list[str]:
+        """File names of further payload files written beside the payload (none by default); they
+        are replaced together with the pair."""
+        return []
 
     def payload_name(self, base: str) -> str:
         """File name of the payload (audio store by default)."""
