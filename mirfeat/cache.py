@@ -34,7 +34,7 @@ from typing import Any, Iterable
 import h5py
 
 import mirfeat
-from mirfeat.cache_backends import BACKENDS, get_backend, prestart, worker_died
+from mirfeat.cache_backends import BACKENDS, get_backend, prestart, stop_workers, worker_died
 from mirfeat.cache_format import (
     COMPRESSIONS,
     DTYPES,
@@ -405,7 +405,9 @@ def build_cache(audio_path: str | os.PathLike, out_path: str | os.PathLike, feat
             _write_root_attrs(out, manifest, sorted(skipped.items()))
         os.replace(journal.assembled, out_path)
         journal.remove()
-    except BaseException:
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt):
+            stop_workers()  # else the exit waits for every queued file
         journal.assembled.unlink(missing_ok=True)  # rebuilt from the shards on the next run anyway
         if not journal.exists():
             journal.remove()  # failed before any work: leave no journal behind

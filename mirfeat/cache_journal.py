@@ -11,21 +11,22 @@ therefore loses at most the keys being computed, and the rerun recomputes only t
 Folder ``.<OUT name>.partial/`` beside the output::
 
     manifest.json          what is being built (feature, params, hash, dtype, source); atomic
-    lock                   flock-ed by the running build (released by the kernel on kill -9)
     shards/<id>.npz        value, time_sec, [frequency_hz], key        one per finished key
     shards/<id>.skip.json  {"key", "message"}                          one per bad-audio key
     assembled.hdf5         the cache being assembled (never trusted after a crash: rebuilt)
 
-``<id>`` is a hash of the key, so keys with any characters map to safe file names.
+``<id>`` is a hash of the key, so keys with any characters map to safe file names.  The running
+build holds the output's lock (:func:`pyjama_tools.locking.output_lock`, ``.<OUT name>.lock``
+beside it; released by the kernel on ``kill -9``), so a second build of the same output is refused.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,11 @@ from typing import Any
 import numpy as np
 
 from pyjama_tools.atomic import partial_path
-from pyjama_tools.errors import MirError
+from pyjama_tools.locking import output_lock
 
 MANIFEST = "manifest.json"
 SHARDS = "shards"
 ASSEMBLED = "assembled.hdf5"
-LOCK = "lock"
 
 
 def journal_dir(out_path: str | os.PathLike) -> Path:
@@ -140,15 +140,16 @@ class Journal:
         _atomic_write_bytes(self.root / MANIFEST, lambda handle: handle.write(payload))
 
     def lock(self) -> None:
-        """Take the journal's exclusive lock; another live build of the same output is an error."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.root / LOCK, "a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            raise MirError(f"{self.out_path}: another 'mirfeat cache' run is writing it (lock {self.root / LOCK})") from None
-        self._lock_handle = handle
+        """Take the output's exclusive lock; another live build of the same output is an error.
+
+        Raises
+        ------
+        pyjama_tools.locking.BusyError
+            ``"OUT: another mirfeat cache is writing it (lock ...)"``.
+        """
+        held = ExitStack()
+        held.enter_context(output_lock(self.out_path, "mirfeat cache"))
+        self._lock_handle = held
 
     def unlock(self) -> None:
         """Release the lock (also released by the kernel if the process dies)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +115,32 @@ def limit_worker_threads() -> None:
     _THREADS_LIMITED = True
 
 
+#: how often a pool worker checks that the process that started it is alive, in seconds
+PARENT_POLL_S = 0.5
+_WATCHING: int | None = None  # the pid whose parent is being watched
+
+
+def exit_with_parent() -> None:
+    """In a pool worker: exit as soon as the process that started it is gone (once per process).
+
+    A parent killed with ``kill -9`` cannot shut its pool down; loky's idle workers (hundreds of
+    MB each) then lived on for more than a minute.  A daemon thread polls the parent pid every
+    :data:`PARENT_POLL_S` seconds and ends the worker when the worker has been re-parented.
+    """
+    global _WATCHING
+    if _WATCHING == os.getpid():
+        return
+    _WATCHING = os.getpid()
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def compute_key(job: KeyJob) -> KeyResult:
     """Compute one key and write its shard; bad audio is recorded as skipped.
 
@@ -159,7 +187,8 @@ def _compute_torch(job: KeyJob, audio: np.ndarray, rate: int):
 
 
 def compute_key_in_worker(job: KeyJob) -> KeyResult:
-    """:func:`compute_key` in a pool worker: first pins the worker to one thread."""
+    """:func:`compute_key` in a pool worker: first pins the worker to one thread, ends it with its parent."""
+    exit_with_parent()
     limit_worker_threads()
     return compute_key(job)
 
@@ -188,6 +217,7 @@ def warm_up(feature: Feature, rates: tuple[int, ...]) -> dict[int, str]:
     dict
         rate → error message, for the rates the parameters cannot handle.
     """
+    exit_with_parent()
     limit_worker_threads()
     problems = check_rates(feature, rates)
     valid = [rate for rate in rates if rate not in problems]

@@ -37,6 +37,7 @@ def cache_command(audio: Path, out: Path, feature_name: str | None, params: tupl
                   device: str | None, keys: tuple[str, ...], overwrite: bool, strict: bool, quiet: bool) -> None:
     """Compute a feature for every file of AUDIO (an audio HDF5) into the cache OUT (resumable)."""
     from mirfeat.cache import build_cache, load_feature_config
+    from mirfeat.cache_backends import stop_workers
     from pyjama_tools.errors import MirError
 
     name, values = (None, {}) if config is None else load_feature_config(config)
@@ -47,6 +48,7 @@ def cache_command(audio: Path, out: Path, feature_name: str | None, params: tupl
     report = build_cache(audio, out, name, values, jobs=jobs, dtype=dtype, backend=backend, scheduler=scheduler,
                          overwrite=overwrite, strict=strict, quiet=quiet, keys=list(keys) or None,
                          compression=None if compression == "none" else compression, device=device)
+    stop_workers()  # the idle pool goes now, not in the interpreter's exit (a Ctrl-C there was a traceback, exit 0)
     if report.noop:
         click.echo(f"{report.path}: already complete ({report.reused} keys), nothing to do")
     else:

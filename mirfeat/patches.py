@@ -359,11 +359,14 @@ class _AudioSource:
 
 class _Base(Dataset):
     def _setup(self, source, keys: Sequence[str], target: Target | None) -> None:
+        if isinstance(keys, (str, bytes)):  # list("a.wav") would be the keys 'a', '.', 'w', ...
+            raise ParameterError(f"keys={keys!r}: a list of keys is expected, not one string (write [{keys!r}])")
         keys = list(keys)
         if not keys:
             raise MirError(f"{source.path}: no keys to read")
         if len(set(keys)) != len(keys):
-            raise MirError(f"{source.path}: duplicate keys given")
+            twice = next(key for index, key in enumerate(keys) if key in keys[:index])
+            raise MirError(f"{source.path}: duplicate keys given ({twice!r} more than once)")
         self._source = source
         self.keys = keys
         self.target = target

@@ -652,7 +652,9 @@ def yaml_value(raw: str) -> Any:
     """A command-line value read as YAML (``0.01`` → float, ``[1, 2]`` → list); text that is not
     valid YAML (``[``) is kept as it is, for the validation that follows to name."""
     try:
-        return yaml.safe_load(raw) if raw.strip() else None
+        return yaml_file.loads(raw) if raw.strip() else None
+    except yaml_file.RefusedYAML as problem:  # a duplicate key, too deep, an alias bomb: never kept as text
+        raise ConfigError(f"value refused{yaml_file.describe(problem)}") from None
     except yaml.YAMLError:
         return raw
 
@@ -672,7 +674,10 @@ def parse_override(item: str) -> tuple[list[str | int], Any]:
                               "(a list item: KEY[INDEX], e.g. model.block_l[0])")
         parts.append(found.group(1).strip())
         parts.extend(int(index) for index in re.findall(r"\d+", found.group(2)))
-    return parts, yaml_value(raw)
+    try:
+        return parts, yaml_value(raw)
+    except ConfigError as error:
+        raise ConfigError(f"--set {key.strip()}: {error}") from None
 
 
 def _path_text(parts: Sequence[str | int]) -> str:

@@ -12,8 +12,8 @@ feature is computed with the run's parameters, the network runs over patches cov
 * multipitch also ``<stem>_notes.pyjama``: frames above the threshold merged into note segments
   per pitch bin rounded to MIDI (field ``pitchmidi``).
 
-The outputs of one predict are written all or none (staged in a hidden folder beside them, then
-renamed together), and a second predict of the same audio into the same folder is refused while
+The outputs of one predict are written all or none (in a hidden folder beside them, then moved
+over them together by :func:`pyjama_tools.atomic.atomic_group`), and a second predict of the same audio into the same folder is refused while
 the first runs.
 """
 
@@ -380,37 +380,26 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
 
 
 def _replace_all(staged: list[Path], out: Path) -> list[Path]:
-    """Rename each staged file to ``out/<name>``, all or none.
-
-    The outputs that already exist are moved aside first and put back if any rename fails.
+    """Move the staged files over ``out/<name>`` together (:func:`pyjama_tools.atomic.atomic_group`,
+    the JSON last): the earlier outputs stay until every new one is in place.
 
     Raises
     ------
     MirError
-        An output name taken by a folder (nothing is renamed).
+        An output name taken by a folder (nothing is moved).
     """
-    finals = [out / path.name for path in staged]
+    from pyjama_tools.atomic import atomic_group
+
+    ordered = sorted(staged, key=lambda path: path.name.endswith("_predictions.json"))  # the JSON last
+    finals = [out / path.name for path in ordered]
     for final in finals:
         if final.is_dir():
             raise MirError(f"{final}: is a folder; no prediction was written (remove it or use -o)")
-    aside: list[tuple[Path, Path]] = []
-    done: list[Path] = []
     try:
-        for path, final in zip(staged, finals):
-            if final.exists() or final.is_symlink():
-                backup = path.with_name(path.name + ".old")
-                os.replace(final, backup)
-                aside.append((backup, final))
-        for path, final in zip(staged, finals):
-            os.replace(path, final)
-            done.append(final)
-    except BaseException as error:
-        for final in done:
-            final.unlink(missing_ok=True)
-        for backup, final in aside:
-            os.replace(backup, final)
-        if isinstance(error, OSError):
-            raise MirError(f"{out}: cannot write the predictions ({error.strerror or error}); "
-                           "the earlier ones are kept") from None
-        raise
-    return finals
+        with atomic_group(finals) as targets:
+            for path, target in zip(ordered, targets):
+                os.replace(path, target)
+    except OSError as error:
+        raise MirError(f"{out}: cannot write the predictions ({error.strerror or error}); "
+                       "the earlier ones are kept") from None
+    return [out / path.name for path in staged]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,10 @@ def format_summary(model: nn.Module) -> str:
     return "\n".join(lines)
 
 
+#: the most values one example of ``--input-shape`` may hold (2**27 float32 = 512 MiB)
+MAX_INPUT_VALUES = 2**27
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"6,360,64"`` → ``(6, 360, 64)`` (any rank; ``x`` also separates).
 
@@ -153,4 +158,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
         shape = ()
     if not shape or any(size <= 0 for size in shape):
         raise MirError(f"--input-shape {text!r}: expected positive integers separated by commas, e.g. 6,360,64")
+    values = math.prod(shape)
+    if values > MAX_INPUT_VALUES:  # the summary runs one example through the network
+        raise MirError(f"--input-shape {text!r}: {values:,} values per example ({values * 4 / 2**30:.1f} GiB as "
+                       f"float32); at most {MAX_INPUT_VALUES:,}")
     return shape

@@ -27,6 +27,11 @@ from pyjama_tools.errors import MirError
 
 KEY_SEPARATOR = "+++"
 DEFAULT_SAMPLE_RATE = 22050
+#: the range of sample rates, in Hz, of the audio read and of the rates it is resampled to
+#: (below 1 kHz a file is not audio: a 1 Hz WAV of 4,000 "samples" resampled to 22,050 Hz made
+#: 88 million; above 384 kHz, the highest rate audio interfaces record, is a typo)
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 384_000
 _CONTAINER_SUFFIXES = (".mp4", ".m4a", ".aac", ".webm", ".mkv")
 
 
@@ -62,6 +67,13 @@ class AudioSource:
 
     path: Path
     stream: int | None = None
+
+
+def check_sample_rate(rate: int, what: str = "sample rate") -> int:
+    """``rate`` when it is within [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE] Hz, else :class:`MirError` naming ``what``."""
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise MirError(f"{what} {rate} Hz: expected {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz")
+    return rate
 
 
 def _decode_container(path: Path, stream: int | None) -> tuple[np.ndarray, int]:
@@ -150,6 +162,9 @@ def decode(source: AudioSource | str | os.PathLike, sample_rate: int | None = DE
         data = samples.T
     if data.shape[-1] == 0:
         raise AudioDecodeError(f"{path}: empty audio (0 samples)")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioDecodeError(f"{path}: sample rate {rate} Hz is not audio (expected {MIN_SAMPLE_RATE} to "
+                               f"{MAX_SAMPLE_RATE} Hz)")
     if not np.all(np.isfinite(data)):
         raise AudioDecodeError(f"{path}: audio holds NaN or inf samples")
     if mono:
@@ -167,6 +182,16 @@ def decode(source: AudioSource | str | os.PathLike, sample_rate: int | None = DE
 
 
 # ----------------------------------------------------------------------------- reading
+
+
+def pcm_to_float(samples: np.ndarray) -> np.ndarray:
+    """Integer PCM samples → float32 in [-1, 1) (int16 32767 → 0.99997, uint8 128 → 0)."""
+    dtype = np.dtype(samples.dtype)
+    half = float(2 ** (8 * dtype.itemsize - 1))
+    data = samples.astype(np.float64)
+    if dtype.kind == "u":
+        data -= half
+    return (data / half).astype(np.float32)
 
 
 class AudioStore:
@@ -214,7 +239,20 @@ class AudioStore:
             raise MirError(f"{self.path}: no audio key {key!r}") from None
         if not isinstance(dataset, h5py.Dataset):  # e.g. a feature cache (one group per key) given as audio
             raise MirError(f"{self.path}: {key!r} is a group, not an audio waveform (is this a feature file?)")
+        if dataset.ndim == 0 or dataset.dtype.kind not in "fiu":  # a scalar, a string, a compound record
+            raise MirError(f"{self.path}: {key!r} is not an audio waveform (dtype {dataset.dtype}, shape "
+                           f"{dataset.shape}; expected an array of samples)")
         return dataset
+
+    def _check_rate(self, key: str, rate) -> int:
+        """``rate`` as whole Hz; a NaN, a string or a rate <= 0 is one line naming the key."""
+        value = np.asarray(rate)
+        if value.size == 1 and value.dtype.kind in "fiu":
+            number = float(value.item())
+            if np.isfinite(number) and number > 0 and number == round(number):
+                return int(number)
+        raise MirError(f"{self.path}: key {key!r}: attribute 'sr_hz' is {value.tolist()!r}, "
+                       "not a sample rate in Hz (a whole number > 0)")
 
     def sample_rate(self, key: str) -> int:
         """Sampling rate in Hz of ``key`` (dataset attribute ``sr_hz``, else the root's)."""
@@ -222,7 +260,7 @@ class AudioStore:
         rate = dataset.attrs.get("sr_hz", self.file.attrs.get("sr_hz"))
         if rate is None:
             raise MirError(f"{self.path}: key {key!r} has no 'sr_hz' attribute")
-        return int(np.asarray(rate).item())
+        return self._check_rate(key, rate)
 
     def shape(self, key: str) -> tuple[int, ...]:
         """Shape of ``key``: (samples,) mono, or (channels, samples)."""
@@ -237,9 +275,16 @@ class AudioStore:
         return self.num_samples(key) / self.sample_rate(key)
 
     def read(self, key: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
-        """Samples ``start:stop`` of ``key`` as float32 ((samples,) or (channels, samples))."""
+        """Samples ``start:stop`` of ``key`` as float32 ((samples,) or (channels, samples)).
+
+        Integer samples (a store written by another tool as int16 PCM, say) are scaled to [-1, 1)
+        as soundfile reads PCM: signed by 2**(bits-1), unsigned offset by half their range first.
+        """
         dataset = self._dataset(key)
-        return np.asarray(dataset[..., slice(start, stop)], dtype=np.float32)
+        samples = dataset[..., slice(start, stop)]
+        if dataset.dtype.kind in "iu":
+            return pcm_to_float(samples)
+        return np.asarray(samples, dtype=np.float32)
 
     def close(self) -> None:
         if self._file is not None and self._pid == os.getpid():

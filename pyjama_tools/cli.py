@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from pyjama_tools import pyjama
+from pyjama_tools.audio_store import check_sample_rate
 from pyjama_tools.cliutil import MirGroup, parse_key_values
 from pyjama_tools.converters import load_all
 from pyjama_tools.errors import MirError
@@ -27,7 +28,7 @@ def _parse_sample_rate(value: str) -> int | None:
         raise MirError(f"--sr {value!r}: expected a rate in Hz or 'native'") from None
     if rate <= 0:
         raise MirError(f"--sr {value!r}: the rate must be > 0 Hz")
-    return rate
+    return check_sample_rate(rate, "--sr")
 
 
 def _converter_command(name: str) -> click.Command:

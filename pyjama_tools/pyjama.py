@@ -635,6 +635,8 @@ def load(path: str | os.PathLike) -> PyjamaDoc:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    except RecursionError:  # arrays/objects nested thousands deep: no pyjama document is
+        raise MirError(f"{path}: JSON nested too deeply to be a pyjama document") from None
     finally:
         if collecting:
             gc.enable()

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from pyjama_tools import pyjama
-from pyjama_tools.atomic import atomic_path
+from pyjama_tools.atomic import atomic_group
 from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.locking import output_lock
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -391,15 +392,17 @@ def generate(out_dir: str | os.PathLike, params: SynthParams = SynthParams(), na
         if path.exists() and not overwrite:
             raise MirError(f"{path}: already exists (use --overwrite to replace it)")
     make_output_folder(out_dir)
-    pyjama_path.unlink(missing_ok=True)
-    doc = pyjama.PyjamaDoc(definitions=definitions())
-    results = Parallel(n_jobs=jobs, return_as="generator")(
-        delayed(_render_file)(i, params, renderer) for i in range(params.files))
-    with atomic_path(audio_path) as tmp, h5py.File(tmp, "w") as out:
-        out.attrs["sr_hz"] = params.sample_rate
-        for key, audio, fields in tqdm(results, total=params.files, disable=quiet, unit="file", desc="synth"):
-            out.create_dataset(key, data=audio).attrs["sr_hz"] = params.sample_rate
-            doc.add_entry(key, fields)
-    pyjama.check(doc, doc.keys(), source=str(pyjama_path))
-    pyjama.save(doc, pyjama_path)
+    group = [audio_path, pyjama_path]  # the .pyjama last: its presence marks a complete pair
+    # one writer per output; the old pair stays until the new one is complete (as pyjama-convert)
+    with output_lock(pyjama_path, "pyjama-convert synth"), atomic_group(group) as (audio_tmp, pyjama_tmp):
+        doc = pyjama.PyjamaDoc(definitions=definitions())
+        results = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_render_file)(i, params, renderer) for i in range(params.files))
+        with h5py.File(audio_tmp, "w") as out:
+            out.attrs["sr_hz"] = params.sample_rate
+            for key, audio, fields in tqdm(results, total=params.files, disable=quiet, unit="file", desc="synth"):
+                out.create_dataset(key, data=audio).attrs["sr_hz"] = params.sample_rate
+                doc.add_entry(key, fields)
+        pyjama.check(doc, doc.keys(), source=str(pyjama_path))
+        pyjama.save(doc, pyjama_tmp)
     return pyjama_path, audio_path

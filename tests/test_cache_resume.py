@@ -18,6 +18,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+from test_cache import assert_same_cache, make_store
 
 from mirfeat.cache import build_cache
 from mirfeat.cache_journal import Journal, journal_dir
@@ -25,7 +26,7 @@ from mirfeat.features.base import FEATURES
 from mirfeat.features.lms import LMS
 from mirfeat.show import cache_info
 from pyjama_tools.errors import MirError
-from test_cache import assert_same_cache, make_store
+from pyjama_tools.locking import BusyError
 
 SLOW_FEATURE = '''
 import time
@@ -176,7 +177,8 @@ def test_a_second_concurrent_run_is_refused(tmp_path: Path) -> None:
     holder = Journal(out)
     holder.lock()
     try:
-        with pytest.raises(Exception, match="another 'mirfeat cache' run is writing it"):
+        # the one lock helper of every writer: pyjama_tools.locking, ``.OUT.lock`` beside the output
+        with pytest.raises(BusyError, match=r"toy\.hdf5: another mirfeat cache is writing it \(lock .*/\.toy\.hdf5\.lock\)"):
             build_cache(store, out, "lms")
     finally:
         holder.unlock()

@@ -15,6 +15,7 @@ import soundfile
 from click.testing import CliRunner
 
 from pyjama_tools import audio_store, pyjama
+from pyjama_tools.atomic import staging_path
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
@@ -55,7 +56,8 @@ def test_convert_validate_info_round(tmp_path):
     result = run("gtzan", corpus, out, "--quiet")
     assert result.exit_code == 0, result.output
     assert result.output == ""  # --quiet and nothing skipped: silent
-    assert sorted(p.name for p in out.iterdir()) == ["gtzan-genre.pyjama", "gtzan-genre_audio.hdf5"]
+    assert sorted(p.name for p in out.iterdir()) == [".gtzan-genre.pyjama.lock", "gtzan-genre.pyjama",
+                                                     "gtzan-genre_audio.hdf5"]  # the lock file stays, free
 
     result = run("validate", out / "gtzan-genre.pyjama", "--audio", out / "gtzan-genre_audio.hdf5")
     assert result.exit_code == 0 and "valid (4 entries)" in result.output
@@ -150,7 +152,7 @@ def test_bad_item_skipped_and_reported_or_strict_fails(tmp_path):
     assert result.exit_code == 1
     assert result.output.startswith("error: rock+++rock.00099.wav: ") and "cannot decode" in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
-    assert list((tmp_path / "strict").iterdir()) == []  # no pair, no partial
+    assert [p.name for p in (tmp_path / "strict").iterdir()] == [".gtzan-genre.pyjama.lock"]  # no pair, no partial
 
 
 def test_interrupted_conversion_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
@@ -166,16 +168,14 @@ def test_interrupted_conversion_leaves_nothing_that_looks_complete(tmp_path, mon
             raise KeyboardInterrupt
         return real_decode(source, *args, **kwargs)
 
+    before = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.endswith(".lock")}
     monkeypatch.setattr(audio_store, "decode", interrupted)
     result = CliRunner().invoke(main, ["gtzan", str(corpus), str(out), "--overwrite", "--quiet"])
     assert result.exit_code == 130 and result.output.strip() == "error: interrupted"
-    names = sorted(p.name for p in out.iterdir())
-    # the old .pyjama is gone first: the old audio alone is not a complete pair; no partial file stays
-    assert names == ["gtzan-genre_audio.hdf5"]
+    # the old pair is kept, byte for byte, and no staging file stays
+    after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.endswith(".lock")}
+    assert after == before and sorted(after) == ["gtzan-genre.pyjama", "gtzan-genre_audio.hdf5"]
     monkeypatch.setattr(audio_store, "decode", real_decode)
-    # re-running without --overwrite says what the leftover is
-    again = run("gtzan", corpus, out, "--quiet")
-    assert again.exit_code == 1 and "without its gtzan-genre.pyjama (an interrupted conversion?)" in again.output
     assert run("gtzan", corpus, out, "--overwrite", "--quiet").exit_code == 0
     with AudioStore(out / "gtzan-genre_audio.hdf5") as store:
         assert pyjama.validate(pyjama.load(out / "gtzan-genre.pyjama"), store.keys()) == []
@@ -268,4 +268,6 @@ def test_an_os_error_while_writing_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr("pyjama_tools.convert.write_audio_store", refuse)
     result = CliRunner().invoke(main, ["gtzan", str(corpus), str(tmp_path / "out"), "--quiet"])
     assert result.exit_code == 1 and not isinstance(result.exception, PermissionError)
-    assert result.stderr.strip() == f"error: {tmp_path / 'out' / 'gtzan-genre_audio.hdf5'}: Permission denied"
+    # the new audio is staged beside the output until the pair is complete: that is the file named
+    staged = staging_path(tmp_path / "out" / "gtzan-genre_audio.hdf5")
+    assert result.stderr.strip() == f"error: {staged}: Permission denied"

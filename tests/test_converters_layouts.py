@@ -466,3 +466,33 @@ def test_jams_audio_suffix_beside_and_guitarset_bad_data_source(tmp_path):
     result = cli("guitarset", root, tmp_path / "out2", "--strict")
     assert result.exit_code == 1 and result.output.count("\n") == 1
     assert "00_Rock1-90-C_solo.jams: annotation 0: data_source 'low E' is not a string number 0-5" in result.output
+
+
+def test_da_tacos_all_features_replaced_with_the_pair(tmp_path):
+    """Every feature file of ``--feature all`` belongs to the pair: an existing one is refused without
+    --overwrite, and a --strict failure in a later feature leaves the old files as they were."""
+    import h5py
+    from test_converters_da_tacos import write_performance
+
+    root = tmp_path / "dt"
+    for seed, perf in enumerate(("P_1", "P_2")):
+        write_performance(root, "benchmark_subset", "W_1", perf, 30, seed, feature="crema")
+        write_performance(root, "benchmark_subset", "W_1", perf, 30, seed + 2, feature="cens")
+    out = tmp_path / "out"
+    out.mkdir()
+    stray = out / "da-tacos_cens_feat.hdf5"
+    stray.write_bytes(b"a user's file")
+    with pytest.raises(MirError, match=r"da-tacos_cens_feat.hdf5: already exists without its da-tacos.pyjama"):
+        convert("da-tacos", root, out, feature="all")
+    assert stray.read_bytes() == b"a user's file"
+    stray.unlink()
+    convert("da-tacos", root, out, feature="all")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")}
+    assert {"da-tacos.pyjama", "da-tacos_crema_feat.hdf5", "da-tacos_cens_feat.hdf5"} <= set(before)
+    # a bad cens file (the second feature) with --strict: nothing of the old pair changes
+    (root / "da-tacos_benchmark_subset_cens" / "W_1_cens" / "P_2_cens.h5").write_bytes(b"not hdf5")
+    with pytest.raises(MirError, match="P_2_cens.h5"):
+        convert("da-tacos", root, out, feature="all", overwrite=True, strict=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if not p.name.startswith(".")} == before
+    with h5py.File(out / "da-tacos_cens_feat.hdf5", "r") as handle:
+        assert sorted(handle.keys()) == ["W_1+++P_1", "W_1+++P_2"]

@@ -14,6 +14,7 @@ import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, ClassVar, Iterable, Iterator
 
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
@@ -135,9 +136,16 @@ class Converter:
         """Field definitions of the document, given all the items kept (e.g. to build dictionaries)."""
         raise NotImplementedError
 
-    def write_payload(self, items: list[Item], path: Path, jobs: int, progress: bool) -> list[Problem]:
-        """Feature-only corpora write their payload file here instead of an audio store."""
+    def write_payload(self, items: list[Item], path: Path, jobs: int, progress: bool,
+                      extra_paths: Sequence[Path] = ()) -> list[Problem]:
+        """Feature-only corpora write their payload file here instead of an audio store, and each
+        file of :meth:`extra_payload_names` to the matching path of ``extra_paths`` (staged names)."""
         raise NotImplementedError
+
+    def extra_payload_names(self, base: str) -> list[str]:
+        """File names of further payload files written beside the payload (none by default); they
+        are replaced together with the pair."""
+        return []
 
     def payload_name(self, base: str) -> str:
         """File name of the payload (audio store by default)."""
@@ -156,6 +164,8 @@ class Converter:
         MirError
             When the path, or a symlink on it, leads outside the root (e.g. ``..`` or an absolute path).
         """
+        if not is_utf8(str(path)):  # keys and the .pyjama are UTF-8 text: such a name cannot be one
+            raise MirError(f"{printable(path)}: file name is not UTF-8 text (rename the file)")
         root = Path(root or self.source).resolve()
         candidate = Path(path) if Path(path).is_absolute() else root / path
         resolved = candidate.resolve()
@@ -187,6 +197,29 @@ def audio_files(root: Path, suffixes: Iterable[str] = (".wav", ".flac", ".ogg", 
     """Every audio file under ``root`` (recursive, sorted, case-insensitive suffix match)."""
     wanted = {s.lower() for s in suffixes}
     return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+
+
+def broken_links(root: Path, suffixes: Iterable[str] = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")) -> list[Path]:
+    """Every symbolic link under ``root`` with an audio suffix whose target does not exist (sorted).
+
+    :func:`audio_files` leaves them out (they are not files); a converter reports them.
+    """
+    wanted = {s.lower() for s in suffixes}
+    return sorted(p for p in Path(root).rglob("*") if p.is_symlink() and not p.exists() and p.suffix.lower() in wanted)
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` is valid UTF-8 text (a file name with undecodable bytes holds surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: str | os.PathLike) -> str:
+    """``path`` as UTF-8 text, undecodable bytes written ``\\xNN`` (for messages and the report)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def read_text_lines(path: Path) -> list[str]:

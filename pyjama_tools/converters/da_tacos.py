@@ -55,6 +55,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Iterator
 
 import click
@@ -278,9 +279,9 @@ class DaTacosConverter(Converter):
         self._base = base
         return f"{base}_{self.feature}_feat.hdf5"
 
-    def payload_path_of(self, path: Path, feature: str) -> Path:
-        """The file of ``feature`` beside the payload ``path`` (the first feature's file)."""
-        return path.with_name(f"{self._base}_{feature}_feat.hdf5")
+    def extra_payload_names(self, base: str) -> list[str]:
+        """The files of the features after the first (``--feature all``)."""
+        return [f"{base}_{feature}_feat.hdf5" for feature in self.features[1:]]
 
     # ---- reading the corpus
     def _subset_folders_of(self, folder_name: str | None) -> list[tuple[str, str]]:
@@ -426,8 +427,10 @@ class DaTacosConverter(Converter):
         return definitions
 
     # ---- writing the feature files
-    def write_payload(self, items: list[Item], path: Path, jobs: int, progress: bool) -> list[Problem]:
-        """Write every item's features: the first feature to ``path``, each other one beside it.
+    def write_payload(self, items: list[Item], path: Path, jobs: int, progress: bool,
+                      extra_paths: Sequence[Path] = ()) -> list[Problem]:
+        """Write every item's features: the first feature to ``path``, each other one to its path of
+        ``extra_paths`` (in the order of :meth:`extra_payload_names`).
 
         Reading is sequential: the files are small and h5py serialises access anyway, so ``jobs`` is unused.
 
@@ -439,9 +442,8 @@ class DaTacosConverter(Converter):
             feature's file only).
         """
         problems = self._write_feature(self.feature, items, path, progress, first=True)
-        for feature in self.features[1:]:
-            problems += self._write_feature(feature, items, self.payload_path_of(path, feature), progress,
-                                            first=False)
+        for feature, extra_path in zip(self.features[1:], extra_paths, strict=True):
+            problems += self._write_feature(feature, items, Path(extra_path), progress, first=False)
         return problems
 
     def _write_feature(self, feature: str, items: list[Item], path: Path, progress: bool,

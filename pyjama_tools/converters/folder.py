@@ -17,14 +17,15 @@ The labels of a file come from one of:
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Iterator
 
 import click
 
 from pyjama_tools.audio_store import AudioSource
-from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
-                                          read_text_lines, register_converter)
+from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files, broken_links,
+                                          printable, read_text_lines, register_converter)
 from pyjama_tools.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
@@ -154,12 +155,15 @@ class FolderConverter(Converter):
             if not suffix.strip(".") or "/" in suffix:
                 raise MirError(f"--label-files {suffix!r}: expected a file suffix such as .txt")
             self.options_values["label_files"] = suffix if suffix.startswith(".") else f".{suffix}"
+        for link in broken_links(self.source):
+            yield Problem(printable(link), f"broken symbolic link (its target {printable(os.readlink(link))} "
+                                           "does not exist)")
         files: dict[Path, Path] = {}  # resolved → as found
         for path in audio_files(self.source):
             try:
                 files[self.safe_path(path)] = path
             except MirError as error:
-                yield Problem(str(path), str(error).split(": ", 1)[-1])
+                yield Problem(printable(path), str(error).split(": ", 1)[-1])
         if self.option("labels") is None:
             for path in files.values():
                 labels = self._beside_labels(path)
