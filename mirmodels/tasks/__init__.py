@@ -25,6 +25,7 @@ from mirmodels.tasks.metric import MetricTask
 from mirmodels.tasks.multiclass import MulticlassTask
 from mirmodels.tasks.multilabel import MultilabelTask
 from mirmodels.tasks.multipitch import MultipitchTask
+from mirmodels.tasks.separation import SeparationTask
 
 __all__ = [
     "TASKS",
@@ -38,4 +39,5 @@ __all__ = [
     "FramelabelTask",
     "MultipitchTask",
     "MetricTask",
+    "SeparationTask",
 ]
