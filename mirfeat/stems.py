@@ -139,11 +139,18 @@ class StemWindowDataset(Dataset):
         self.index = np.concatenate([np.stack([np.full(len(g), i, dtype=np.int64), g], axis=1)
                                      for i, g in enumerate(grids)])
         self._arrays = None
+        self._handles: dict = {}
+        self._handles_pid: int | None = None
         if in_memory:
             self._arrays = [{s: _as_channels(self.store.read(k)) for s, k in
                              [(MIXTURE, t.mixture)] + [(s, t.stems[s]) for s in self.stems]} for t in self.tracks]
             self.store.close()
         self.store.close()  # opened again lazily in each worker process
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_handles"], state["_handles_pid"] = {}, None  # h5py objects do not cross processes
+        return state
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -159,7 +166,17 @@ class StemWindowDataset(Dataset):
         if self._arrays is not None:
             return self._arrays[track][stem][:, start:stop]
         key = self.tracks[track].mixture if stem == MIXTURE else self.tracks[track].stems[stem]
-        return _as_channels(self.store.read(key, start, stop))
+        dataset = self._handle(key)
+        return _as_channels(np.asarray(dataset[..., start:stop], dtype=np.float32))
+
+    def _handle(self, key: str):
+        """The h5py dataset of ``key``, looked up once per process (the group lookup costs as much
+        as reading a 1 s window)."""
+        if self._handles_pid != os.getpid():
+            self._handles, self._handles_pid = {}, os.getpid()
+        if key not in self._handles:
+            self._handles[key] = self.store._dataset(key)
+        return self._handles[key]
 
     def _random_start(self, track: int) -> int:
         room = int(self.lengths[track]) - self.window

@@ -51,11 +51,11 @@ def make_hq_corpus(root: Path, tracks: dict[str, list[str]], seconds: float = 3.
 
 
 #: a small U-Net of the same bricks as examples/models/separation_unet.yaml (2 levels, n_fft 256)
-def tiny_unet(sources: int | str = "$n_out", conditioned: bool = False) -> dict:
+def tiny_unet(sources: int | str = "$n_out", conditioned: bool = False, n_fft: int = 256) -> dict:
     first = [["ConditionChannels", {"count": "$n_out", "key": "condition"}]] if conditioned else []
     bottleneck = [["FiLM", {"key": "condition"}]] if conditioned else []
     return {"name": "tiny", "block_l": [
-        {"sequential_l": [{"layer_l": first + [["StoreAs", "mixture"], ["STFT", {"n_fft": 256, "hop_length": 128}],
+        {"sequential_l": [{"layer_l": first + [["StoreAs", "mixture"], ["STFT", {"n_fft": n_fft, "hop_length": n_fft // 2}],
                                                ["StoreAs", "spectrum"]]}]},
         {"sequential_l": [
             {"layer_l": [["Conv2d", {"out_channels": 8, "kernel_size": 3, "stride": 2}], ["BatchNorm2d", {}],
@@ -66,7 +66,7 @@ def tiny_unet(sources: int | str = "$n_out", conditioned: bool = False) -> dict:
             {"layer_l": [["ResizeLike", "E1"], ["Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": "same"}],
                          ["Activation", "ReLU"], ["CatWith", "E1"]]},
             {"layer_l": [["ResizeLike", "spectrum"], ["Mask", {"key": "spectrum", "sources": 1 if conditioned else sources}],
-                         ["ISTFT", {"key": "mixture", "n_fft": 256, "hop_length": 128}]]}]}]}
+                         ["ISTFT", {"key": "mixture", "n_fft": n_fft, "hop_length": n_fft // 2}]]}]}]}
 
 
 def separation_config(root: Path, sources=("bass", "vocals"), conditioned: bool = False, split: str = "field",
