@@ -223,11 +223,43 @@ def test_a_conditioned_network_is_run_once_per_source():
     assert np.allclose(out, np.stack([mixture, 2 * mixture]), atol=1e-5)
 
 
+@pytest.mark.parametrize("out_rate", [RATE, 11025, 44100])
+def test_streamed_wavs_have_the_song_rate_and_length(tmp_path, out_rate):
+    from mirmodels.separate import write_sources
+
+    samples = 3 * RATE + 17
+    mixture = np.random.default_rng(2).standard_normal((2, samples)).astype(np.float32) * 0.1
+    length = int(round(samples * out_rate / RATE)) + 3  # the song's own length (rounding of its decode)
+    blocks = separate_blocks(_Echo(2), mixture, window=2000, batch_size=2)
+    paths = write_sources(blocks, [tmp_path / "a.wav", tmp_path / "b.wav"], RATE, out_rate, length)
+    for index, path in enumerate(paths):
+        data, rate = soundfile.read(path, always_2d=True)
+        assert rate == out_rate and data.shape == (length, 2)
+        if out_rate == RATE:
+            assert np.allclose(data[:samples].T, (index + 1) * mixture, atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav"]
+
+
+def test_a_failed_write_leaves_no_wav(tmp_path):
+    from mirmodels.separate import write_sources
+
+    def broken():
+        yield np.zeros((2, 1, 100), dtype=np.float32)
+        raise RuntimeError("network failed")
+
+    with pytest.raises(RuntimeError):
+        write_sources(broken(), [tmp_path / "a.wav", tmp_path / "b.wav"], RATE, RATE, 200)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ----------------------------------------------------------------------------- BSSEval
 
 
 def test_our_sdr_equals_museval_on_the_same_signals():
-    museval = pytest.importorskip("museval")  # the package import needs ffmpeg (stempeg)
+    try:  # the package import needs ffmpeg (stempeg raises RuntimeError without it)
+        import museval
+    except Exception as error:
+        pytest.skip(f"museval cannot be imported here: {error}")
     from types import SimpleNamespace
 
     rng = np.random.default_rng(3)
@@ -243,6 +275,28 @@ def test_our_sdr_equals_museval_on_the_same_signals():
             theirs = float(np.nanmedian([float(f["metrics"][metric]) for f in target["frames"]]))
             assert ours[target["name"]][metric] == pytest.approx(theirs, abs=1e-3)
     assert 5 < ours["vocals"]["SDR"] < 30  # noise 0.05 against tones of 0.1-0.25
+
+
+def test_museval_metrics_load_without_ffmpeg(monkeypatch):
+    """museval's package import runs stempeg, which raises RuntimeError without ffmpeg: the metrics
+    file is loaded on its own then."""
+    import importlib
+
+    import importlib.util
+
+    if importlib.util.find_spec("museval") is None:
+        pytest.skip("museval is not installed")
+    real = importlib.import_module
+
+    def without_ffmpeg(name, *args, **kwargs):
+        if name.startswith("museval"):
+            raise RuntimeError("ffmpeg or ffprobe could not be found!")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(bsseval, "_MODULE", None)
+    monkeypatch.setattr(importlib, "import_module", without_ffmpeg)
+    module = bsseval.bss_eval_module()
+    assert module.__name__ == "_museval_metrics" and callable(module.bss_eval)
 
 
 def test_the_oracle_beats_the_mixture_baseline():
@@ -271,6 +325,20 @@ def test_a_feature_other_than_the_waveform_and_an_unknown_source_are_one_line(co
     config["train"]["task"]["remixx"] = 1
     with pytest.raises(ConfigError, match=r"train.task.remixx: unknown separation option"):
         prepare_data(config_from_dict(config))
+
+
+def test_the_command_line_says_a_wrong_source_in_one_line(corpus, tmp_path):
+    import yaml
+
+    from mirmodels.cli import main
+
+    path = tmp_path / "sep.yaml"
+    path.write_text(yaml.safe_dump(separation_config(corpus, sources=("bass", "voice"))), encoding="utf-8")
+    result = CliRunner().invoke(main, ["fit", str(path), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+    assert "train.task.sources: 'voice' is not a stem" in result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_model_whose_output_is_not_one_waveform_per_source_is_refused(corpus):
