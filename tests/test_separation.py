@@ -81,13 +81,24 @@ def separation_config(root: Path, sources=("bass", "vocals"), conditioned: bool 
             "eval": {"split": "valid", "batch_size": 4}}
 
 
+def _corpus(tmp_path: Path, channels: int) -> Path:
+    src = make_hq_corpus(tmp_path / "musdb18hq", {"train": ["A - One", "B - Two", "C - Three"], "test": ["D - Four"]},
+                         channels=channels)
+    data = tmp_path / "data"
+    convert("musdb18", src, data, sample_rate=None, stereo=channels == 2)
+    return data
+
+
 @pytest.fixture
 def corpus(tmp_path) -> Path:
     """Three train tracks and one test track (mono, 8 kHz, 3 s), converted to DATA."""
-    src = make_hq_corpus(tmp_path / "musdb18hq", {"train": ["A - One", "B - Two", "C - Three"], "test": ["D - Four"]})
-    data = tmp_path / "data"
-    convert("musdb18", src, data, sample_rate=None)
-    return data
+    return _corpus(tmp_path, 1)
+
+
+@pytest.fixture
+def stereo_corpus(tmp_path) -> Path:
+    """The same tracks in stereo (``pyjama-convert musdb18 --stereo``)."""
+    return _corpus(tmp_path, 2)
 
 
 # ----------------------------------------------------------------------------- bricks
@@ -372,8 +383,8 @@ def _fit_evaluate_predict(data: Path, tmp_path: Path, config: dict) -> dict:
 
 
 @pytest.mark.slow
-def test_separation_end_to_end_on_synthetic_hq_tracks(corpus, tmp_path):
-    done = _fit_evaluate_predict(corpus, tmp_path, separation_config(corpus))
+def test_separation_end_to_end_on_synthetic_hq_tracks(stereo_corpus, tmp_path):
+    done = _fit_evaluate_predict(stereo_corpus, tmp_path, separation_config(stereo_corpus))
     metrics = done["metrics"]
     assert metrics["problem"] == "separation" and metrics["num_files"] == 1
     for source in ("bass", "vocals"):
@@ -388,7 +399,7 @@ def test_separation_end_to_end_on_synthetic_hq_tracks(corpus, tmp_path):
     assert result.exit_code == 0, result.output
     for source in ("bass", "vocals"):
         info = soundfile.info(tmp_path / "out" / f"song_{source}.wav")
-        assert (info.samplerate, info.frames, info.channels) == (11025, signal.shape[-1], 1)
+        assert (info.samplerate, info.frames, info.channels) == (11025, signal.shape[-1], 2)
     assert not list((tmp_path / "out").glob("*.partial*"))
 
 
