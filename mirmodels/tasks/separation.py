@@ -195,9 +195,9 @@ class SeparationTask(Task):
             tracks, skipped = stem_tracks(doc, audio_keys, track_field, config.dataset.annot_key)
         except MirError as error:
             raise MirError(f"{annotation_path}: dataset.annot_key / group_field: {error}") from None
+        order = list(doc.definition(config.dataset.annot_key).dictionary or [])  # drums, bass, other, vocals
         stems = sorted({s for t in tracks for s in t.stems},
-                       key=lambda s: (doc.definition(config.dataset.annot_key).dictionary or []).index(s)
-                       if s in (doc.definition(config.dataset.annot_key).dictionary or []) else 99)
+                       key=lambda s: (order.index(s) if s in order else len(order), s))
         sources = list(options.sources or stems)
         unknown = [s for s in sources if s not in stems]
         if unknown:
@@ -293,7 +293,7 @@ class SeparationTask(Task):
         lines = [f"separation on {data.get('split', '')} ({data.get('num_files', 0)} tracks): BSSEval v4 median "
                  "over 1 s frames, then over tracks (dB)"]
         for number, row in enumerate(rows):
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
             if number == 0:
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)
