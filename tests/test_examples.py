@@ -347,7 +347,7 @@ def test_readme_names_every_example_and_its_commands():
         stem = name.removesuffix(".yaml")
         assert f"mirmodels fit examples/{name}" in text, name
         assert f"mirmodels evaluate runs/{stem}" in text, name
-    for corpus in ("gtzan", "mtt", "rwc-chord", "bach10", "maps", "da-tacos", "folder"):
+    for corpus in ("gtzan", "mtt", "rwc-chord", "bach10", "maps", "da-tacos", "folder", "musdb18"):
         assert f"pyjama-convert {corpus} " in text, corpus
 
 
