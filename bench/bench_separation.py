@@ -13,7 +13,12 @@ at ``--rate``) converted with ``pyjama-convert musdb18 --stereo`` in a temporary
 the small U-Net of ``tests/test_separation.py`` (2 levels, n_fft 512), so the data path weighs as much
 as it can. The first ``--warmup`` steps are not timed. Target: lazy / in-memory >= 0.9.
 
-Usage: ``python bench/bench_separation.py [--steps 30] [--batch 16] [--workers 0] [--repeats 2]``
+``--interleaved`` measures both paths step by step in turns in one process (a lazy step, an in-memory
+step, ...), so that a machine whose load changes by the minute (several engineers on 2 cores) slows both
+alike; ``--data-only`` times the loader alone.
+
+Usage: ``python bench/bench_separation.py [--steps 30] [--batch 16] [--workers 0] [--repeats 2]
+[--interleaved | --data-only]``
 """
 
 from __future__ import annotations
@@ -101,6 +106,46 @@ def run(data: Path, in_memory: bool, steps: int, warmup: int, batch: int, worker
     return steps / (time.perf_counter() - start)
 
 
+def interleaved(data: Path, steps: int, warmup: int, batch: int, workers: int, window: int) -> dict[str, float]:
+    """Training steps/s of both paths measured step by step in turns (lazy step, in-memory step, ...),
+    so that a change of the machine's load hits both paths alike."""
+    from mirmodels.config import config_from_dict
+    from mirmodels.data import make_dataset, prepare_data
+    from mirmodels.experiment import build_network
+    from mirmodels.tasks import get_task_class
+
+    paths = {}
+    for name in ("lazy", "in-memory"):
+        config = config_from_dict({
+            "dataset": {"base": "musdb18", "problem": "separation", "annot_key": "stem", "root": str(data)},
+            "feature": {"type": "waveform", "patch_L_frame": window, "patch_STEP_frame": window // 4,
+                        "in_memory": name == "in-memory"},
+            "model": tiny_unet(), "train": {"task": {"remix": 0.5}}})
+        prepared = prepare_data(config)
+        dataset = make_dataset(prepared, prepared.splits["train"], train=True)
+        torch.manual_seed(0)
+        network = build_network(config, prepared.input_shape, prepared.n_out).train()
+        task = get_task_class("separation")(network, lr=1e-3, remix=0.5)
+        loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True,
+                            persistent_workers=workers > 0)
+        paths[name] = {"task": task, "optimizer": task.configure_optimizers(), "loader": loader,
+                       "batches": iter(loader), "seconds": 0.0}
+    for step in range(warmup + steps):
+        for path in paths.values():
+            start = time.perf_counter()
+            try:
+                item = next(path["batches"])
+            except StopIteration:
+                path["batches"] = iter(path["loader"])
+                item = next(path["batches"])
+            path["optimizer"].zero_grad()
+            path["task"].compute_loss(path["task"].model(item["X"]), item["y"]).backward()
+            path["optimizer"].step()
+            if step >= warmup:
+                path["seconds"] += time.perf_counter() - start
+    return {name: steps / path["seconds"] for name, path in paths.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
@@ -112,12 +157,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=int, default=22050)
     parser.add_argument("--data-only", action="store_true", help="only the loader's batches/s (no training)")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="both paths step by step in turns, in one process (robust to a changing load)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     folder = Path(tempfile.mkdtemp(prefix="bench_separation_"))
     try:
         data = make_corpus(folder, args.tracks, args.seconds, args.rate)
         window = args.rate  # 1 s windows
+        if args.interleaved:
+            rates = interleaved(data, args.steps, args.warmup, args.batch, args.workers, window)
+            print(f"interleaved, {args.steps} timed steps (+{args.warmup}) per path, batch {args.batch}, "
+                  f"{args.workers} loader workers, CPU ({torch.get_num_threads()} threads)")
+            print("| path | training steps/s |\n|---|---|")
+            for name, rate in rates.items():
+                print(f"| {name} StemWindowDataset | {rate:.3f} |")
+            ratio = rates["lazy"] / rates["in-memory"]
+            print(f"| **lazy / in-memory** | **{ratio:.2f}** (target >= 0.9 {'ok' if ratio >= 0.9 else 'MISSED'}) |")
+            return
         results: dict[str, list] = {"lazy": [], "in-memory": []}
         loading: dict[str, list] = {"lazy": [], "in-memory": []}
         for _ in range(args.repeats):  # alternate, so that a load change hits both paths
