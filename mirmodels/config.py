@@ -44,11 +44,12 @@ __all__ = [
 ]
 
 #: The problem types a run can train, each served by one task in :mod:`mirmodels.tasks`.
-PROBLEMS = ("multiclass", "multilabel", "framelabel", "multipitch", "metric")
+PROBLEMS = ("multiclass", "multilabel", "framelabel", "multipitch", "metric", "separation")
 #: Names the tutorial (or a user) may write for a problem type.
 PROBLEM_ALIASES = {"segment": "framelabel", "frame": "framelabel", "chord": "framelabel",
                    "pitch": "multipitch", "multi-pitch": "multipitch", "cover": "metric",
-                   "metric_learning": "metric", "multi-class": "multiclass", "multi-label": "multilabel"}
+                   "metric_learning": "metric", "multi-class": "multiclass", "multi-label": "multilabel",
+                   "source_separation": "separation"}
 #: Tutorial feature keys written inline in ``feature:`` → our parameter names (per feature type).
 TUTORIAL_FEATURE_KEYS = {"nb_band": "n_mels", "L_n": "n_fft", "STEP_n": "hop_length", "h_l": "harmonics"}
 #: The tutorial's model names that imply a problem its config does not write (config_cover.yaml

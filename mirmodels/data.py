@@ -44,7 +44,7 @@ logger = logging.getLogger("mirmodels")
 
 #: problem type → target kind of :func:`mirfeat.targets.build_target`
 TARGET_KINDS = {"multiclass": "multiclass", "multilabel": "multilabel", "framelabel": "framelabel",
-                "multipitch": "pitch", "metric": "clique"}
+                "multipitch": "pitch", "metric": "clique", "separation": "stems"}
 #: annotation fields tried, in order, when a multipitch config names none
 PITCH_FIELDS = ("f0multi", "pitchmidi", "f0", "notes")
 WAVEFORM = "waveform"
@@ -251,6 +251,9 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         of them without ``allow_missing_audio``), a feature cache built with other parameters, labels absent from the
         vocabulary, an empty train or validation split.
     """
+    custom = _task_hook(config.dataset.problem, "prepare_dataset")
+    if custom is not None:  # a task that prepares its own data (separation: tracks of stems)
+        return custom(config, data_root, jobs=jobs, quiet=quiet)
     from mirfeat.features import build_feature
     from mirfeat.splits import select_keys, split_keys
     from mirfeat.targets import TargetSpec, build_target
@@ -462,6 +465,13 @@ def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None
     return lists
 
 
+def _task_hook(problem: str, name: str):
+    """The task class's own ``name`` hook for ``problem`` (None when the task has none)."""
+    from mirmodels.tasks import TASKS
+
+    return getattr(TASKS.get(problem), name, None)
+
+
 def make_dataset(prepared: PreparedData, keys: list[str], train: bool = True):
     """The torch Dataset of ``keys`` for the run's problem and feature.
 
@@ -471,6 +481,9 @@ def make_dataset(prepared: PreparedData, keys: list[str], train: bool = True):
     """
     from mirfeat.patches import FileDataset, PatchDataset
 
+    custom = _task_hook(prepared.problem, "make_dataset")
+    if custom is not None:
+        return custom(prepared, keys, train=train)
     feature = prepared.config.feature
     if prepared.problem == "metric":
         if prepared.cache_path is None:

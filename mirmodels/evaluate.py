@@ -400,7 +400,7 @@ def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: st
     """
     from tqdm import tqdm
 
-    from mirmodels.data import check_same_classes, prepare_data
+    from mirmodels.data import _task_hook, check_same_classes, prepare_data
 
     config, metadata = load_run(run_dir)
     split = split or config.eval.split
@@ -418,6 +418,11 @@ def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: st
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     patch_length = config.feature.patch_length
     hop = config.eval.patch_hop or patch_length
+    custom = _task_hook(prepared.problem, "score_split")
+    if custom is not None:  # a task that scores whole files itself (separation)
+        data = {"run": str(run_dir), "split": split, "problem": prepared.problem, "num_files": len(keys),
+                **_json_ready(custom(network, prepared, keys, device=device, quiet=quiet))}
+        return EvalResult(write_json(data, run_paths(run_dir)["metrics"]), data)
     metadata = dict(metadata, cache_path=None if prepared.cache_path is None else str(prepared.cache_path),
                     audio_path=str(prepared.audio_path))
     inputs = tqdm(file_inputs(metadata, keys), total=len(keys), disable=quiet, unit="file", desc="evaluate")
@@ -452,6 +457,11 @@ def _json_ready(value: Any) -> Any:
 def format_metrics(result: EvalResult | dict) -> str:
     """The scalar metrics as a two-column table (nested per-tag / per-file values left to the JSON)."""
     data = result.data if isinstance(result, EvalResult) else result
+    from mirmodels.data import _task_hook
+
+    custom = _task_hook(data.get("problem", ""), "format_metrics")
+    if custom is not None:
+        return custom(data) + (f"\nwritten: {result.path}" if isinstance(result, EvalResult) else "")
     rows = []
     for section in ("metrics", "metrics_patch_average_tutorial"):
         values = data.get(section) or {}

@@ -93,6 +93,11 @@ def check_output_shape(problem: str, output_shape: Sequence[int], input_shape: S
     multiclass / multilabel → (n_classes,); framelabel → (n_classes, T); multipitch → (F, T) or
     (1, F, T) with the input's F and T; metric → (D,).
     """
+    from mirmodels.data import _task_hook
+
+    custom = _task_hook(problem, "check_output_shape")
+    if custom is not None:
+        return custom(output_shape, input_shape, n_outputs, where=where)
     shape = tuple(int(s) for s in output_shape)
     expected = None
     if problem in ("multiclass", "multilabel"):

@@ -316,6 +316,11 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
     from mirfeat.features import build_feature
 
     config, metadata = load_run(run_dir)
+    from mirmodels.data import _task_hook
+
+    custom = _task_hook(metadata["problem"], "predict_file")
+    if custom is not None:  # a task that writes its own outputs (separation: one WAV per source)
+        return PredictResult(*custom(run_dir, config, metadata, Path(audio_file), out_dir, device))
     threshold = config.eval.threshold if threshold is None else float(threshold)
     if not 0 < threshold < 1:
         raise MirError(f"--threshold: expected a number in (0, 1), got {threshold}")

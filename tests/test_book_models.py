@@ -27,6 +27,9 @@ CASES = {
     "chord_bilstm": ((1, 72, 1024), (25, 1024), (1, 72, 96), (25, 96)),
     "cover_move": ((1, 23, 1800), (32,), (1, 23, 200), (32,)),
     "cover_move_chroma12": ((12, 1800), (32,), (12, 200), (32,)),
+    # separation (stereo 4 s windows): six stride-2 levels need >= 127 STFT frames (129024 samples)
+    "separation_unet": ((2, 176400), (4, 2, 176400), (2, 129024), (4, 2, 129024)),
+    "separation_cunet": ((2 + 4, 176400), (1, 2, 176400), (2 + 4, 129024), (1, 2, 129024)),
 }
 
 
@@ -41,7 +44,8 @@ def test_every_example_file_is_covered():
     assert sorted(path.stem for path in MODELS.glob("*.yaml")) == sorted(CASES)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n.startswith("separation") else n
+                                  for n in sorted(CASES)])  # separation U-Nets: >10 s each on 2 cores
 def test_forward_backward(name):
     _, _, shape, expected = CASES[name]
     torch.manual_seed(0)

@@ -174,7 +174,7 @@ def test_unknown_keys_get_suggestions():
     assert "(did you mean eval?)" in _error(dict(MINIMAL, evals={}))
     assert _error(dict(MINIMAL, feature={"type": "lms", "n_melz": 3})).startswith(
         "exp.yaml: feature.n_melz: unknown key (did you mean n_mels?)")
-    assert "dataset.problem: expected one of multiclass, multilabel, framelabel, multipitch, metric (did you mean " \
+    assert "dataset.problem: expected one of multiclass, multilabel, framelabel, multipitch, metric, separation (did you mean " \
            "multiclass?), got 'multiclas'" in _error(MINIMAL, "dataset.problem=multiclas")
 
 

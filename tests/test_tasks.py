@@ -126,7 +126,7 @@ def _batch(problem: str, size: int = 8) -> dict:
 
 
 def test_registry():
-    assert task_names() == ["framelabel", "metric", "multiclass", "multilabel", "multipitch"]
+    assert task_names() == ["framelabel", "metric", "multiclass", "multilabel", "multipitch", "separation"]
     assert get_task_class("multipitch") is MultipitchTask
     assert get_task_class("MULTICLASS") is MulticlassTask
     with pytest.raises(ParameterError, match="problem 'regression' is unknown; known problems: framelabel, metric"):

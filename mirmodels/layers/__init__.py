@@ -16,6 +16,6 @@ from mirmodels.layers.registry import (
     layer_names,
     register_layer,
 )
-from mirmodels.layers import attention, conv, dense, norm, pooling, recurrent, shape, sinc, unet  # noqa: F401  (registration)
+from mirmodels.layers import attention, conv, dense, norm, pooling, recurrent, shape, sinc, spectral, unet  # noqa: F401  (registration)
 
 __all__ = ["CHANNELS", "LAST", "TRAILING", "InferContext", "LayerInputError", "LayerSpec", "get_layer", "layer_names", "register_layer"]

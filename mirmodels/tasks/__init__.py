@@ -14,6 +14,7 @@ multilabel     (B, K) logits                    (B, K) float 0/1      BCE with l
 framelabel     (B, K, T) logits                 (B, T) int64, -100    CE per frame / softmax dim 1
 multipitch     (B, F, T) or (B, 1, F, T)        (B, F, T) float 0/1   BCE with logits / sigmoid
 metric         (B, D) embeddings                (B,) int64 work       triplet (mined) / embeddings
+separation     (B, S, C, N) waveforms           (B, S, C, N) stems    1 - cosine / waveforms
 =============  ===============================  ====================  ==========================
 
 Task options (keyword arguments): ``Task.option_names()`` of each class.
@@ -25,6 +26,7 @@ from mirmodels.tasks.metric import MetricTask
 from mirmodels.tasks.multiclass import MulticlassTask
 from mirmodels.tasks.multilabel import MultilabelTask
 from mirmodels.tasks.multipitch import MultipitchTask
+from mirmodels.tasks.separation import SeparationTask
 
 __all__ = [
     "TASKS",
@@ -38,4 +40,5 @@ __all__ = [
     "FramelabelTask",
     "MultipitchTask",
     "MetricTask",
+    "SeparationTask",
 ]
