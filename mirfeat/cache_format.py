@@ -156,6 +156,21 @@ def write_key(out: h5py.File, key: str, value: np.ndarray, time_sec: np.ndarray,
 # ----------------------------------------------------------------------------- reading
 
 
+
+def frame_range(path: Any, key: str, start: int | None, stop: int | None, frames: int) -> tuple[int, int]:
+    """``(begin, end)`` of frames ``start:stop`` (None = the file's edge) of a ``frames``-long item.
+
+    Raises
+    ------
+    MirError
+        A range outside ``0 <= start <= stop <= frames``, naming ``path`` and ``key``.
+    """
+    begin = 0 if start is None else int(start)
+    end = frames if stop is None else int(stop)
+    if not 0 <= begin <= end <= frames:
+        raise MirError(f"{path}: key {key!r}: frames {begin}:{end} outside 0:{frames}")
+    return begin, end
+
 class FeatureCache:
     """Read-only access to a feature cache, opened lazily and once per process.
 
@@ -302,11 +317,7 @@ class FeatureCache:
             Unknown key, or a range outside ``0 <= start <= stop <= T``.
         """
         dataset = self._value(key)
-        frames = dataset.shape[-1]
-        begin = 0 if start is None else int(start)
-        end = frames if stop is None else int(stop)
-        if not 0 <= begin <= end <= frames:
-            raise MirError(f"{self.path}: key {key!r}: frames {begin}:{end} outside 0:{frames}")
+        begin, end = frame_range(self.path, key, start, stop, dataset.shape[-1])
         block = dataset[:, :, begin:end]
         return block if block.dtype == np.float32 else block.astype(np.float32)
 

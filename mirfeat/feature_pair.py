@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import h5py
 import numpy as np
 
+from mirfeat.cache_format import frame_range
 from pyjama_tools.errors import MirError
 
 __all__ = ["TUTORIAL_FEATURE", "is_tutorial_feature_file", "TutorialFeatureFile", "TutorialPairSource",
@@ -186,11 +187,7 @@ class TutorialFeatureFile:
             Unknown key, or a range outside ``0 <= start <= stop <= T``.
         """
         name = self._check(key)
-        frames = self._frames[name]
-        begin = 0 if start is None else int(start)
-        end = frames if stop is None else int(stop)
-        if not 0 <= begin <= end <= frames:
-            raise MirError(f"{self.path}: key {key!r}: frames {begin}:{end} outside 0:{frames}")
+        begin, end = frame_range(self.path, key, start, stop, self._frames[name])
         block = np.asarray(self.file[_key_name(name)][begin:end], dtype=np.float32).T  # (R, frames)
         return np.ascontiguousarray(stack_rows(block)[None])
 
