@@ -247,6 +247,21 @@ def test_structural_and_file_errors(tmp_path):
     assert isinstance(ModelConfigError("x"), MirError)
 
 
+def test_a_misspelt_model_key_is_refused_by_name(tmp_path):
+    """``nme: Cover`` (for ``name``) or ``variable:`` was silently ignored: the tutorial's model name
+    chooses the problem (``Cover`` → metric) and ``variables`` the placeholders' defaults."""
+    layers = [[["Linear", {"out_features": 2}]]]
+    assert error_of({"model": {"nme": "Cover", **model_of(layers)["model"]}}, (4,)) == \
+        "model.nme: unknown key (did you mean name?); allowed: name, variables, block_l"
+    assert error_of({"model": {"variable": {"n_out": 3}, **model_of(layers)["model"]}}, (4,)).startswith(
+        "model.variable: unknown key (did you mean variables?)")
+    file_config = tmp_path / "typo.yaml"
+    file_config.write_text(yaml.safe_dump({"model": {"nme": "x", **model_of(layers)["model"]}}))
+    result = CliRunner().invoke(main, ["summary", str(file_config), "--input-shape", "4"])
+    assert result.exit_code == 1 and result.output.strip() == \
+        f"error: {file_config}: model.nme: unknown key (did you mean name?); allowed: name, variables, block_l"
+
+
 # ----------------------------------------------------------------------------- user bricks
 
 
