@@ -236,9 +236,7 @@ class MirdataConverter(Converter):
     def _fields(self, obj: Any, where: str) -> dict[str, Atoms]:
         """Every field of a Track / MultiTrack; MirError for an attribute mirdata cannot load."""
         fields: dict[str, Atoms] = {}
-        names = attribute_names(obj)
-        self._attributes_seen.update(names)
-        for name in (n for n in names if n not in self.skipped):
+        for name in (n for n in attribute_names(obj) if n not in self.skipped):
             try:
                 value = getattr(obj, name)
             except Exception as error:  # mirdata's loaders raise many types for a bad or missing file
@@ -262,6 +260,7 @@ class MirdataConverter(Converter):
     def _entry(self, obj: Any, entry_id: str, files: dict[str, str], links: dict[str, str],
                chosen_audio: str | None) -> Item | Problem:
         where = f"{self.option('dataset')} {entry_id}"
+        self._attributes_seen.update(attribute_names(obj))  # a track with files missing counts too
         missing = self._missing(files)
         if missing:
             more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
