@@ -81,8 +81,7 @@ def _write_report(path: Path, problems: list[Problem]) -> None:
 def strict_error(problem: Problem) -> MirError:
     """The error ``--strict`` raises for ``problem``: its line without the report's "(skipped)" (it
     stops the conversion, nothing is skipped)."""
-    text = str(problem)
-    return MirError(text[: -len(" (skipped)")] if text.endswith(" (skipped)") else text)
+    return MirError(str(problem).removesuffix(" (skipped)"))
 
 
 def collect_items(converter, strict: bool) -> tuple[list[Item], list[Problem]]:
