@@ -448,6 +448,19 @@ def test_summary_cli_errors_are_one_line(tmp_path, content, shape, expected):
     assert expected in result.output and "Traceback" not in result.output
 
 
+def test_summary_of_a_config_with_a_misspelt_section_is_refused(tmp_path):
+    """``datasett:`` for ``dataset:``: summary sized the output from nothing (10, the file's Linear,
+    not the 50 of its n_out) and said nothing; a misspelt top-level key is one line naming it."""
+    path = tmp_path / "exp.yaml"
+    model = model_of([[["Linear", {"out_features": 10}]]])["model"]
+    path.write_text(yaml.safe_dump({"output_file": "x", "datasett": {"n_out": 50}, "model": model}))
+    result = CliRunner().invoke(main, ["summary", str(path), "--input-shape", "4"])
+    assert result.exit_code == 1 and result.output.strip() == \
+        f"error: {path}: datasett: unknown key (did you mean dataset?); allowed: dataset, feature, model, train, eval"
+    path.write_text(yaml.safe_dump({"output_file": "x", "dataset": {"n_out": 50}, "model": model}))
+    assert "(50,)" in CliRunner().invoke(main, ["summary", str(path), "--input-shape", "4"]).output
+
+
 def test_summary_cli_missing_file():
     result = CliRunner().invoke(main, ["summary", "no/such.yaml", "--input-shape", "1,8"])
     assert result.exit_code == 1 and result.output == "error: no/such.yaml: no such file\n"
