@@ -442,17 +442,38 @@ class FeatureConfig(_Section):
         params = dict(params)
         feature_type = str(data.get("type", "")).lower()
         inline = [k for k in data if k not in known]
+        bin_count = None
         for key in inline:
             name = TUTORIAL_FEATURE_KEYS.get(key, key)
             value = data.pop(key)
             if key == "nb_band" and feature_type in ("cqt", "hcqt"):
-                continue  # the tutorial repeats the bin count; ours follows from n_octaves × bins_per_semitone
+                bin_count = value  # the tutorial repeats the bin count: checked against the grid below
+                continue
             if name not in _feature_param_names(feature_type) and key not in TUTORIAL_FEATURE_KEYS:
                 allowed = known + sorted(_feature_param_names(feature_type))
                 raise ConfigError(_unknown_key(f"feature.{key}", str(key), allowed))
             params.setdefault(name, value)
+        if bin_count is not None:
+            _check_bin_count(bin_count, feature_type, params)
         data["params"] = params
         return cls(**data)
+
+
+def _check_bin_count(bin_count: Any, feature_type: str, params: Mapping[str, Any]) -> None:
+    """The tutorial's ``nb_band`` of a CQT / HCQT must be the grid's 12 × bins_per_semitone × n_octaves
+    bins (ours follows from those two): a different count is refused, never ignored."""
+    from mirfeat.features.base import FEATURES
+    import mirfeat.features  # noqa: F401  (registers the features)
+
+    defaults = FEATURES[feature_type].Params()
+    per_semitone = params.get("bins_per_semitone", defaults.bins_per_semitone)
+    octaves = params.get("n_octaves", defaults.n_octaves)
+    if not all(_is_int(v) for v in (bin_count, per_semitone, octaves)):
+        return  # a value of the wrong type is named by the feature's own check
+    if bin_count != 12 * per_semitone * octaves:
+        raise ConfigError(f"feature.nb_band: {bin_count} bins, but the {feature_type} grid has 12 x "
+                          f"bins_per_semitone {per_semitone} x n_octaves {octaves} = {12 * per_semitone * octaves}; "
+                          "change one of them or drop nb_band")
 
 
 def _feature_param_names(feature_type: str) -> set[str]:

@@ -46,6 +46,8 @@ __all__ = ["ModelConfigError", "NoOutputLayerError", "LayerRecord", "OutputResiz
            "load_model_config"]
 
 PROBE_BATCH = 2
+#: the keys of a model description (the tutorial's ``name`` and ``block_l``, our ``variables``)
+MODEL_KEYS = ("name", "variables", "block_l")
 _EMPTY = (None, "empty", "none")
 
 
@@ -252,6 +254,11 @@ def build_model(config: str | Path | Mapping[str, Any], input_shape: Sequence[in
 
 def _build(model: Mapping[str, Any], shape: tuple[int, ...], variables: dict[str, Any]) -> YamlNetwork:
     source = "model"
+    for key in model:  # a misspelt key (``nme: Cover``) would be ignored: the name chooses the problem
+        if key not in MODEL_KEYS:
+            close = difflib.get_close_matches(str(key), MODEL_KEYS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ModelConfigError(f"{source}.{key}: unknown key{hint}; allowed: {', '.join(MODEL_KEYS)}")
     defaults = model.get("variables") or {}
     if not isinstance(defaults, Mapping) or not all(isinstance(name, str) for name in defaults):
         raise ModelConfigError(f"{source}.variables: expected a mapping of names to default values, got {defaults!r}")

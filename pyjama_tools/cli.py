@@ -167,6 +167,8 @@ def split(pyjama_file: Path, where_items: tuple[str, ...], every: int, rule: str
             raise MirError(f"{pyjama_file}: the {name!r} split would be empty ({len(keys)} entries kept, rule "
                            f"{rule!r}); keep more entries (--where, --every) or change the rule")
     folder = out_dir if out_dir is not None else pyjama_file.parent
+    if folder.exists() and not folder.is_dir():
+        raise MirError(f"{folder}: not a folder (--out-dir)")
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in write_split_lists(splits, folder, pyjama_file.stem).items():
         click.echo(f"{path}: {len(splits[name])} entries")

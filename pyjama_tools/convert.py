@@ -78,6 +78,12 @@ def _write_report(path: Path, problems: list[Problem]) -> None:
     write_text_atomic("\n".join(lines) + "\n", path)
 
 
+def strict_error(problem: Problem) -> MirError:
+    """The error ``--strict`` raises for ``problem``: its line without the report's "(skipped)" (it
+    stops the conversion, nothing is skipped)."""
+    return MirError(str(problem).removesuffix(" (skipped)"))
+
+
 def collect_items(converter, strict: bool) -> tuple[list[Item], list[Problem]]:
     """Every item of the converter, duplicates removed; problems collected (raised with ``strict``)."""
     items: list[Item] = []
@@ -86,13 +92,13 @@ def collect_items(converter, strict: bool) -> tuple[list[Item], list[Problem]]:
     for result in converter.items():
         if isinstance(result, Problem):
             if strict:
-                raise MirError(str(result))
+                raise strict_error(result)
             problems.append(result)
             continue
         if result.key in seen:
             problem = Problem(result.key, "duplicate key (an earlier item has the same key)")
             if strict:
-                raise MirError(str(problem))
+                raise strict_error(problem)
             problems.append(problem)
             continue
         seen.add(result.key)
@@ -198,7 +204,7 @@ def _write_payload(converter, items: list[Item], problems: list[Problem], path: 
     else:
         decode_problems = converter.write_payload(items, path, jobs, progress=not quiet, extra_paths=extra_paths)
     if decode_problems and strict:
-        raise MirError(str(decode_problems[0]))
+        raise strict_error(decode_problems[0])
     problems.extend(decode_problems)
     failed = {p.where for p in decode_problems}
     items = [i for i in items if i.key not in failed]

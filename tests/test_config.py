@@ -85,6 +85,22 @@ def test_tutorial_chord_and_multipitch_configs(tmp_path):
     assert bittner.feature.params["harmonics"] == [0.5, 1, 2, 3, 4, 5]
 
 
+def test_a_cqt_bin_count_that_contradicts_its_grid_is_refused(tmp_path):
+    """nb_band of a CQT / HCQT follows from bins_per_semitone x n_octaves: 72 agrees with the chord
+    config's grid and is accepted; 84 was silently ignored (72 bins computed), now it is one line."""
+    assert load_config(_write(tmp_path, CHORD)).feature.params["n_octaves"] == 6
+    for text, message in [
+        (CHORD.replace("'nb_band': 72", "'nb_band': 84"),
+         "feature.nb_band: 84 bins, but the hcqt grid has 12 x bins_per_semitone 1 x n_octaves 6 = 72"),
+        # the HCQT's defaults (5 bins per semitone, 6 octaves: 360 bins) when the config leaves them out
+        (CHORD.replace("'bins_per_semitone': 1, 'n_octaves': 6, ", ""),
+         "feature.nb_band: 72 bins, but the hcqt grid has 12 x bins_per_semitone 5 x n_octaves 6 = 360"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            load_config(_write(tmp_path, text))
+        assert message in str(info.value) and "\n" not in str(info.value)
+
+
 def test_defaults_of_train_and_eval():
     config = config_from_dict(MINIMAL)
     train = config.train

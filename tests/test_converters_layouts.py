@@ -468,6 +468,16 @@ def test_jams_audio_suffix_beside_and_guitarset_bad_data_source(tmp_path):
     assert "00_Rock1-90-C_solo.jams: annotation 0: data_source 'low E' is not a string number 0-5" in result.output
 
 
+def test_a_strict_failure_does_not_say_skipped(tmp_path):
+    """With --strict the first bad input stops the conversion: its line must not end in '(skipped)'
+    (GuitarSet's sample, a JAMS file whose audio is missing, said 'no audio file ... (skipped)')."""
+    root = fixture_path("mirdata", "resources", "guitarset")
+    result = cli("guitarset", root, tmp_path / "out", "--strict")
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "00_BN1-129-Eb_comp.jams: no audio file audio_mono-mic/00_BN1-129-Eb_comp_mic.wav" in result.output
+    assert "skipped" not in result.output and not (tmp_path / "out" / "guitarset.pyjama").exists()
+
+
 def test_da_tacos_all_features_replaced_with_the_pair(tmp_path):
     """Every feature file of ``--feature all`` belongs to the pair: an existing one is refused without
     --overwrite, and a --strict failure in a later feature leaves the old files as they were."""

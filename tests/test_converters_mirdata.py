@@ -335,6 +335,24 @@ def test_audio_key_chooses_the_recording(tmp_path):
     assert all(k.startswith("audio_mono-mic+++") for k in pyjama.load(report.pyjama_path).keys())
 
 
+@pytest.mark.parametrize("option,value,message", [
+    ("--skip", "chord", "--skip chord: no track has such an attribute"),  # the attribute is 'chords'
+    ("--split", "train,tset", "--split tset"),  # irmas: the train tracks alone would be written
+])
+def test_a_misspelt_skip_or_split_name_is_refused(tmp_path, option, value, message):
+    """A --skip or --split name that no track has is a typo: one line naming it, nothing written (it
+    converted silently, keeping what --skip meant to leave out, or only some of the splits asked for)."""
+    name, version = ("beatles", "1.2") if option == "--skip" else ("irmas", "1.0")
+    data_home = fixture_path("mirdata", "resources", name)
+    result = CliRunner().invoke(main, ["mirdata", name, str(data_home), str(tmp_path), "--version", version,
+                                       "--index", str(index_file(name, version)), option, value,
+                                       "--sr", "native", "--quiet"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert not list(tmp_path.glob("*.pyjama")) and not list(tmp_path.glob("*.hdf5"))
+
+
 # ----------------------------------------------------------------------------- mapping rules
 
 

@@ -416,6 +416,14 @@ def test_split_command_bad_input_is_one_line_and_writes_nothing(tmp_path, args, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.pyjama"]
 
 
+def test_split_command_out_dir_that_is_a_file_is_one_line(tmp_path):
+    _synthetic_doc(tmp_path / "toy.pyjama", 10)
+    done = _split(str(tmp_path / "toy.pyjama"), "--out-dir", str(tmp_path / "toy.pyjama"))
+    assert done.exit_code == 1 and len(done.output.strip().splitlines()) == 1, done.output
+    assert f"{tmp_path / 'toy.pyjama'}: not a folder (--out-dir)" in done.output  # was "File exists"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.pyjama"]
+
+
 def test_split_lists_of_a_real_bach10_conversion_feed_rule_list(tmp_path):
     """The lists the command writes for our Bach10 piece are read back by rule 'list' as the same split."""
     source = fixture_path("bach10", "Bach10_v1.1")

@@ -247,6 +247,21 @@ def test_structural_and_file_errors(tmp_path):
     assert isinstance(ModelConfigError("x"), MirError)
 
 
+def test_a_misspelt_model_key_is_refused_by_name(tmp_path):
+    """``nme: Cover`` (for ``name``) or ``variable:`` was silently ignored: the tutorial's model name
+    chooses the problem (``Cover`` → metric) and ``variables`` the placeholders' defaults."""
+    layers = [[["Linear", {"out_features": 2}]]]
+    assert error_of({"model": {"nme": "Cover", **model_of(layers)["model"]}}, (4,)) == \
+        "model.nme: unknown key (did you mean name?); allowed: name, variables, block_l"
+    assert error_of({"model": {"variable": {"n_out": 3}, **model_of(layers)["model"]}}, (4,)).startswith(
+        "model.variable: unknown key (did you mean variables?)")
+    file_config = tmp_path / "typo.yaml"
+    file_config.write_text(yaml.safe_dump({"model": {"nme": "x", **model_of(layers)["model"]}}))
+    result = CliRunner().invoke(main, ["summary", str(file_config), "--input-shape", "4"])
+    assert result.exit_code == 1 and result.output.strip() == \
+        f"error: {file_config}: model.nme: unknown key (did you mean name?); allowed: name, variables, block_l"
+
+
 # ----------------------------------------------------------------------------- user bricks
 
 
@@ -431,6 +446,19 @@ def test_summary_cli_errors_are_one_line(tmp_path, content, shape, expected):
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and result.output.startswith("error: ")
     assert expected in result.output and "Traceback" not in result.output
+
+
+def test_summary_of_a_config_with_a_misspelt_section_is_refused(tmp_path):
+    """``datasett:`` for ``dataset:``: summary sized the output from nothing (10, the file's Linear,
+    not the 50 of its n_out) and said nothing; a misspelt top-level key is one line naming it."""
+    path = tmp_path / "exp.yaml"
+    model = model_of([[["Linear", {"out_features": 10}]]])["model"]
+    path.write_text(yaml.safe_dump({"output_file": "x", "datasett": {"n_out": 50}, "model": model}))
+    result = CliRunner().invoke(main, ["summary", str(path), "--input-shape", "4"])
+    assert result.exit_code == 1 and result.output.strip() == \
+        f"error: {path}: datasett: unknown key (did you mean dataset?); allowed: dataset, feature, model, train, eval"
+    path.write_text(yaml.safe_dump({"output_file": "x", "dataset": {"n_out": 50}, "model": model}))
+    assert "(50,)" in CliRunner().invoke(main, ["summary", str(path), "--input-shape", "4"]).output
 
 
 def test_summary_cli_missing_file():

@@ -171,6 +171,10 @@ class MirdataConverter(Converter):
         splits = self.option("split")
         self.splits = _names(splits)
         self.skipped = _names(self.option("skip")) or set()
+        #: attribute names and official splits of the tracks read (to refuse a --skip / --split name
+        #: that none of them has: a typo would otherwise convert silently what it meant to leave out)
+        self._attributes_seen: set[str] = set()
+        self._splits_seen: set[str] = set()
         #: field name → its kind, over every item read
         self._kinds: dict[str, FieldKind] = {}
 
@@ -256,6 +260,7 @@ class MirdataConverter(Converter):
     def _entry(self, obj: Any, entry_id: str, files: dict[str, str], links: dict[str, str],
                chosen_audio: str | None) -> Item | Problem:
         where = f"{self.option('dataset')} {entry_id}"
+        self._attributes_seen.update(attribute_names(obj))  # a track with files missing counts too
         missing = self._missing(files)
         if missing:
             more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
@@ -283,6 +288,7 @@ class MirdataConverter(Converter):
             raise MirError(f"mirdata {self.option('dataset')}: --split: its tracks have no official split") from None
         except Exception as error:  # its metadata file missing or malformed
             raise _TrackError(f"mirdata cannot read attribute 'split' ({type(error).__name__}: {error})") from None
+        self._splits_seen.add(str(split))
         return str(split) in self.splits
 
     def items(self) -> Iterator[Item | Problem]:
@@ -322,6 +328,19 @@ class MirdataConverter(Converter):
                 continue
             links = {"track_id": mtrack_id, "mtrack_id": mtrack_id, "stem": MIXTURE}
             yield self._entry(mtrack, mtrack_id, entry_files(entry), links, None)
+        self._check_option_names()
+
+    def _check_option_names(self) -> None:
+        """A ``--split`` or ``--skip`` name that no track read has is a mistake: one line naming it."""
+        name = self.option("dataset")
+        unknown_splits = sorted(self.splits - self._splits_seen) if self.splits and self._splits_seen else []
+        if unknown_splits:
+            raise MirError(f"mirdata {name}: no mirdata items in --split {', '.join(unknown_splits)} (the tracks' "
+                           f"splits: {', '.join(sorted(self._splits_seen))})")
+        unknown = sorted(self.skipped - self._attributes_seen) if self._attributes_seen else []
+        if unknown:
+            raise MirError(f"mirdata {name}: --skip {', '.join(unknown)}: no track has such an attribute (its "
+                           f"attributes: {', '.join(sorted(self._attributes_seen))})")
 
     def definitions(self, items: list[Item]) -> dict[str, FieldDefinition]:
         definitions = {name: FieldDefinition("global", "text") for name in LINK_FIELDS
