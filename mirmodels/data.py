@@ -110,7 +110,8 @@ class PreparedData:
             "target_kind": TARGET_KINDS[self.problem],
             "annot_key": self.annot_key,
             "input_shape": list(self.input_shape),
-            "n_out": int(self.n_out),
+            "n_out": int(self.n_out),  # the value of $n_out in the model
+            "num_outputs": self.num_outputs(),  # the target's size: the network's output
             "vocabulary": None if vocabulary is None else [str(v) for v in vocabulary],
             "feature": self.config.feature.type,
             "feature_params": self.feature_params,
@@ -126,6 +127,13 @@ class PreparedData:
             "entries": int(self.entries),
             "dropped": self.dropped(),
         }
+
+    def num_outputs(self) -> int | None:
+        """The target's size (classes, tags, bins), None where the target has none yet."""
+        try:
+            return int(self.target.num_outputs)
+        except (AttributeError, MirError):
+            return None
 
     def dropped(self) -> dict[str, int]:
         """Entries of the .pyjama not trained on, by reason."""

@@ -154,6 +154,7 @@ def test_autotagging_file_trains_with_its_last_layer_sized_from_the_dataset(tmp_
     assert any("the 50 most frequent of the 60 'tag' tags" in line for line in info)
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert meta["n_out"] == 50 and len(meta["vocabulary"]) == 50 and meta["input_shape"] == [1, 128, 64]
+    assert meta["num_outputs"] == 50
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["model"]["block_l"][2]["sequential_l"][0]["layer_l"][0][1]["out_features"] == 50
     assert trained_parameters(tmp_path / "run") == PARAMETERS["autotagging"]
@@ -213,7 +214,7 @@ def test_a_run_with_a_resized_last_layer_resumes_evaluates_and_refuses_other_cha
     data["model"] = model  # the number 10, as the tutorial writes it
     path.write_text(yaml.safe_dump(data))
     first = fit(path, out=tmp_path / "run")
-    assert first.metadata["n_out"] == 4
+    assert first.metadata["n_out"] == 4 and first.metadata["num_outputs"] == 4
     again = fit(path, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=2"])
     assert again.epochs == 2
     assert evaluate(tmp_path / "run", quiet=True).data["num_files"] == 1
