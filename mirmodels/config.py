@@ -9,7 +9,8 @@ One YAML file describes one experiment::
     eval: {split: valid, threshold: 0.5}
 
 The tutorial's own config files load as they are: the feature parameters may sit inline in the
-``feature`` section under their tutorial names (``nb_band``, ``L_n``, ``STEP_n``, ``h_l``), the
+``feature`` section under their tutorial names (``nb_band``, ``L_n``, ``STEP_n``, ``h_l``; mapped by
+:mod:`mirfeat.features.tutorial`), the
 tutorial's problem names (``segment``) are accepted, and its bookkeeping key ``output_file`` is
 ignored.  Every section is a frozen dataclass validated on construction; a mistake raises
 :class:`ConfigError` with one line naming the file and the YAML path, e.g.
@@ -32,7 +33,7 @@ import yaml
 
 from pyjama_tools import yamlfile as yaml_file
 from pyjama_tools.atomic import write_text_atomic
-from pyjama_tools.errors import MirError
+from pyjama_tools.errors import MirError, ParameterError
 
 __all__ = [
     "ConfigError", "DatasetConfig", "FeatureConfig", "TrainConfig", "EvalConfig", "ExperimentConfig",
@@ -45,8 +46,6 @@ PROBLEMS = ("multiclass", "multilabel", "framelabel", "multipitch", "metric")
 PROBLEM_ALIASES = {"segment": "framelabel", "frame": "framelabel", "chord": "framelabel",
                    "pitch": "multipitch", "multi-pitch": "multipitch", "cover": "metric",
                    "metric_learning": "metric", "multi-class": "multiclass", "multi-label": "multilabel"}
-#: Tutorial feature keys written inline in ``feature:`` → our parameter names (per feature type).
-TUTORIAL_FEATURE_KEYS = {"nb_band": "n_mels", "L_n": "n_fft", "STEP_n": "hop_length", "h_l": "harmonics"}
 #: Top-level keys of the tutorial's configs that only its notebooks use.
 IGNORED_TOP_LEVEL = ("output_file",)
 SECTIONS = ("dataset", "feature", "model", "train", "eval")
@@ -392,31 +391,30 @@ class FeatureConfig(_Section):
             raise ConfigError(f"feature.params: expected a mapping, got {_describe(params)}")
         params = dict(params)
         feature_type = str(data.get("type", "")).lower()
-        inline = [k for k in data if k not in known]
-        for key in inline:
-            name = TUTORIAL_FEATURE_KEYS.get(key, key)
-            value = data.pop(key)
-            if key == "nb_band" and feature_type in ("cqt", "hcqt"):
-                continue  # the tutorial repeats the bin count; ours follows from n_octaves × bins_per_semitone
-            if name not in _feature_param_names(feature_type) and key not in TUTORIAL_FEATURE_KEYS:
-                allowed = known + sorted(_feature_param_names(feature_type))
-                raise ConfigError(_unknown_key(f"feature.{key}", str(key), allowed))
-            params.setdefault(name, value)
+        inline = {k: data.pop(k) for k in list(data) if k not in known}
+        if inline:
+            if feature_type not in _feature_types():
+                raise ConfigError(_unknown_key(f"feature.{next(iter(inline))}", str(next(iter(inline))), known))
+            try:  # mirfeat's one mapping: each tutorial key is renamed, checked or refused by name
+                params = tutorial_feature_params(feature_type, inline, params)
+            except ParameterError as error:
+                raise ConfigError(str(error)) from None
         data["params"] = params
         return cls(**data)
 
 
-def _feature_param_names(feature_type: str) -> set[str]:
-    """Parameter names of a registered feature (empty when the features module is unavailable)."""
-    try:
-        from mirfeat.features.base import FEATURES
-        import mirfeat.features  # noqa: F401  (registers the features)
-    except Exception:  # pragma: no cover - mirfeat is part of the distribution
-        return set()
-    cls = FEATURES.get(feature_type)
-    if cls is None:
-        return set()
-    return {item.name for item in dataclasses.fields(cls.Params)}
+def _feature_types() -> set[str]:
+    """Names of the registered features."""
+    from mirfeat.features import feature_names
+
+    return set(feature_names())
+
+
+def tutorial_feature_params(feature_type: str, inline: Mapping, params: Mapping) -> dict:
+    """:func:`mirfeat.features.tutorial.feature_params` (imported on use: mirfeat loads librosa)."""
+    from mirfeat.features.tutorial import feature_params
+
+    return feature_params(feature_type, inline, params)
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -69,7 +69,7 @@ def test_tutorial_autotagging_config_loads_as_it_is(tmp_path):
     assert config.dataset.annot_key == "genre" and config.dataset.n_out == 10
     assert config.feature.type == "lms"
     assert (config.feature.patch_length, config.feature.patch_hop) == (64, 32)
-    assert config.feature.params == {"n_mels": 128, "n_fft": 2048, "hop_length": 1024}
+    assert config.feature.params == {"n_mels": 128, "win_length": 2048, "hop_length": 1024}  # the tutorial's L_n is the window
     assert config.model["name"] == "AutoTagging"
     assert config.audio_path(tmp_path / "data") == tmp_path / "data" / "gtzan-genre_audio.hdf5"
     assert config.annotation_path(tmp_path / "data") == tmp_path / "data" / "gtzan-genre.pyjama"

@@ -34,7 +34,7 @@ import torch
 
 from mirfeat.features import cqt_engine
 from mirfeat.features.base import BadAudioError, Feature
-from mirfeat.features.lms import compress, mel_basis
+from mirfeat.features.lms import compress, mel_basis, window as lms_window
 from pyjama_tools.errors import ParameterError
 
 TorchCompute = Callable[[Feature, torch.Tensor, float], torch.Tensor]
@@ -163,7 +163,7 @@ def _stft_magnitude(feature: Feature, audio: torch.Tensor, sr: float) -> torch.T
 @register_torch("lms")
 def _lms(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
     p = feature.params
-    spectrum = _stft(audio, p.n_fft, p.hop_length, _window("hann", p.n_fft, audio.device))
+    spectrum = _stft(audio, p.n_fft, p.hop_length, torch.as_tensor(lms_window(p), device=audio.device))
     power = spectrum.real.square() + spectrum.imag.square()
     basis = torch.as_tensor(mel_basis(sr, p.n_fft, p.n_mels), device=audio.device)
     return compress(torch.matmul(basis, power), p.compression)[:, None]
