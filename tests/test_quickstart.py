@@ -56,4 +56,5 @@ def test_reduced_quickstart_scores_do_not_depend_on_the_callers_thread_count(tmp
         scores.append(json.loads((tmp_path / name / "metrics.json").read_text())["metrics"])
         run = json.loads((tmp_path / name / "run.json").read_text())
         scores[-1]["best_valid_loss"] = run["best_valid_loss"]
+        assert run["versions"]["torch_threads"] == "2"  # the script's count, not the caller's
     assert scores[0] == scores[1]
