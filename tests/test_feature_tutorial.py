@@ -12,15 +12,15 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
-
 from conftest import fixture_path
+from test_cache import SR, make_store, tone_mix
+
 from mirfeat.cache import FeatureCache, load_feature_config
 from mirfeat.cli import main
 from mirfeat.features import build_feature
 from mirfeat.features.tutorial import RENAMES, RESTATED, SECTION_KEYS, feature_params
 from mirmodels.config import ConfigError, config_from_dict, load_config
 from pyjama_tools.errors import MirError
-from test_cache import SR, make_store, tone_mix
 
 CONFIGS = ("config_autotagging.yaml", "config_bittner.yaml", "config_chord.yaml", "config_cover.yaml",
            "config_doras.yaml")
@@ -37,7 +37,7 @@ def feature_variants(path: Path) -> list[dict]:
     return [yaml.safe_load(line) for line in re.findall(r"\{'type'.*\}", section)]
 
 
-def tutorial_lms(y: np.ndarray, nb_band: int, L_n: int, STEP_n: int) -> np.ndarray:  # noqa: N803
+def tutorial_lms(y: np.ndarray, nb_band: int, L_n: int, STEP_n: int) -> np.ndarray:
     """The tutorial's f_get_lms: melspectrogram(n_mels=nb_band, win_length=L_n, hop_length=STEP_n), log(1+10000x)."""
     mel = librosa.feature.melspectrogram(y=y, sr=SR, n_mels=nb_band, win_length=L_n, hop_length=STEP_n)
     return np.log(1 + 10000 * mel)
@@ -109,7 +109,7 @@ def test_chord_cqt_equals_the_tutorial_recipe() -> None:
 
 
 @pytest.mark.parametrize("L_n", [1024, 2048])
-def test_L_n_is_the_window_length_of_a_2048_point_fft(tmp_path: Path, L_n: int) -> None:  # noqa: N803
+def test_L_n_is_the_window_length_of_a_2048_point_fft(tmp_path: Path, L_n: int) -> None:
     config = tmp_path / "lms.yaml"
     config.write_text(f"feature: {{'type': lms, 'nb_band': 128, 'L_n': {L_n}, 'STEP_n': 512, 'patch_L_frame': 64}}\n")
     name, params = load_feature_config(config)

@@ -7,8 +7,8 @@ import librosa
 import numpy as np
 import pytest
 import torch
-
 from conftest import fixture_path
+
 from mirfeat.features import build_feature, cqt_engine, torch_backend
 
 SR = 22050

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from mirfeat.features.base import FeatureParams, get_feature_class
 from pyjama_tools.errors import ParameterError
 
-__all__ = ["SECTION_KEYS", "RENAMES", "RESTATED", "feature_params"]
+__all__ = ["RENAMES", "RESTATED", "SECTION_KEYS", "feature_params"]
 
 #: Keys of a ``feature:`` section that are not feature parameters (who reads them: the section's
 #: own ``type``/``name``/``params``; the patch stage; ``mirmodels``' cache location and loading).
@@ -55,7 +56,7 @@ class Restated:
 
 
 def _n_bins(params: FeatureParams) -> int:
-    return int(getattr(params, "n_bins"))
+    return int(params.n_bins)
 
 
 #: Tutorial keys checked against the built parameters, per feature type.
@@ -121,7 +122,8 @@ def feature_params(feature_type: str, inline: Mapping[str, Any], params: Mapping
             raise ParameterError(f"{where}.{key}: {spelled} is given twice, inline and in {where}.params; keep one")
         out[name] = value
     if checks:
-        from mirfeat.features import coerce_params  # the package imports this module's siblings first
+        # imported here: mirfeat.features imports the feature modules before this one is used
+        from mirfeat.features import coerce_params
 
         built = coerce_params(feature_type, feature_class.Params, out)
         for key, value in checks.items():
