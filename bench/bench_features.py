@@ -2,8 +2,8 @@
 
 Prints one table: for each feature, the tutorial recipe's time, ours (librosa backend, then the torch
 backend on CPU and, when present, CUDA), the speed-up ratio and the relative Frobenius error to the
-recipe.  The audio is N clips of 30 s (the real GTZAN clip when ../shared/fixtures has it, else
-synthesized polyphonic tones + noise).  Usage::
+recipe, overall and (CQT/HCQT) in the worst harmonic × octave block.  The audio is N clips of 30 s
+(the real GTZAN clip when ../shared/fixtures has it, else synthesized polyphonic tones + noise).  Usage::
 
     python bench/bench_features.py [--clips 16] [--seconds 30] [--repeats 1]
 
@@ -43,6 +43,18 @@ def recipe_lms(y: np.ndarray) -> np.ndarray:
 
 
 RECIPES = {"hcqt": recipe_hcqt, "cqt": lambda y: recipe_hcqt(y, (1,)), "lms": recipe_lms}
+
+
+def worst_octave_error(value: np.ndarray, reference: np.ndarray, bins_per_octave: int = 60) -> tuple[float, str]:
+    """The largest relative Frobenius error over the (harmonic, octave) blocks of (B, C, F, T) arrays, and where."""
+    worst, where = 0.0, ""
+    for channel in range(reference.shape[1]):
+        for start in range(0, reference.shape[2], bins_per_octave):
+            ref = reference[:, channel, start:start + bins_per_octave]
+            error = float(np.linalg.norm(value[:, channel, start:start + bins_per_octave] - ref) / np.linalg.norm(ref))
+            if error > worst:
+                worst, where = error, f"channel {channel}, octave {start // bins_per_octave + 1}"
+    return worst, where
 
 
 def load_clips(n_clips: int, seconds: float) -> tuple[np.ndarray, str]:
@@ -90,6 +102,9 @@ def main() -> None:
         ours_time, ours = best_time(lambda: [feature.compute(y, SR).value for y in clips], args.repeats)
         error = np.linalg.norm(np.stack(ours) - reference) / np.linalg.norm(reference)
         print(f"{'':8s} {'mirfeat, librosa backend':34s} {ours_time:8.2f} {recipe_time / ours_time:9.2f} {error:9.1e}")
+        if name in ("cqt", "hcqt"):
+            worst, where = worst_octave_error(np.stack(ours), reference)
+            print(f"{'':8s} {'  worst harmonic x octave':34s} {'':8s} {'':9s} {worst:9.1e}  ({where})")
         for device in devices:
             torch_backend.compute_batch(feature, clips[:2], SR, device)  # warm-up
             synchronize(device)

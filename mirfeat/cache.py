@@ -48,6 +48,7 @@ from mirfeat.cache_format import (
 from mirfeat.cache_journal import Journal, read_shard, shard_id
 from mirfeat.cache_work import FAILED, SKIPPED, KeyJob, check_rates
 from mirfeat.features import build_feature
+from mirfeat.features.tutorial import SECTION_KEYS, feature_params as tutorial_feature_params
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.yamlfile import read_yaml
 from pyjama_tools.errors import MirError, ParameterError
@@ -103,8 +104,10 @@ def load_feature_config(path: str | os.PathLike) -> tuple[str | None, dict[str, 
     """Feature name and parameters from a YAML file.
 
     Two shapes are accepted: ``feature: NAME`` with a top-level ``params:`` mapping, or the
-    tutorial's section ``feature: {type: NAME, params: {...}, patch_L_frame: ..., ...}`` (keys
-    other than ``type``/``name``/``params`` belong to other tools and are ignored).
+    tutorial's section ``feature: {type: NAME, nb_band: ..., L_n: ..., params: {...}, patch_L_frame: ...}``
+    whose inline keys are the tutorial's feature parameters (:func:`mirfeat.features.tutorial.feature_params`:
+    each is renamed, checked or refused by name); the patch and ``mirmodels`` keys
+    (:data:`~mirfeat.features.tutorial.SECTION_KEYS`) are not feature parameters.
 
     Returns
     -------
@@ -137,7 +140,16 @@ def load_feature_config(path: str | os.PathLike) -> tuple[str | None, dict[str, 
         params = {}
     if not isinstance(params, dict):
         raise MirError(f"{path}: {params_where} must be a mapping of parameter: value (got {type(params).__name__})")
-    return name, {str(k): v for k, v in params.items()}
+    params = {str(k): v for k, v in params.items()}
+    inline = {str(k): v for k, v in section.items() if k not in SECTION_KEYS} if isinstance(section, dict) else {}
+    if inline:
+        if name is None:
+            raise MirError(f"{path}: feature.{next(iter(inline))}: a feature parameter without feature.type")
+        try:
+            params = tutorial_feature_params(name, inline, params)
+        except ParameterError as error:
+            raise MirError(f"{path}: {error}") from None
+    return name, params
 
 
 # ----------------------------------------------------------------------------- checks

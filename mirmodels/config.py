@@ -9,7 +9,8 @@ One YAML file describes one experiment::
     eval: {split: valid, threshold: 0.5}
 
 The tutorial's own config files load as they are: the feature parameters may sit inline in the
-``feature`` section under their tutorial names (``nb_band``, ``L_n``, ``STEP_n``, ``h_l``), the
+``feature`` section under their tutorial names (``nb_band``, ``L_n``, ``STEP_n``, ``h_l``; mapped by
+:mod:`mirfeat.features.tutorial`), the
 tutorial's problem names (``segment``) are accepted, and its bookkeeping key ``output_file`` is
 ignored. What its files leave out follows from the rest, as in its notebooks: the problem from the
 model (``Cover`` → metric learning on ``work-id``, works kept whole in one split), a missing
@@ -36,7 +37,7 @@ import yaml
 
 from pyjama_tools import yamlfile as yaml_file
 from pyjama_tools.atomic import write_text_atomic
-from pyjama_tools.errors import MirError
+from pyjama_tools.errors import MirError, ParameterError
 
 __all__ = [
     "ConfigError", "DatasetConfig", "FeatureConfig", "TrainConfig", "EvalConfig", "ExperimentConfig",
@@ -50,8 +51,6 @@ PROBLEM_ALIASES = {"segment": "framelabel", "frame": "framelabel", "chord": "fra
                    "pitch": "multipitch", "multi-pitch": "multipitch", "cover": "metric",
                    "metric_learning": "metric", "multi-class": "multiclass", "multi-label": "multilabel",
                    "source_separation": "separation"}
-#: Tutorial feature keys written inline in ``feature:`` → our parameter names (per feature type).
-TUTORIAL_FEATURE_KEYS = {"nb_band": "n_mels", "L_n": "n_fft", "STEP_n": "hop_length", "h_l": "harmonics"}
 #: The tutorial's model names that imply a problem its config does not write (config_cover.yaml
 #: names no problem: its MOVE model ``Cover`` learns embeddings).
 MODEL_PROBLEMS = {"cover": "metric"}
@@ -441,52 +440,30 @@ class FeatureConfig(_Section):
             raise ConfigError(f"feature.params: expected a mapping, got {_describe(params)}")
         params = dict(params)
         feature_type = str(data.get("type", "")).lower()
-        inline = [k for k in data if k not in known]
-        bin_count = None
-        for key in inline:
-            name = TUTORIAL_FEATURE_KEYS.get(key, key)
-            value = data.pop(key)
-            if key == "nb_band" and feature_type in ("cqt", "hcqt"):
-                bin_count = value  # the tutorial repeats the bin count: checked against the grid below
-                continue
-            if name not in _feature_param_names(feature_type) and key not in TUTORIAL_FEATURE_KEYS:
-                allowed = known + sorted(_feature_param_names(feature_type))
-                raise ConfigError(_unknown_key(f"feature.{key}", str(key), allowed))
-            params.setdefault(name, value)
-        if bin_count is not None:
-            _check_bin_count(bin_count, feature_type, params)
+        inline = {k: data.pop(k) for k in list(data) if k not in known}
+        if inline:
+            if feature_type not in _feature_types():
+                raise ConfigError(_unknown_key(f"feature.{next(iter(inline))}", str(next(iter(inline))), known))
+            try:  # mirfeat's one mapping: each tutorial key is renamed, checked or refused by name
+                params = tutorial_feature_params(feature_type, inline, params)
+            except ParameterError as error:
+                raise ConfigError(str(error)) from None
         data["params"] = params
         return cls(**data)
 
 
-def _check_bin_count(bin_count: Any, feature_type: str, params: Mapping[str, Any]) -> None:
-    """The tutorial's ``nb_band`` of a CQT / HCQT must be the grid's 12 × bins_per_semitone × n_octaves
-    bins (ours follows from those two): a different count is refused, never ignored."""
-    from mirfeat.features.base import FEATURES
-    import mirfeat.features  # noqa: F401  (registers the features)
+def _feature_types() -> set[str]:
+    """Names of the registered features."""
+    from mirfeat.features import feature_names
 
-    defaults = FEATURES[feature_type].Params()
-    per_semitone = params.get("bins_per_semitone", defaults.bins_per_semitone)
-    octaves = params.get("n_octaves", defaults.n_octaves)
-    if not all(_is_int(v) for v in (bin_count, per_semitone, octaves)):
-        return  # a value of the wrong type is named by the feature's own check
-    if bin_count != 12 * per_semitone * octaves:
-        raise ConfigError(f"feature.nb_band: {bin_count} bins, but the {feature_type} grid has 12 x "
-                          f"bins_per_semitone {per_semitone} x n_octaves {octaves} = {12 * per_semitone * octaves}; "
-                          "change one of them or drop nb_band")
+    return set(feature_names())
 
 
-def _feature_param_names(feature_type: str) -> set[str]:
-    """Parameter names of a registered feature (empty when the features module is unavailable)."""
-    try:
-        from mirfeat.features.base import FEATURES
-        import mirfeat.features  # noqa: F401  (registers the features)
-    except Exception:  # pragma: no cover - mirfeat is part of the distribution
-        return set()
-    cls = FEATURES.get(feature_type)
-    if cls is None:
-        return set()
-    return {item.name for item in dataclasses.fields(cls.Params)}
+def tutorial_feature_params(feature_type: str, inline: Mapping, params: Mapping) -> dict:
+    """:func:`mirfeat.features.tutorial.feature_params` (imported on use: mirfeat loads librosa)."""
+    from mirfeat.features.tutorial import feature_params
+
+    return feature_params(feature_type, inline, params)
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -361,7 +361,7 @@ def _versions() -> dict[str, str]:
     from mirmodels import __version__
 
     return {"mirmodels": __version__, "torch": torch.__version__, "lightning": lightning.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "torch_threads": str(torch.get_num_threads())}
 
 
 def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | None = None,

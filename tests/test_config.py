@@ -69,7 +69,7 @@ def test_tutorial_autotagging_config_loads_as_it_is(tmp_path):
     assert config.dataset.annot_key == "genre" and config.dataset.n_out == 10
     assert config.feature.type == "lms"
     assert (config.feature.patch_length, config.feature.patch_hop) == (64, 32)
-    assert config.feature.params == {"n_mels": 128, "n_fft": 2048, "hop_length": 1024}
+    assert config.feature.params == {"n_mels": 128, "win_length": 2048, "hop_length": 1024}  # the tutorial's L_n is the window
     assert config.model["name"] == "AutoTagging"
     assert config.audio_path(tmp_path / "data") == tmp_path / "data" / "gtzan-genre_audio.hdf5"
     assert config.annotation_path(tmp_path / "data") == tmp_path / "data" / "gtzan-genre.pyjama"
@@ -91,10 +91,10 @@ def test_a_cqt_bin_count_that_contradicts_its_grid_is_refused(tmp_path):
     assert load_config(_write(tmp_path, CHORD)).feature.params["n_octaves"] == 6
     for text, message in [
         (CHORD.replace("'nb_band': 72", "'nb_band': 84"),
-         "feature.nb_band: 84 bins, but the hcqt grid has 12 x bins_per_semitone 1 x n_octaves 6 = 72"),
+         "feature.nb_band: 84 does not match 12 × bins_per_semitone × n_octaves = 72"),
         # the HCQT's defaults (5 bins per semitone, 6 octaves: 360 bins) when the config leaves them out
         (CHORD.replace("'bins_per_semitone': 1, 'n_octaves': 6, ", ""),
-         "feature.nb_band: 72 bins, but the hcqt grid has 12 x bins_per_semitone 5 x n_octaves 6 = 360"),
+         "feature.nb_band: 72 does not match 12 × bins_per_semitone × n_octaves = 360"),
     ]:
         with pytest.raises(ConfigError) as info:
             load_config(_write(tmp_path, text))

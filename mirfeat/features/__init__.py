@@ -78,6 +78,12 @@ def _to_bool(value: Any) -> bool:
     raise ValueError("expected true or false")
 
 
+def _to_optional_int(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+        return None
+    return _to_int(value)
+
+
 def _to_str(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -100,6 +106,7 @@ def _to_float_tuple(value: Any) -> tuple[float, ...]:
 # field type → coercer (a registry: a new parameter type is one new entry)
 COERCERS: dict[Any, Callable[[Any], Any]] = {
     int: _to_int,
+    int | None: _to_optional_int,
     float: _to_float,
     bool: _to_bool,
     str: _to_str,
@@ -144,7 +151,8 @@ def coerce_params(feature: str, params_class: type[FeatureParams], params: dict[
 
 
 def _type_name(kind: Any) -> str:
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+    return {int: "an integer", int | None: "an integer or none", float: "a number", bool: "true or false",
+            str: "a string"}.get(
         kind, "a comma-separated list of numbers"
     )
 

@@ -1,7 +1,8 @@
 """``lms``: log-compressed mel spectrogram, value (1, n_mels, T) = log(1 + compression · mel power).
 
 Defaults are the tutorial's: ``librosa.feature.melspectrogram(y, sr, n_fft=2048, hop_length=1024,
-n_mels=128)`` then ``log(1 + 10000 · x)``.
+n_mels=128)`` then ``log(1 + 10000 · x)``.  The tutorial's ``L_n`` is the window length
+(``win_length``: a Hann window of that length centred in the 2048-point FFT), not the FFT size.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ class LMSParams(FeatureParams):
     n_mels : int
         Mel bands.
     n_fft : int
-        FFT size and Hann window length, in samples.
+        FFT size, in samples.
+    win_length : int or None
+        Hann window length in samples (<= n_fft, zero-padded to n_fft as in librosa); None (or n_fft
+        itself, stored as None): n_fft.
     hop_length : int
         Frame hop in samples.
     compression : float
@@ -43,10 +47,18 @@ class LMSParams(FeatureParams):
     n_fft: int = 2048
     hop_length: int = 1024
     compression: float = 10000.0
+    win_length: int | None = None
 
     def __post_init__(self) -> None:
         checks.positive_int("lms", "n_mels", self.n_mels)
         checks.positive_int("lms", "n_fft", self.n_fft, minimum=2)
+        if self.win_length is not None:
+            checks.positive_int("lms", "win_length", self.win_length)
+            if self.win_length > self.n_fft:
+                raise ParameterError(f"lms: parameter win_length={self.win_length} is not allowed; expected "
+                                     f"an integer <= n_fft={self.n_fft}")
+            if self.win_length == self.n_fft:  # the same analysis as None: one hash, one cache
+                object.__setattr__(self, "win_length", None)
         checks.positive_int("lms", "hop_length", self.hop_length)
         checks.finite_float("lms", "compression", self.compression, strict=False)
 
@@ -55,6 +67,14 @@ class LMSParams(FeatureParams):
 def mel_basis(sr: float, n_fft: int, n_mels: int) -> np.ndarray:
     """librosa's Slaney mel filterbank, float32 (n_mels, n_fft // 2 + 1) (cached)."""
     return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+
+
+def window(params: LMSParams) -> np.ndarray:
+    """The analysis window, float32 (n_fft,): a Hann window of ``win_length`` centred in ``n_fft``
+    zeros (librosa's ``stft(..., win_length=...)`` window)."""
+    length = params.win_length or params.n_fft
+    hann = librosa.filters.get_window("hann", length, fftbins=True)
+    return librosa.util.pad_center(hann, size=params.n_fft).astype(np.float32)
 
 
 def compress(mel_power: np.ndarray, compression: float) -> np.ndarray:
@@ -98,7 +118,8 @@ class LMS(Feature):
         self.check_sample_rate(sr)
         p = self.params
         audio = check_audio(audio, self.name, min_samples=self.min_samples())
-        power = np.abs(librosa.stft(audio, n_fft=p.n_fft, hop_length=p.hop_length, window="hann", center=True, pad_mode="constant")) ** 2
+        power = np.abs(librosa.stft(audio, n_fft=p.n_fft, hop_length=p.hop_length, window=window(p), center=True,
+                                    pad_mode="constant")) ** 2
         mel = mel_basis(float(sr), p.n_fft, p.n_mels) @ power
         value = compress(mel, p.compression).astype(np.float32)[np.newaxis]
         time_sec, frequency_hz = self.axes(audio.size, sr)

@@ -4,12 +4,13 @@
 returns a float32 tensor (B, C, F, T) on ``device``; the axes are ``feature.axes(N, sr)``.  The
 backend and device are *not* parameters of the feature: they change how a value is computed, not
 what it is, so they do not enter ``params.hash()`` (the relative error to the librosa backend is
-tested: ≤ 1e-3 for LMS/STFT, ≤ 2e-2 for CQT/HCQT, see ``tests/test_features_torch.py``).
+tested: ≤ 1e-3 for LMS/STFT, ≤ 1e-3 per harmonic and octave for CQT/HCQT, see
+``tests/test_features_torch.py`` and ``tests/test_hcqt_fidelity.py``).
 
 CQT/HCQT use the plan of :mod:`mirfeat.features.cqt_engine` (same bands, same librosa filters);
-the decimation is done in the frequency domain (one rFFT of the whole signal, each band's rate
-obtained by keeping the low part of the spectrum with a raised-cosine edge from 0.75 to 1 × its
-Nyquist, which leaves every band filter, all below 0.5 × Nyquist, untouched); each band is one
+the decimation is librosa's cascade of soxr_hq halvings, each done in the frequency domain with
+the halving's measured response (so bins near a level's Nyquist, e.g. the top of h = 5, are shaped
+as in ``librosa.cqt``, and each halving's output ends where soxr's does); each band is one
 ``torch.stft`` and one dense complex matmul with librosa's (sparsified) filter spectra.
 
 Lead's GPU check::
@@ -34,15 +35,14 @@ import torch
 
 from mirfeat.features import cqt_engine
 from mirfeat.features.base import BadAudioError, Feature
-from mirfeat.features.lms import compress, mel_basis
+from mirfeat.features.lms import compress, mel_basis, window as lms_window
 from pyjama_tools.errors import ParameterError
 
 TorchCompute = Callable[[Feature, torch.Tensor, float], torch.Tensor]
 TORCH_FEATURES: dict[str, TorchCompute] = {}
 
-# Zero margin (samples at the lowest band rate) appended before the frequency-domain decimation.
-DECIMATION_MARGIN = 64
-TAPER_START = 0.75
+# Zeros appended before a frequency-domain halving: more than soxr_hq's filter (about 3,300 taps).
+HALVING_MARGIN = 4096
 
 
 def register_torch(name: str) -> Callable[[TorchCompute], TorchCompute]:
@@ -163,7 +163,7 @@ def _stft_magnitude(feature: Feature, audio: torch.Tensor, sr: float) -> torch.T
 @register_torch("lms")
 def _lms(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
     p = feature.params
-    spectrum = _stft(audio, p.n_fft, p.hop_length, _window("hann", p.n_fft, audio.device))
+    spectrum = _stft(audio, p.n_fft, p.hop_length, torch.as_tensor(lms_window(p), device=audio.device))
     power = spectrum.real.square() + spectrum.imag.square()
     basis = torch.as_tensor(mel_basis(sr, p.n_fft, p.n_mels), device=audio.device)
     return compress(torch.matmul(basis, power), p.compression)[:, None]
@@ -201,29 +201,32 @@ def _torch_bands(plan: cqt_engine.CQTPlan, device: str) -> tuple[_TorchBand, ...
     return tuple(bands)
 
 
+def halve(signal: torch.Tensor) -> torch.Tensor:
+    """One energy-preserving halving of a (B, N) batch → (B, ceil(N / 2)): :func:`cqt_engine.halve` in
+    the frequency domain (its measured response, :func:`cqt_engine.halving_response`), on the signal
+    zero-padded by more than the filter's length, so that the output ends where soxr's does."""
+    n_samples = signal.shape[-1]
+    # an even 5-smooth length (torch's FFT is slow on lengths with large prime factors)
+    padded = 2 * scipy.fft.next_fast_len(math.ceil((n_samples + HALVING_MARGIN) / 2), real=True)
+    n_keep = padded // 4 + 1  # the bins below the new Nyquist
+    gain = cqt_engine.halving_response(np.arange(n_keep) / padded) * 0.5  # 0.5: irfft at half the length
+    spectrum = torch.fft.rfft(signal, n=padded)[..., :n_keep]
+    low = torch.fft.irfft(spectrum * torch.as_tensor(gain, dtype=torch.float32, device=signal.device), n=padded // 2)
+    return low[..., : math.ceil(n_samples / 2)]
+
+
 def decimate(audio: torch.Tensor, decimations: set[int]) -> dict[int, torch.Tensor]:
-    """Energy-preserving decimations of a (B, N) batch by 2**k for each k (frequency-domain lowpass).
+    """Energy-preserving decimations of a (B, N) batch by 2**k for each k: cascaded :func:`halve`.
 
     Returns (B, ceil(N / 2**k)) tensors scaled by 2**(k / 2), like cascaded ``librosa.resample(...,
-    scale=True)`` halvings; the low-pass keeps [0, 0.75] × the new Nyquist intact.
+    scale=True)`` halvings (flat to 0.92 × each new Nyquist, then soxr's transition band).
     """
     out = {0: audio} if 0 in decimations else {}
-    top = max(decimations)
-    if top == 0:
-        return out
-    factor = 2**top
-    n_samples = audio.shape[-1]
-    # a 5-smooth length: torch's FFT is slow on lengths with large prime factors
-    padded = scipy.fft.next_fast_len(math.ceil(n_samples / factor) + DECIMATION_MARGIN, real=True) * factor
-    spectrum = torch.fft.rfft(audio, n=padded)
-    for k in sorted(decimations - {0}):
-        length = padded >> k
-        n_keep = length // 2 + 1
-        position = torch.arange(n_keep, device=audio.device, dtype=torch.float32) / (n_keep - 1)
-        ramp = ((position - TAPER_START) / (1 - TAPER_START)).clamp(0, 1)
-        taper = 0.5 * (1 + torch.cos(math.pi * ramp))
-        low = torch.fft.irfft(spectrum[..., :n_keep] * taper, n=length) * 2 ** (-k / 2)
-        out[k] = low[..., : math.ceil(n_samples / 2**k)]
+    signal = audio
+    for k in range(1, max(decimations) + 1):
+        signal = halve(signal)
+        if k in decimations:
+            out[k] = signal
     return out
 
 
