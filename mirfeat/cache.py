@@ -224,8 +224,9 @@ def _differences(old: dict[str, Any], new: dict[str, Any], compression: bool = T
         for name in sorted(set(old_params) | set(new_params)):
             if old_params.get(name) != new_params.get(name):
                 found.append(f"{name} {old_params.get(name)!r} → {new_params.get(name)!r}")
-        if not found:
-            found.append(f"params_hash {old.get('params_hash')} → {new.get('params_hash')}")
+        if not found:  # the same parameters: the feature's code changed its values (FeatureParams.REVISION)
+            found.append(f"params_hash {old.get('params_hash')} → {new.get('params_hash')} (same parameters, "
+                         "computed by an older version of the feature's code)")
     if old.get("dtype", "float32") != new.get("dtype"):
         found.append(f"dtype {old.get('dtype', 'float32')!r} → {new.get('dtype')!r}")
     if compression and "compression" in old and (old["compression"] or None) != (new.get("compression") or None):

@@ -483,3 +483,23 @@ def test_torch_backend_on_a_device(tmp_path):
                                        "--device", "cpu", "--quiet"])
     assert chroma.exit_code == 1 and "no torch backend" in chroma.output
     assert not (tmp_path / "bad.hdf5").exists()
+
+
+def test_a_cache_of_an_older_feature_engine_is_refused(store: Path, tmp_path: Path) -> None:
+    """The HCQT engine changed its values (revision 1): a cache computed before, with the same
+    parameters, is refused by name instead of being reused as if current."""
+    import hashlib
+
+    out = tmp_path / "toy_cqt.hdf5"
+    build_cache(store, out, "cqt")
+    params = build_feature("cqt").params
+    assert params.REVISION == 1
+    old_hash = hashlib.sha256(params.to_json().encode()).hexdigest()[:16]  # what revision 0 wrote
+    with h5py.File(out, "a") as handle:
+        handle.attrs["params_hash"] = old_hash
+    with pytest.raises(MirError) as error:
+        build_cache(store, out, "cqt")
+    message = str(error.value)
+    assert "\n" not in message and "computed by an older version of the feature's code" in message
+    assert "--overwrite" in message
+    assert build_cache(store, out, "cqt", overwrite=True).computed == 6

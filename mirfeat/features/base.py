@@ -43,7 +43,14 @@ class FeatureValue:
 
 @dataclass(frozen=True)
 class FeatureParams:
-    """Base of every feature's parameters (frozen; subclasses validate in ``__post_init__``)."""
+    """Base of every feature's parameters (frozen; subclasses validate in ``__post_init__``).
+
+    ``REVISION`` counts changes of a feature's code that change its values for the same
+    parameters; it enters :meth:`hash`, so a cache computed by older code is never taken for
+    a current one.
+    """
+
+    REVISION: ClassVar[int] = 0
 
     def to_dict(self) -> dict[str, Any]:
         """All parameters after defaults, JSON-serialisable (tuples become lists)."""
@@ -54,8 +61,9 @@ class FeatureParams:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def hash(self) -> str:
-        """A short stable hash of the canonical JSON (16 hex digits)."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """A short stable hash of the canonical JSON and :attr:`REVISION` (16 hex digits)."""
+        text = self.to_json() if not self.REVISION else f"{self.to_json()}#revision={self.REVISION}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Feature:

@@ -9,6 +9,7 @@ all channels are computed in one multi-rate pass (:mod:`mirfeat.features.cqt_eng
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import librosa
 import numpy as np
@@ -42,6 +43,9 @@ class CQTParams(FeatureParams):
         divided by 2**k only while 2**k divides the hop (as in librosa), so a hop with few factors of
         two (e.g. 441) is allowed but slow and memory-hungry.
     """
+
+    #: 1: each bin computed at librosa's decimation level and FFT size (up to 3 % apart before).
+    REVISION: ClassVar[int] = 1
 
     harmonics: tuple[float, ...] = (1.0,)
     fmin: float = 32.7
