@@ -16,6 +16,7 @@ backend only moves job descriptions and status tuples.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -77,6 +78,10 @@ def _workers_deaf_to_ctrl_c() -> Iterator[None]:
 
     from joblib.externals.loky.backend import resource_tracker
 
+    # loky's tracker warns of the semaphores it cleans up after a Ctrl-C: lines after the error line
+    quiet = "ignore:resource_tracker:UserWarning"
+    if quiet not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
     # both resource trackers first: starting one unblocks SIGINT in this thread (Python < 3.14)
     resource_tracker.ensure_running()
     multiprocessing.resource_tracker.ensure_running()

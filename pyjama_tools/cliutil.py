@@ -9,7 +9,10 @@ mistakes the same way.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 
 import click
 
@@ -22,13 +25,42 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _interrupted_after_the_command(signum, frame) -> None:  # noqa: ARG001 (a signal handler's signature)
+    """SIGINT once the command has finished: one line and exit 130, even while the interpreter is
+    joining worker-pool threads at exit (Python would print a KeyboardInterrupt traceback there)."""
+    try:
+        sys.stderr.write("error: interrupted\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+    finally:
+        os._exit(130)
+
+
+def _real_process_stdio() -> bool:
+    """True when stdout is this process's own file (not click's CliRunner capture in a test)."""
+    try:
+        sys.stdout.fileno()
+        return True
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def quiet_ctrl_c_at_exit() -> None:
+    """From now on a Ctrl-C ends the process with ``error: interrupted`` and exit 130, no traceback
+    (called when a command has finished; only in a real command-line process, main thread)."""
+    if threading.current_thread() is threading.main_thread() and _real_process_stdio():
+        signal.signal(signal.SIGINT, _interrupted_after_the_command)
+
+
 class MirGroup(click.Group):
     """A click group whose subcommands report :class:`MirError` as one line, exit 1, and usage
     mistakes as one line naming the command, exit 2."""
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            quiet_ctrl_c_at_exit()  # the interpreter's exit may still wait for pool threads
+            return result
         except click.UsageError as error:  # raised while parsing the subcommand's arguments
             where = (error.ctx or ctx).command_path
             fail(f"{where}: {error.format_message()} (see {where} --help)", code=2)

@@ -422,7 +422,9 @@ def test_a_tutorial_style_config_trains_as_it_is(data_root, tmp_path):
                                        "--set", "train.max_epochs=1", "--set", "train.accelerator=cpu", "--quiet"])
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert meta["feature_params"]["n_mels"] == 32 and meta["feature_params"]["n_fft"] == 512
+    # the tutorial's L_n is the window length; its FFT size stays 2048 (its feature.py)
+    assert meta["feature_params"]["n_mels"] == 32 and meta["feature_params"]["win_length"] == 512
+    assert meta["feature_params"]["n_fft"] == 2048
     assert meta["input_shape"] == [1, 32, 16] and meta["n_out"] == 4
 
 
