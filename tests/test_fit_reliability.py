@@ -13,7 +13,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 import soundfile
 import torch
 from click.testing import CliRunner
+from test_cache_resume import kill_group
 from test_fit import make_pair, write_config
 
 from pyjama_tools import pyjama
@@ -91,15 +91,6 @@ def _start_fit(tmp_path: Path, *args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def _kill(process: subprocess.Popen) -> None:
-    """SIGKILL the fit and anything it started: nothing gets to clean up."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.communicate(timeout=30)
-
-
 def _rows(run: Path) -> list[dict[str, str]]:
     with open(run / "logs" / "metrics.csv", newline="") as handle:
         return list(csv.DictReader(handle))
@@ -153,7 +144,7 @@ def test_kill_during_resume_keeps_the_earlier_log(data_root, tmp_path):
         assert process.poll() is None, process.communicate()[1][-2000:]
         time.sleep(0.05)
     time.sleep(random.Random(3).uniform(0.0, 1.0))
-    _kill(process)
+    kill_group(process)
     rows = _rows(run)
     assert rows[:len(first)] == first  # the first session's rows, unchanged
     last = _ckpt_epoch(run / "checkpoints" / "last.ckpt")
@@ -189,7 +180,7 @@ def test_fit_and_resume_killed_at_random_moments(data_root, tmp_path):
             _, err = process.communicate()
             assert process.returncode == 0, err[-2000:]
             break
-        _kill(process)
+        kill_group(process)
         kills += 1
         resumed_kills += resume
         if (run / "checkpoints" / "last.ckpt").exists():  # whole, and the log is never ahead of it
@@ -251,7 +242,7 @@ def test_a_second_fit_while_one_trains(data_root, tmp_path):
         assert "another mirmodels fit is writing it" in line
         assert (run / "config.yaml").read_text() == saved and "lr: 0.001" in saved
     finally:
-        _kill(process)
+        kill_group(process)
 
 
 # ----------------------------------------------------------------------------- item 6: entries left out
