@@ -754,6 +754,18 @@ def _check_times(where: str, atom_: dict, extent: str) -> Generator[str, None, i
     return count
 
 
+def _matrix_problems(where: str, kind: str, rows_label: str, value: np.ndarray,
+                     definition: FieldDefinition) -> Iterator[str]:
+    """A breakpoint ``value`` must be a matrix (nb_dim, nb_time) with one row per ``row_name``
+    (``kind`` / ``rows_label`` name the atom in the two messages)."""
+    if value.ndim != 2:
+        yield f"{where}: {kind} 'value' is not a matrix (nb_dim, nb_time), got shape {value.shape}"
+        return
+    rows = len(definition.row_name) if definition.row_name else None
+    if rows is not None and value.shape[0] != rows:
+        yield f"{where}: {rows_label} has {value.shape[0]} rows, row_name has {rows}"
+
+
 def _check_shared_value(where: str, atom_: dict, definition: FieldDefinition,
                         shared: tuple[str | None, int | None]) -> Iterator[str]:
     """A ``breakpoint_value`` atom: a matrix (nb_dim, nb_time) on the entry's shared times."""
@@ -764,12 +776,9 @@ def _check_shared_value(where: str, atom_: dict, definition: FieldDefinition,
     except (TypeError, ValueError):
         yield f"{where}: breakpoint_value 'value' is not a numeric matrix"
         return
+    yield from _matrix_problems(where, "breakpoint_value", "breakpoint_value", value, definition)
     if value.ndim != 2:
-        yield f"{where}: breakpoint_value 'value' is not a matrix (nb_dim, nb_time), got shape {value.shape}"
         return
-    rows = len(definition.row_name) if definition.row_name else None
-    if rows is not None and value.shape[0] != rows:
-        yield f"{where}: breakpoint_value has {value.shape[0]} rows, row_name has {rows}"
     name, times = shared
     if times is None:
         which = f"'{name}'" if name is not None else "(no breakpoint_time field is defined)"
@@ -793,12 +802,9 @@ def _check_breakpoint(where: str, atom_: dict, definition: FieldDefinition) -> I
     if time.ndim != 1:
         yield f"{where}: breakpoint 'time' is not a list of numbers"
         return
+    yield from _matrix_problems(where, "breakpoint", "breakpoint value", value, definition)
     if value.ndim != 2:
-        yield f"{where}: breakpoint 'value' is not a matrix (nb_dim, nb_time), got shape {value.shape}"
         return
-    rows = len(definition.row_name) if definition.row_name else None
-    if rows is not None and value.shape[0] != rows:
-        yield f"{where}: breakpoint value has {value.shape[0]} rows, row_name has {rows}"
     if value.shape[1] != time.shape[0]:
         yield f"{where}: breakpoint value has {value.shape[1]} columns, 'time' has {time.shape[0]}"
     if not np.all(np.isfinite(time)) or not np.all(np.isfinite(value)):
