@@ -50,8 +50,8 @@ from mirfeat.cache_work import FAILED, SKIPPED, KeyJob, check_rates
 from mirfeat.features import build_feature
 from mirfeat.features.tutorial import SECTION_KEYS, feature_params as tutorial_feature_params
 from pyjama_tools.audio_store import AudioStore
-from pyjama_tools.yamlfile import read_yaml
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.yamlfile import read_yaml
+from pyjama_tools.core.errors import MirError, ParameterError
 
 __all__ = [
     "CacheReport",

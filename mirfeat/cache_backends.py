@@ -24,7 +24,7 @@ from itertools import islice
 from typing import Callable, Iterator
 
 from mirfeat.cache_work import KeyJob, KeyResult, close_stores, compute_key, compute_key_in_worker, warm_up
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 Backend = Callable[[list[KeyJob], int, "str | None"], Iterator[KeyResult]]
 BACKENDS: dict[str, Backend] = {}

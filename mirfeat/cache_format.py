@@ -27,7 +27,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 VALUE = "value"
 TIME = "time_sec"

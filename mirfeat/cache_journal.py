@@ -16,7 +16,7 @@ Folder ``.<OUT name>.partial/`` beside the output::
     assembled.hdf5         the cache being assembled (never trusted after a crash: rebuilt)
 
 ``<id>`` is a hash of the key, so keys with any characters map to safe file names.  The running
-build holds the output's lock (:func:`pyjama_tools.locking.output_lock`, ``.<OUT name>.lock``
+build holds the output's lock (:func:`pyjama_tools.core.locking.output_lock`, ``.<OUT name>.lock``
 beside it; released by the kernel on ``kill -9``), so a second build of the same output is refused.
 """
 
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from pyjama_tools.atomic import partial_path
-from pyjama_tools.locking import output_lock
+from pyjama_tools.core.atomic import partial_path
+from pyjama_tools.core.locking import output_lock
 
 MANIFEST = "manifest.json"
 SHARDS = "shards"
@@ -144,7 +144,7 @@ class Journal:
 
         Raises
         ------
-        pyjama_tools.locking.BusyError
+        pyjama_tools.core.locking.BusyError
             ``"OUT: another mirfeat cache is writing it (lock ...)"``.
         """
         held = ExitStack()

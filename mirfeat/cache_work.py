@@ -20,7 +20,7 @@ import numpy as np
 from mirfeat.cache_journal import write_shard, write_skip
 from mirfeat.features.base import BadAudioError, Feature
 from pyjama_tools.audio_store import AudioStore
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 _FLOAT16_MAX = float(np.finfo(np.float16).max)

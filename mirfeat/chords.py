@@ -20,7 +20,7 @@ from typing import Iterable
 import mir_eval.chord
 import numpy as np
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 #: the 25 class names, in class-index order

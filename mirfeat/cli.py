@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pyjama_tools.cliutil import MirGroup, parse_key_values
+from pyjama_tools.core.cliutil import MirGroup, parse_key_values
 
 
 @click.group(cls=MirGroup)
@@ -38,7 +38,7 @@ def cache_command(audio: Path, out: Path, feature_name: str | None, params: tupl
     """Compute a feature for every file of AUDIO (an audio HDF5) into the cache OUT (resumable)."""
     from mirfeat.cache import build_cache, load_feature_config
     from mirfeat.cache_backends import stop_workers
-    from pyjama_tools.errors import MirError
+    from pyjama_tools.core.errors import MirError
 
     name, values = (None, {}) if config is None else load_feature_config(config)
     name = feature_name or name

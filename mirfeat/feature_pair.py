@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 
 from mirfeat.cache_format import frame_range
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 __all__ = ["TUTORIAL_FEATURE", "is_tutorial_feature_file", "TutorialFeatureFile", "TutorialPairSource",
            "open_feature_file", "stack_rows"]

@@ -43,7 +43,7 @@ import torch
 from torch.utils.data import Dataset, Sampler, default_collate
 
 from pyjama_tools.audio_store import AudioStore
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 
 from mirfeat.targets import IGNORE_INDEX, Target
 

@@ -22,13 +22,14 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+import librosa
 import numpy as np
 
 from mirfeat.cache_format import FeatureCache
 from mirfeat.cache_journal import journal_dir
 from mirfeat.targets import pitch_unit_of
-from pyjama_tools.atomic import atomic_path
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.atomic import atomic_path
+from pyjama_tools.core.errors import MirError, ParameterError
 
 # ----------------------------------------------------------------------------- info
 
@@ -156,7 +157,7 @@ def _to_hz(values: np.ndarray, field: str = "") -> np.ndarray:
     if not voiced.any():
         return out
     if pitch_unit_of(field, values[voiced]) == "midi":  # the rule the pitch target uses
-        out[voiced] = 440.0 * 2.0 ** ((values[voiced] - 69.0) / 12.0)
+        out[voiced] = librosa.midi_to_hz(values[voiced])
     else:
         out[voiced] = values[voiced]
     return out

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pyjama_tools.audio_store import AudioStore
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 __all__ = ["StemTrack", "stem_tracks", "StemWindowDataset", "MIXTURE"]
 

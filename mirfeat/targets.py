@@ -46,7 +46,7 @@ import librosa
 import numpy as np
 import scipy.sparse
 
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc
 from pyjama_tools.units import pitch_unit_in_name
 

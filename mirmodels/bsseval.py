@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 __all__ = ["METRICS", "bss_eval_module", "frame_scores", "track_scores", "aggregate", "oracle_irm", "baselines"]
 

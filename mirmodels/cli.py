@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import click
 
-from pyjama_tools.cliutil import MirGroup
+from pyjama_tools.core.cliutil import MirGroup
 
 #: Library warnings that say nothing actionable to a user of the command line.
 QUIET_WARNINGS = (
@@ -60,7 +60,7 @@ def main() -> None:
 def summary(config: str, input_shape: str, variables: tuple[str, ...], n_out: int | None) -> None:
     """Build the model of CONFIG (a model YAML or a whole experiment config) and print one row per
     layer: YAML path, layer, output shape, parameters; then the parameter counts and size."""
-    from pyjama_tools.cliutil import parse_key_values
+    from pyjama_tools.core.cliutil import parse_key_values
     from mirmodels.config import yaml_value
     from mirmodels.summary import build_for_summary, format_summary, parse_shape
 

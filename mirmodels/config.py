@@ -35,9 +35,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from pyjama_tools import yamlfile as yaml_file
-from pyjama_tools.atomic import write_text_atomic
-from pyjama_tools.errors import MirError, ParameterError
+from mirfeat.chords import MAJMIN_CLASSES
+from pyjama_tools.core import yamlfile as yaml_file
+from pyjama_tools.core.atomic import write_text_atomic
+from pyjama_tools.core.errors import MirError, ParameterError
 
 __all__ = [
     "ConfigError", "DatasetConfig", "FeatureConfig", "TrainConfig", "EvalConfig", "ExperimentConfig",
@@ -61,7 +62,7 @@ DEFAULT_ANNOT_KEYS = {"metric": "work-id"}
 FEATURE_PAIR_DEFAULTS = {"metric": {"type": "crema", "cache": "{base}_feat.hdf5", "patch_L_frame": 1800,
                                     "patch_STEP_frame": 1800}}
 #: Number of classes of the tutorial's chord vocabulary (12 major, 12 minor, N).
-MAJMIN_SIZE = 25
+MAJMIN_SIZE = len(MAJMIN_CLASSES)
 #: The book's training settings per problem (docs BOOK.md): the defaults of every ``train`` key a
 #: config does not write. Tagging: Adam 0.01, batch 128, patience 10, last incomplete batch
 #: dropped; chords the same with batch 32; multi-pitch Adam 0.001, batch 32, patience 10; cover

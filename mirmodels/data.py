@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 
 from mirfeat.patches import collate
 from mirmodels.config import ExperimentConfig
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 
 __all__ = ["TARGET_KINDS", "PreparedData", "prepare_data", "check_same_classes", "ExperimentDataModule", "make_dataset",
            "guess_pitch_field", "cache_path_for"]

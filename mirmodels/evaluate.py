@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from mirmodels.experiment import load_network, load_run, run_paths, write_json
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 __all__ = ["SCORERS", "EvalResult", "evaluate", "format_metrics", "cover_starts", "run_patches", "stitch",
            "FileInputs", "file_inputs", "predict_files", "score_predictions", "multipitch_reference",

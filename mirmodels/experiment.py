@@ -32,9 +32,9 @@ import torch
 from mirmodels.config import ExperimentConfig, load_config
 from mirmodels.data import ExperimentDataModule, _is_main_process, check_same_classes, prepare_data
 from mirmodels.outputs import fit_last_layer, last_layer_as_saved
-from pyjama_tools.atomic import write_text_atomic
-from pyjama_tools.errors import MirError
-from pyjama_tools.locking import output_lock
+from pyjama_tools.core.atomic import write_text_atomic
+from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.locking import output_lock
 
 __all__ = ["FitResult", "fit", "build_network", "check_output_shape", "build_trainer", "run_paths",
            "write_json", "load_state_dict", "check_devices", "available_devices"]
@@ -370,7 +370,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
         allow_missing_audio: bool = False) -> FitResult:
     """Train an experiment.
 
-    The run directory is locked for the whole run (:func:`pyjama_tools.locking.output_lock`): a
+    The run directory is locked for the whole run (:func:`pyjama_tools.core.locking.output_lock`): a
     second ``fit`` on it is refused at once.
 
     Parameters
@@ -394,7 +394,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     MirError
         Bad config or data, a model whose output does not fit the target, an existing run without
         ``resume``, a NaN loss (:class:`mirmodels.tasks.base.TrainingError`), devices the machine
-        does not have; :class:`pyjama_tools.locking.BusyError` when another fit holds the run.
+        does not have; :class:`pyjama_tools.core.locking.BusyError` when another fit holds the run.
     """
     if not isinstance(config, ExperimentConfig):
         config = load_config(config, overrides)

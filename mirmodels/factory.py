@@ -37,8 +37,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
-from pyjama_tools.errors import MirError
-from pyjama_tools.yamlfile import read_yaml
+from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.yamlfile import read_yaml
 from mirmodels.config import decimal_text
 from mirmodels.layers import InferContext, LayerSpec, get_layer
 

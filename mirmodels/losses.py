@@ -38,7 +38,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 __all__ = [
     "Triplets",

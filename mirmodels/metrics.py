@@ -17,7 +17,7 @@ metric learning        :func:`retrieval_scores` (MR1, MRR, P@k, mAP)
 =====================  ==========================================================================
 
 Bad inputs (mismatched lengths, wrong dimensions, invalid chord labels) raise
-:class:`~pyjama_tools.errors.MirError` with one line naming the argument.
+:class:`~pyjama_tools.core.errors.MirError` with one line naming the argument.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import warnings
 from typing import Sequence
 
 import mir_eval
+import librosa
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
@@ -35,7 +36,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from pyjama_tools.errors import MirError
+from mirfeat.chords import MAJMIN_CLASSES
+from pyjama_tools.core.errors import MirError
 
 __all__ = [
     "multiclass_scores",
@@ -246,12 +248,8 @@ def framelabel_scores(y_true, y_pred, ignore_index: int = -100, num_classes: int
     }
 
 
-_PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 #: The 25 chord classes of the tutorial, by class index: 0-11 C..B major, 12-23 C..B minor, 24 N.
-#: Same order and names as ``mirfeat.chords.MAJMIN_CLASSES`` (checked by the tests).
-CHORD_CLASSES_25: tuple[str, ...] = (
-    tuple(f"{p}:maj" for p in _PITCH_CLASSES) + tuple(f"{p}:min" for p in _PITCH_CLASSES) + ("N",)
-)
+CHORD_CLASSES_25: tuple[str, ...] = MAJMIN_CLASSES
 
 
 def class_index_to_chord(indices, vocabulary: Sequence[str] | None = None) -> list[str]:
@@ -439,7 +437,7 @@ def midi_to_multipitch(time_sec, midi) -> tuple[np.ndarray, list[np.ndarray]]:
     if midi.ndim != 2 or midi.shape[1] != len(time_sec):
         raise MirError(f"midi {midi.shape}: expected (voices, {len(time_sec)}) matching time_sec")
     voices, frames = np.nonzero(np.nan_to_num(midi, nan=0.0) > 0)
-    hz = 440.0 * 2.0 ** ((midi[voices, frames] - 69.0) / 12.0)
+    hz = librosa.midi_to_hz(midi[voices, frames])
     return time_sec, _group_by_frame(frames, hz, len(time_sec))
 
 
@@ -474,7 +472,7 @@ def notes_to_multipitch(onset_sec, duration_sec, midi, time_sec) -> tuple[np.nda
         inside = (time_sec[None, :] >= onset[notes, None]) & (time_sec[None, :] < (onset + duration)[notes, None])
         active[p] = inside.any(axis=0)
     rows, frames = np.nonzero(active)
-    hz = 440.0 * 2.0 ** ((pitches[rows] - 69.0) / 12.0)
+    hz = librosa.midi_to_hz(pitches[rows])
     return time_sec, _group_by_frame(frames, hz, len(time_sec))
 
 

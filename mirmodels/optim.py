@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 __all__ = ["OPTIMIZERS", "register_optimizer", "optimizer_names", "build_optimizer", "check_optimizer_params"]
 

@@ -101,7 +101,7 @@ def fit_last_layer(config, prepared, network):
     import logging
 
     from mirmodels.experiment import build_network, check_output_shape
-    from pyjama_tools.errors import MirError
+    from pyjama_tools.core.errors import MirError
 
     size = int(prepared.target.num_outputs)
     try:

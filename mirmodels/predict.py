@@ -13,7 +13,7 @@ feature is computed with the run's parameters, the network runs over patches cov
   per pitch bin rounded to MIDI (field ``pitchmidi``).
 
 The outputs of one predict are written all or none (in a hidden folder beside them, then moved
-over them together by :func:`pyjama_tools.atomic.atomic_group`), and a second predict of the same audio into the same folder is refused while
+over them together by :func:`pyjama_tools.core.atomic.atomic_group`), and a second predict of the same audio into the same folder is refused while
 the first runs.
 """
 
@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import librosa
 import numpy as np
 import torch
 
 from mirmodels.evaluate import FileInputs, predict_files
 from mirmodels.experiment import load_network, load_run, write_json
-from pyjama_tools.atomic import atomic_path, write_text_atomic
-from pyjama_tools.errors import MirError
-from pyjama_tools.locking import output_lock
+from pyjama_tools.core.atomic import atomic_path, write_text_atomic
+from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.locking import output_lock
 
 __all__ = ["PredictResult", "predict", "salience_to_notes", "WRITERS"]
 
@@ -67,11 +68,6 @@ def _save_figure(figure: Any, path: Path) -> Path:
     return path
 
 
-def hz_to_midi(frequency_hz: np.ndarray) -> np.ndarray:
-    """Hz → (fractional) MIDI note numbers."""
-    return 69.0 + 12.0 * np.log2(np.asarray(frequency_hz, dtype=float) / 440.0)
-
-
 def salience_to_notes(salience: np.ndarray, frequency_hz: np.ndarray, time_sec: np.ndarray,
                       threshold: float = 0.5, end_sec: float | None = None) -> list[tuple[float, float, int]]:
     """Note segments from a (F, T) salience: frames above ``threshold`` whose bin rounds to the same
@@ -95,7 +91,7 @@ def salience_to_notes(salience: np.ndarray, frequency_hz: np.ndarray, time_sec: 
     if salience.shape[-1] == 0:
         return []
     hop = float(np.median(np.diff(time_sec))) if len(time_sec) > 1 else 0.0
-    midi = np.round(hz_to_midi(frequency_hz)).astype(int)
+    midi = np.round(librosa.hz_to_midi(np.asarray(frequency_hz, dtype=float))).astype(int)
     active = salience > threshold
     notes = []
     for pitch in np.unique(midi[active.any(axis=1)]):
@@ -385,7 +381,7 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
 
 
 def _replace_all(staged: list[Path], out: Path) -> list[Path]:
-    """Move the staged files over ``out/<name>`` together (:func:`pyjama_tools.atomic.atomic_group`,
+    """Move the staged files over ``out/<name>`` together (:func:`pyjama_tools.core.atomic.atomic_group`,
     the JSON last): the earlier outputs stay until every new one is in place.
 
     Raises
@@ -393,7 +389,7 @@ def _replace_all(staged: list[Path], out: Path) -> list[Path]:
     MirError
         An output name taken by a folder (nothing is moved).
     """
-    from pyjama_tools.atomic import atomic_group
+    from pyjama_tools.core.atomic import atomic_group
 
     ordered = sorted(staged, key=lambda path: path.name.endswith("_predictions.json"))  # the JSON last
     finals = [out / path.name for path in ordered]

@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from pyjama_tools.atomic import atomic_path, write_text_atomic
+from pyjama_tools.core.atomic import atomic_path, write_text_atomic
 
 __all__ = ["SESSION_LOG", "AtomicCheckpointIO", "ExportBest", "MergedCsvLog", "checkpoint_callbacks", "export_state_dict",
            "merge_rows", "read_csv", "write_rows"]

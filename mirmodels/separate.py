@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from pyjama_tools.atomic import atomic_path
+from pyjama_tools.core.atomic import atomic_path
 
 __all__ = ["separate_blocks", "separate", "write_sources"]
 

@@ -10,8 +10,8 @@ from typing import Any, Mapping, Sequence
 
 from torch import nn
 
-from pyjama_tools.errors import MirError
-from pyjama_tools.yamlfile import read_yaml
+from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.yamlfile import read_yaml
 
 __all__ = ["SummaryRow", "build_for_summary", "count_parameters", "dataset_n_out", "format_summary", "parameter_bytes",
            "parse_shape", "summarize"]

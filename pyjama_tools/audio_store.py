@@ -22,8 +22,9 @@ import numpy as np
 import soundfile
 import soxr
 
-from pyjama_tools.atomic import atomic_path
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.atomic import atomic_path
+from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.hdf5 import LazyHDF5
 
 KEY_SEPARATOR = "+++"
 DEFAULT_SAMPLE_RATE = 22050
@@ -194,7 +195,7 @@ def pcm_to_float(samples: np.ndarray) -> np.ndarray:
     return (data / half).astype(np.float32)
 
 
-class AudioStore:
+class AudioStore(LazyHDF5):
     """Read-only access to an audio HDF5 file, opened lazily and once per process.
 
     Safe to create before a fork (DataLoader workers, joblib): the HDF5 handle is opened on
@@ -206,21 +207,9 @@ class AudioStore:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        super().__init__(path)
         if not self.path.exists():
             raise MirError(f"{self.path}: no such file")
-        self._file: h5py.File | None = None
-        self._pid: int | None = None
-
-    @property
-    def file(self) -> h5py.File:
-        if self._file is None or self._pid != os.getpid():
-            try:
-                self._file = h5py.File(self.path, "r")
-            except OSError as error:
-                raise MirError(f"{self.path}: not a readable HDF5 file ({error})") from None
-            self._pid = os.getpid()
-        return self._file
 
     def keys(self) -> list[str]:
         """Every key, sorted as HDF5 lists them."""
@@ -285,21 +274,6 @@ class AudioStore:
         if dataset.dtype.kind in "iu":
             return pcm_to_float(samples)
         return np.asarray(samples, dtype=np.float32)
-
-    def close(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
-        self._file = None
-
-    def __enter__(self) -> "AudioStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "_file": None, "_pid": None}
-
 
 def read_audio(path: str | os.PathLike, key: str) -> tuple[np.ndarray, int]:
     """One file's waveform and rate from an audio HDF5 (convenience for a single read)."""

@@ -14,9 +14,9 @@ import click
 
 from pyjama_tools import pyjama
 from pyjama_tools.audio_store import check_sample_rate
-from pyjama_tools.cliutil import MirGroup, parse_key_values
+from pyjama_tools.core.cliutil import MirGroup, parse_key_values
 from pyjama_tools.converters import load_all
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 
 def _parse_sample_rate(value: str) -> int | None:

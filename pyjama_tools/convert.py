@@ -3,7 +3,7 @@
 The order of work makes an interrupted or failed conversion harmless: the run holds the
 output's lock (a second ``pyjama-convert`` on it is refused at once); the report, audio
 store and document are written under staging names and validated, and only then swap
-with the old ones together (:func:`pyjama_tools.atomic.atomic_group`; the .pyjama last,
+with the old ones together (:func:`pyjama_tools.core.atomic.atomic_group`; the .pyjama last,
 its presence marks a complete pair).  A run that fails, is interrupted or killed leaves
 the old pair as it was.  Bad inputs are skipped, listed in ``BASE_report.tsv`` beside the
 output and counted; ``strict=True`` fails on the first instead.
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from pyjama_tools import pyjama
-from pyjama_tools.atomic import atomic_group, finish_swap, write_text_atomic
+from pyjama_tools.core.atomic import atomic_group, finish_swap, write_text_atomic
 from pyjama_tools.audio_store import DEFAULT_SAMPLE_RATE, AudioStore, check_sample_rate, write_audio_store
 from pyjama_tools.converters import get_converter_class
 from pyjama_tools.converters.base import Item, Problem
-from pyjama_tools.errors import MirError
-from pyjama_tools.locking import output_lock
+from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.locking import output_lock
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 
 def paired_audio_path(pyjama_path: Path) -> Path:

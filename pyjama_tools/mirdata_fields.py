@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom, breakpoint_atom
 from pyjama_tools.units import pitch_unit_in_name
 

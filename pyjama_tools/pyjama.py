@@ -40,9 +40,9 @@ from typing import Any, Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from pyjama_tools.atomic import atomic_path
-from pyjama_tools.errors import MirError, ValidationError
-from pyjama_tools.textfile import read_text
+from pyjama_tools.core.atomic import atomic_path
+from pyjama_tools.core.errors import MirError, ValidationError
+from pyjama_tools.core.textfile import read_text
 
 EXTENTS = ("global", "marker", "segment", "breakpoint", "breakpoint_time", "breakpoint_value")
 CONTENTS = ("text", "numeric")

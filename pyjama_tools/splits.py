@@ -36,11 +36,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from pyjama_tools.atomic import write_text_atomic
+from pyjama_tools.core.atomic import write_text_atomic
 from pyjama_tools.audio_store import KEY_SEPARATOR
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc
-from pyjama_tools.textfile import read_text
+from pyjama_tools.core.textfile import read_text
 
 SPLIT_NAMES = ("train", "valid", "test")
 _ALIASES = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid",

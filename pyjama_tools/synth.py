@@ -19,12 +19,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 from pyjama_tools import pyjama
-from pyjama_tools.atomic import atomic_group
-from pyjama_tools.errors import MirError, ParameterError
-from pyjama_tools.locking import output_lock
+from pyjama_tools.core.atomic import atomic_group
+from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.core.locking import output_lock
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -219,10 +220,6 @@ def make_score(rng: np.random.Generator, duration: float) -> Score:
     return score
 
 
-def _midi_to_hz(midi: np.ndarray | float) -> np.ndarray | float:
-    return 440.0 * 2.0 ** ((np.asarray(midi) - 69.0) / 12.0)
-
-
 def _vibrato_cents(timbre: Timbre, t: np.ndarray, phase: float) -> np.ndarray:
     if timbre.vibrato_cents == 0:
         return np.zeros_like(t)
@@ -235,13 +232,13 @@ def render_note(note: Note, timbre: Timbre, sample_rate: int) -> np.ndarray:
     phase = note.phase
     total = note.duration + timbre.release_sec
     t = np.arange(int(total * sample_rate), dtype=np.float64) / sample_rate
-    f0 = _midi_to_hz(note.pitch) * 2.0 ** (_vibrato_cents(timbre, t, phase) / 1200.0)
+    f0 = librosa.midi_to_hz(note.pitch) * 2.0 ** (_vibrato_cents(timbre, t, phase) / 1200.0)
     nyquist = sample_rate / 2
     harmonics = np.arange(1, 31)
     if timbre.odd_only:
         harmonics = harmonics[harmonics % 2 == 1]
     stretch = np.sqrt(1.0 + timbre.inharmonicity * harmonics ** 2)
-    harmonics = harmonics[harmonics * stretch * _midi_to_hz(note.pitch) < 0.9 * nyquist]
+    harmonics = harmonics[harmonics * stretch * librosa.midi_to_hz(note.pitch) < 0.9 * nyquist]
     stretch = np.sqrt(1.0 + timbre.inharmonicity * harmonics ** 2)
     amplitudes = harmonics ** -timbre.rolloff
     amplitudes = amplitudes / amplitudes.sum()

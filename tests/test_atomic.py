@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyjama_tools.atomic import atomic_path, partial_path, write_text_atomic
+from pyjama_tools.core.atomic import atomic_path, partial_path, write_text_atomic
 
 
 def test_success_renames_the_temporary_file(tmp_path):

@@ -13,7 +13,7 @@ from conftest import fixture_path
 from pyjama_tools import audio_store
 from pyjama_tools.audio_store import (AudioDecodeError, AudioSource, AudioStore, decode, key_from_relative_path,
                                       relative_path_from_key, write_audio_store)
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 
 def _tone(seconds: float, rate: int, channels: int = 1, seed: int = 0) -> np.ndarray:

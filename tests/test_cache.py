@@ -24,7 +24,7 @@ from mirfeat.cache_format import chunk_frames
 from mirfeat.cache_journal import journal_dir
 from mirfeat.features import build_feature
 from pyjama_tools.audio_store import AudioStore
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 
 SR = 22050
 

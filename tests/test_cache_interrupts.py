@@ -16,7 +16,7 @@ import pytest
 from test_cache import assert_same_cache
 from test_cache_resume import cli, corpus, finish, shards  # noqa: F401  (corpus is a fixture)
 
-from pyjama_tools.locking import lock_path
+from pyjama_tools.core.locking import lock_path
 
 
 def children(pid: int) -> list[int]:

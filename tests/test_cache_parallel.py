@@ -43,7 +43,7 @@ def test_loky_workers_check_the_sample_rates(tmp_path: Path) -> None:
     """With a pool, the prestarted workers check the rates; the error is the same one line."""
     import h5py
 
-    from pyjama_tools.errors import ParameterError
+    from pyjama_tools.core.errors import ParameterError
 
     low = tmp_path / "low_audio.hdf5"
     with h5py.File(low, "w") as handle:
@@ -137,7 +137,7 @@ def test_a_worker_that_dies_is_one_line_and_the_build_resumes(tmp_path: Path) ->
     from mirfeat.cache_journal import journal_dir
     from mirfeat.features.base import FEATURES
     from mirfeat.features.lms import LMS
-    from pyjama_tools.errors import MirError
+    from pyjama_tools.core.errors import MirError
 
     store = make_store(tmp_path / "x_audio.hdf5", count=4, seconds=1.0)
     out = tmp_path / "x_lms.hdf5"

@@ -25,8 +25,8 @@ from mirfeat.cache_journal import Journal, journal_dir
 from mirfeat.features.base import FEATURES
 from mirfeat.features.lms import LMS
 from mirfeat.show import cache_info
-from pyjama_tools.errors import MirError
-from pyjama_tools.locking import BusyError
+from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.locking import BusyError
 
 SLOW_FEATURE = '''
 import time
@@ -177,7 +177,7 @@ def test_a_second_concurrent_run_is_refused(tmp_path: Path) -> None:
     holder = Journal(out)
     holder.lock()
     try:
-        # the one lock helper of every writer: pyjama_tools.locking, ``.OUT.lock`` beside the output
+        # the one lock helper of every writer: pyjama_tools.core.locking, ``.OUT.lock`` beside the output
         with pytest.raises(BusyError, match=r"toy\.hdf5: another mirfeat cache is writing it \(lock .*/\.toy\.hdf5\.lock\)"):
             build_cache(store, out, "lms")
     finally:

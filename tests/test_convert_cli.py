@@ -15,7 +15,7 @@ import soundfile
 from click.testing import CliRunner
 
 from pyjama_tools import audio_store, pyjama
-from pyjama_tools.atomic import staging_path
+from pyjama_tools.core.atomic import staging_path
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert

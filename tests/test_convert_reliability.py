@@ -1,8 +1,8 @@
 """Nothing lost by pyjama-convert: a failed, interrupted or killed run keeps the old pair; one writer.
 
 A conversion stages its report, audio store and .pyjama beside the output and swaps them with the
-old ones only when all are complete (:func:`pyjama_tools.atomic.atomic_group`); it holds the
-output's lock (:func:`pyjama_tools.locking.output_lock`) for the whole run.
+old ones only when all are complete (:func:`pyjama_tools.core.atomic.atomic_group`); it holds the
+output's lock (:func:`pyjama_tools.core.locking.output_lock`) for the whole run.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import soundfile
 from click.testing import CliRunner, Result
 
 from pyjama_tools import pyjama
-from pyjama_tools.atomic import atomic_group, finish_swap, partial_path, staging_path, swap_record_path
+from pyjama_tools.core.atomic import atomic_group, finish_swap, partial_path, staging_path, swap_record_path
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
-from pyjama_tools.locking import output_lock
+from pyjama_tools.core.locking import output_lock
 
 CLI = [sys.executable, "-c", "from pyjama_tools.cli import main; main()"]
 

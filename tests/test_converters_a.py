@@ -19,7 +19,7 @@ from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 
 
 def write_audio(path: Path, seconds: float = 0.2, rate: int = 22050, channels: int = 1, seed: int = 0) -> Path:

@@ -19,7 +19,7 @@ from pyjama_tools.convert import convert
 from pyjama_tools.converters import get_converter_class
 from pyjama_tools.converters.bach10 import INSTRUMENTS
 from pyjama_tools.converters.base import Problem
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 RATE = 8000
 FILE_NAMES = ("violin", "clarinet", "saxphone", "bassoon")  # the corpus's own spelling

@@ -14,7 +14,7 @@ from conftest import fixture_path
 from pyjama_tools import pyjama
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 FRAME_SEC = 512 / 44100
 

@@ -20,7 +20,7 @@ from conftest import fixture_path
 from pyjama_tools import pyjama
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 
 def write_audio(path: Path, seconds: float = 0.2, rate: int = 22050, channels: int = 1) -> Path:

@@ -18,7 +18,7 @@ from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 mirdata = pytest.importorskip("mirdata")
 annotations = pytest.importorskip("mirdata.annotations")

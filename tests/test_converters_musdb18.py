@@ -15,7 +15,7 @@ from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
 from pyjama_tools.convert import convert
 from pyjama_tools.converters.musdb18 import STEMS
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 RATE = 44100
 

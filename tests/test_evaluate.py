@@ -18,7 +18,7 @@ from mirmodels.evaluate import cover_starts, multipitch_reference, score_predict
 from mirmodels.metrics import frames_to_segments
 from mirmodels.predict import salience_to_notes
 from pyjama_tools import pyjama
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 from test_fit import make_pair, write_config
 

@@ -330,7 +330,7 @@ def test_move_for_12_rows_equals_the_book_move_on_the_23_row_stack():
 
 def test_a_config_that_breaks_the_book_shape_is_reported():
     """Patches too short for the model fail before training with one line naming the layer."""
-    from pyjama_tools.errors import MirError
+    from pyjama_tools.core.errors import MirError
 
     config = load_config(EXAMPLES_DIR / "gtzan_lms.yaml", overrides=["feature.params.n_mels=64"])
     with pytest.raises(MirError, match=r"^\S*examples/models/autotag_lms.yaml: model.*layer_l\[1\].*Conv2d"):

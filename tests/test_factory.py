@@ -18,7 +18,7 @@ from mirmodels.cli import main
 from mirmodels.factory import ModelConfigError, build_model, load_model_config
 from mirmodels.layers import CHANNELS, get_layer, layer_names, register_layer
 from mirmodels.summary import count_parameters, format_summary, parse_shape, summarize
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 MODELS = Path(__file__).resolve().parents[1] / "examples" / "models"
 

@@ -20,7 +20,7 @@ from mirfeat.cli import main
 from mirfeat.features import build_feature
 from mirfeat.features.tutorial import RENAMES, RESTATED, SECTION_KEYS, feature_params
 from mirmodels.config import ConfigError, config_from_dict, load_config
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 CONFIGS = ("config_autotagging.yaml", "config_bittner.yaml", "config_chord.yaml", "config_cover.yaml",
            "config_doras.yaml")

@@ -16,7 +16,7 @@ from mirfeat.features import (
     coerce_params,
     feature_names,
 )
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 
 SR = 22050
 HARMONICS = (0.5, 1, 2, 3, 4, 5)

@@ -10,7 +10,7 @@ import torch
 from conftest import fixture_path
 from mirfeat.features import BadAudioError, build_feature
 from mirfeat.features import torch_backend
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 SR = 22050
 # the tolerances reached (relative Frobenius error to the librosa backend); measured 2-3e-4 for CQT/HCQT

@@ -20,7 +20,7 @@ import yaml
 from click.testing import CliRunner
 
 from pyjama_tools import pyjama
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 SAMPLE_RATE = 16000
 LMS = {"type": "lms", "patch_L_frame": 16, "patch_STEP_frame": 8,

@@ -27,7 +27,7 @@ from test_cache_resume import kill_group
 from test_fit import make_pair, write_config
 
 from pyjama_tools import pyjama
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 SLOW_STEPS = """
 import time
@@ -46,7 +46,7 @@ Task.training_step = training_step
 
 HOLD_LOCK = """
 import sys, time
-from pyjama_tools.locking import output_lock
+from pyjama_tools.core.locking import output_lock
 with output_lock(sys.argv[1], sys.argv[2]):
     print("held", flush=True)
     time.sleep(120)

@@ -23,7 +23,7 @@ from mirfeat.patches import PatchDataset
 from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main as convert_main
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 
 def one_line_error(result) -> str:

@@ -17,7 +17,7 @@ from mirmodels.layers.recurrent import GRU, LSTMall, LSTMlast
 from mirmodels.layers.shape import Permute, Reshape, Squeeze, UnSqueeze
 from mirmodels.layers.sinc import SincNet
 from mirmodels.layers.unet import CatWith, DoubleChannel, Recall, StoreAs
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 
 
 @pytest.fixture(autouse=True)

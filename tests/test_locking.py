@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from pyjama_tools.locking import BusyError, lock_path, output_lock
+from pyjama_tools.core.locking import BusyError, lock_path, output_lock
 
 HOLD = """
 import sys, time
-from pyjama_tools.locking import output_lock
+from pyjama_tools.core.locking import output_lock
 with output_lock(sys.argv[1], "test"):
     print("held", flush=True)
     time.sleep(60)

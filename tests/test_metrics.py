@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from mirmodels import metrics as m
 
 # --------------------------------------------------------------------------- multiclass

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 from mirmodels.losses import (
     TripletLoss,
     mine_hard,

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from mirfeat.patches import FileDataset, PatchBatch, PatchDataset, WorkBatchSampler, collate, patch_starts
 from mirfeat.targets import IGNORE_INDEX, TargetSpec, build_target
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc, global_atoms, segment_atoms
 
 HOP = 512 / 22050

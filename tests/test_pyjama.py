@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pyjama_tools import pyjama
-from pyjama_tools.errors import MirError, ValidationError
+from pyjama_tools.core.errors import MirError, ValidationError
 
 
 def _definition(extent="global", content="text", constraint="free", dictionary=None, row_name=None):

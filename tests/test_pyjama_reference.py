@@ -15,7 +15,7 @@ from conftest import fixture_path
 from mirfeat.targets import TargetSpec, build_target
 from pyjama_tools import pyjama
 from pyjama_tools.cli import main
-from pyjama_tools.errors import MirError, ValidationError
+from pyjama_tools.core.errors import MirError, ValidationError
 
 EXAMPLES = ("example_breakpoint.pyjama", "example_breakpoint_time_value.pyjama", "example_segment.pyjama",
             "example_segment_pitch_and_text.pyjama", "example_updating_dictonary.pyjama")

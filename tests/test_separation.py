@@ -16,7 +16,7 @@ from mirmodels import bsseval
 from mirmodels.config import ConfigError, config_from_dict
 from mirmodels.separate import separate, separate_blocks
 from pyjama_tools.convert import convert
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 RATE = 8000
 STEMS = ("drums", "bass", "other", "vocals")

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import fixture_path
 from mirfeat.splits import split_keys
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc, global_atoms
 
 

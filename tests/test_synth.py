@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from pyjama_tools import pyjama
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.cli import main
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.synth import VOICES, SynthParams, generate, make_score, render_additive
 
 

@@ -11,7 +11,7 @@ import scipy.io
 from conftest import fixture_path
 from mirfeat.chords import MAJMIN_CLASSES, majmin_index, reduce_to_majmin
 from mirfeat.targets import IGNORE_INDEX, TargetSpec, build_target, nearest_breakpoint, target_kinds
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc, breakpoint_atom, global_atoms, segment_atoms
 
 HOP = 512 / 22050

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from mirmodels.optim import build_optimizer, optimizer_names
 from mirmodels.tasks import (
     FramelabelTask,

@@ -204,7 +204,7 @@ def test_last_layer_rule_resizes_a_number_and_says_so(tmp_path, caplog):
 def test_a_run_with_a_resized_last_layer_resumes_evaluates_and_refuses_other_changes(tmp_path):
     from mirmodels.evaluate import evaluate
     from mirmodels.experiment import fit
-    from pyjama_tools.errors import MirError
+    from pyjama_tools.core.errors import MirError
 
     model = _dense(["Mean", {"dim": [2, 3]}], ["Linear", {"in_features": -1, "out_features": 10}])
     _prepared, config = _prepared_tiny(tmp_path, model)
@@ -232,7 +232,7 @@ def test_a_run_with_a_resized_last_layer_resumes_evaluates_and_refuses_other_cha
 def test_an_output_no_rule_fixes_is_still_refused(tmp_path, model, shape):
     from mirmodels.experiment import build_network
     from mirmodels.outputs import fit_last_layer
-    from pyjama_tools.errors import MirError
+    from pyjama_tools.core.errors import MirError
 
     prepared, config = _prepared_tiny(tmp_path, model)
     prepared.n_out = 3
@@ -266,7 +266,7 @@ def test_tagging_batches_drop_the_incomplete_last_one(tmp_path):
     """The book's tagging and chord loaders drop the last incomplete training batch; a split with
     fewer patches than one batch is one line naming train.batch_size."""
     from mirmodels.data import ExperimentDataModule
-    from pyjama_tools.errors import MirError
+    from pyjama_tools.core.errors import MirError
 
     model = _dense(["Mean", {"dim": [2, 3]}], ["Linear", {"in_features": -1, "out_features": 4}])
     prepared, config = _prepared_tiny(tmp_path, model)

@@ -8,9 +8,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from pyjama_tools import yamlfile
-from pyjama_tools.errors import MirError
-from pyjama_tools.yamlfile import read_yaml
+from pyjama_tools.core import yamlfile
+from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.yamlfile import read_yaml
 
 
 def test_reads_yaml(tmp_path):

@@ -29,7 +29,7 @@ from mirfeat.features.base import (
     get_feature_class,
     register_feature,
 )
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 __all__ = [
     "BadAudioError",

@@ -3,7 +3,7 @@
 A feature is one module in :mod:`mirfeat.features` that registers a subclass of
 :class:`Feature` with :func:`register_feature`.  Parameters are a frozen
 dataclass validated in ``__post_init__`` (a bad value raises
-:class:`~pyjama_tools.errors.ParameterError` naming parameter, value and what is
+:class:`~pyjama_tools.core.errors.ParameterError` naming parameter, value and what is
 allowed), so a bad value fails before any work starts.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def get_feature_class(name: str) -> type[Feature]:
 
 # --- additions by the features helper (additive) -------------------------------------------------
 
-from pyjama_tools.errors import MirError  # noqa: E402
+from pyjama_tools.core.errors import MirError  # noqa: E402
 
 
 class BadAudioError(MirError):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
-from mirfeat.features import checks, cqt_engine
+from mirfeat.features import cqt_engine
+from pyjama_tools.core import checks
 from mirfeat.features.base import (
     Feature,
     FeatureParams,
@@ -19,7 +20,7 @@ from mirfeat.features.base import (
     check_audio,
     register_feature,
 )
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import ClassVar
 import librosa
 import numpy as np
 
-from mirfeat.features import checks, cqt_engine
+from mirfeat.features import cqt_engine
+from pyjama_tools.core import checks
 from mirfeat.features.base import (
     Feature,
     FeatureParams,

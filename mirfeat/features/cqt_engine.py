@@ -30,7 +30,7 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 WINDOW = "hann"
 SPARSITY = 0.01  # librosa.cqt's default: drop the smallest 1 % of each filter's spectral mass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
-from mirfeat.features import checks
+from pyjama_tools.core import checks
 from mirfeat.features.base import (
     Feature,
     FeatureParams,
@@ -21,7 +21,7 @@ from mirfeat.features.base import (
     check_audio,
     register_feature,
 )
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 
 @dataclass(frozen=True)

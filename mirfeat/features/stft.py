@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
-from mirfeat.features import checks
+from pyjama_tools.core import checks
 from mirfeat.features.base import (
     Feature,
     FeatureParams,

@@ -36,7 +36,7 @@ import torch
 from mirfeat.features import cqt_engine
 from mirfeat.features.base import BadAudioError, Feature
 from mirfeat.features.lms import compress, mel_basis, window as lms_window
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 TorchCompute = Callable[[Feature, torch.Tensor, float], torch.Tensor]
 TORCH_FEATURES: dict[str, TorchCompute] = {}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mirfeat.features.base import FeatureParams, get_feature_class
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 
 __all__ = ["RENAMES", "RESTATED", "SECTION_KEYS", "feature_params"]
 

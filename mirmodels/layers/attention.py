@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from mirmodels.layers.registry import CHANNELS, LAST, InferContext, LayerInputError, register_layer
 
 

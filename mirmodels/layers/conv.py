@@ -12,7 +12,7 @@ from typing import Sequence, Union
 import torch
 from torch import nn
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 from mirmodels.layers.registry import CHANNELS, register_layer
 
 register_layer("Conv1d", infer={"in_channels": CHANNELS})(nn.Conv1d)

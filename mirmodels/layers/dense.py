@@ -8,7 +8,7 @@ import inspect
 import torch
 from torch import nn
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 from mirmodels.layers.registry import LAST, register_layer
 
 register_layer("Linear", infer={"in_features": LAST})(nn.Linear)

@@ -19,7 +19,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 
 class LayerInputError(MirError, ValueError):

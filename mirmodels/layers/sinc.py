@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 from mirmodels.layers.registry import CHANNELS, register_layer
 
 

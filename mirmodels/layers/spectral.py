@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from mirmodels.layers.registry import CHANNELS, InferContext, LayerInputError, register_layer
 
 

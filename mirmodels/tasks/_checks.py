@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 from torch import Tensor
 
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.checks import check_number
+from pyjama_tools.core.errors import MirError
+
+__all__ = ["check_class_range", "check_number", "shape_error"]
 
 
 def shape_error(problem: str, what: str, output: Tensor, y: Tensor, expected: str) -> MirError:
@@ -14,21 +15,6 @@ def shape_error(problem: str, what: str, output: Tensor, y: Tensor, expected: st
     return MirError(
         f"{problem} task: {what}: model output {tuple(output.shape)}, target y {tuple(y.shape)}; expected {expected}"
     )
-
-
-def check_number(name: str, value, low: float, high: float | None = None, low_inclusive: bool = True,
-                 allow_none: bool = False) -> None:
-    """Raise ParameterError unless ``value`` is a finite number in the allowed range."""
-    if value is None and allow_none:
-        return
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if ok:
-        ok = value >= low if low_inclusive else value > low
-        if high is not None:
-            ok = ok and value < high
-    if not ok:
-        bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and < {high}" if high is not None else "")
-        raise ParameterError(f"{name}={value!r}: expected a number {bound}")
 
 
 def check_class_range(problem: str, y: Tensor, num_classes: int, ignore_index: int | None = None) -> None:

@@ -11,7 +11,7 @@ Batches are dicts ``{'X': Tensor, 'y': Tensor, 'key': list[str], 'start': Tensor
 
 Task-specific options (``label_smoothing``, ``margin``, ``mining``, ...) are the fields of the
 subclass's frozen ``Options`` dataclass; they arrive as keyword arguments and are validated on
-construction (an unknown option raises :class:`~pyjama_tools.errors.ParameterError` listing the
+construction (an unknown option raises :class:`~pyjama_tools.core.errors.ParameterError` listing the
 allowed ones).
 """
 
@@ -25,7 +25,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from mirmodels.optim import build_optimizer, check_optimizer_params
 
 __all__ = ["Task", "TaskOptions", "TrainingError", "TASKS", "register_task", "get_task_class", "task_names"]

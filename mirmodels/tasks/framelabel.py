@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor
 
-from pyjama_tools.errors import ParameterError
+from pyjama_tools.core.errors import ParameterError
 from mirmodels.tasks._checks import check_class_range, check_number, shape_error
 from mirmodels.tasks.base import Task, register_task
 

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from mirmodels.tasks._checks import check_number, shape_error
 from mirmodels.tasks.base import Task, register_task
 

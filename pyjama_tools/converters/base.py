@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Iterable, Iterator
 
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition
 
 

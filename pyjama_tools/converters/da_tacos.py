@@ -62,10 +62,10 @@ import click
 import h5py
 import numpy as np
 
-from pyjama_tools.atomic import atomic_path
+from pyjama_tools.core.atomic import atomic_path
 from pyjama_tools.audio_store import KEY_SEPARATOR
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 #: acoss's analysis grid (see the module docstring)

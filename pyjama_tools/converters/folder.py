@@ -26,7 +26,7 @@ import click
 from pyjama_tools.audio_store import AudioSource
 from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files, broken_links,
                                           printable, read_text_lines, register_converter)
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 

@@ -21,7 +21,7 @@ import click
 from pyjama_tools.audio_store import AudioSource
 from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
                                           read_text_lines, register_converter)
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 #: split-list file name → value of the ``split`` field

@@ -43,7 +43,7 @@ import numpy as np
 from pyjama_tools.audio_store import AudioSource
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, audio_files, register_converter
 from pyjama_tools.converters.jams import JamsFormatError, annotation_atoms, data_source, read_jams
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom, breakpoint_atom
 
 #: string names by data_source ("0" … "5"), low to high (mirdata's names)

@@ -23,9 +23,9 @@ import click
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
                                           read_text_lines, register_converter)
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
-from pyjama_tools.textfile import read_text
+from pyjama_tools.core.textfile import read_text
 
 REQUIRED_COLUMNS = ("midi_filename", "audio_filename")
 #: metadata column → pyjama field

@@ -16,7 +16,7 @@ from typing import Iterator
 from pyjama_tools.audio_store import AudioSource
 from pyjama_tools.converters.base import (Converter, Item, Problem, audio_files, read_text_lines,
                                           register_converter)
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 CATEGORIES = ("ISOL", "RAND", "UCHO", "MUS")

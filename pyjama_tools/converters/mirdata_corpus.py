@@ -39,10 +39,10 @@ from typing import Any, Iterator
 
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.mirdata_fields import Atoms, FieldKind, fields_of
 from pyjama_tools.pyjama import FieldDefinition, atom
-from pyjama_tools.textfile import read_text
+from pyjama_tools.core.textfile import read_text
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".m4a", ".mp4")
 #: index keys tried first for the audio of an entry, in this order

@@ -22,7 +22,7 @@ import click
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
                                           read_text_lines, register_converter)
-from pyjama_tools.errors import MirError, ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 ANNOTATION_FILE = "annotations_final.csv"

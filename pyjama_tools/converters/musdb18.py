@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from pyjama_tools.audio_store import KEY_SEPARATOR, AudioSource
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 #: stream order of a .stem.mp4, which is also the order of the entries of a track

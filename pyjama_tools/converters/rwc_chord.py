@@ -25,7 +25,7 @@ import mir_eval
 from pyjama_tools.audio_store import AudioSource
 from pyjama_tools.converters.base import (Converter, Item, Problem, audio_files, read_text_lines,
                                           register_converter)
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 CHORD_FOLDER = ("AIST.RWC-MDB-P-2001.CHORD", "RWC_Pop_Chords")

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 #: the largest YAML file read, in bytes (configs are a few kB)
 MAX_BYTES = 8 * 1024 * 1024

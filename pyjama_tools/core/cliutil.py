@@ -1,6 +1,6 @@
 """Helpers shared by the three command-line interfaces.
 
-:class:`MirGroup` is a click group that turns :class:`~pyjama_tools.errors.MirError`
+:class:`MirGroup` is a click group that turns :class:`~pyjama_tools.core.errors.MirError`
 into one line on stderr and exit code 1 (no traceback), and a subcommand's usage mistakes
 (missing or unknown option, bad choice) into one line and exit code 2 (click's own code for
 them), so every subcommand of ``pyjama-convert``, ``mirfeat`` and ``mirmodels`` reports user
@@ -16,7 +16,7 @@ import threading
 
 import click
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pyjama_tools.errors import MirError
+from pyjama_tools.core.errors import MirError
 
 
 def read_text(path: str | os.PathLike) -> str:

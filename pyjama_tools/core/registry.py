@@ -1,0 +1,128 @@
+"""One registry of named plug-ins (converters, features, layers, tasks, ...), with suggestions.
+
+>>> CONVERTERS = Registry("corpus")
+>>> @CONVERTERS.register("gtzan")
+... class GtzanConverter: ...
+>>> CONVERTERS.lookup("gtzn")
+MirError: unknown corpus 'gtzn' (did you mean gtzan?); known: gtzan
+
+A registry is a read-only mapping ``name -> item``; names may have aliases, which resolve to the
+same item but are not listed among the names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Generic, TypeVar
+
+from pyjama_tools.core.errors import MirError
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+
+
+class Registry(Mapping[str, T], Generic[T]):
+    """Named items of one kind, registered by decorator, found with a "did you mean" on a miss.
+
+    Parameters
+    ----------
+    kind : str
+        What an item is, in messages: ``"corpus"`` gives ``unknown corpus 'x'``.
+    error : type of MirError
+        The exception :meth:`lookup` raises (``ParameterError`` for parameters, say).
+    fold_case : bool
+        Resolve names case-insensitively (``"Adam"`` finds ``adam``).
+    """
+
+    def __init__(self, kind: str, error: type[MirError] = MirError, fold_case: bool = False):
+        self.kind = kind
+        self.error = error
+        self.fold_case = fold_case
+        self._items: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    # ---- registering
+    def add(self, name: str, item: T, aliases: tuple[str, ...] = (), replace: bool = False) -> T:
+        """Register ``item`` under ``name`` (and ``aliases``); a second item under a taken name is refused
+        unless ``replace``."""
+        existing = self._items.get(name)
+        if existing is not None and existing is not item and not replace:
+            raise MirError(f"{self.kind} name {name!r} is already registered (to {existing!r})")
+        self._items[name] = item
+        for alias in aliases:
+            self._aliases[alias] = name
+        return item
+
+    def register(self, name: str | None = None, *aliases: str, replace: bool = False) -> Callable[[T], T]:
+        """Decorator form of :meth:`add`; without ``name`` the item's ``name`` attribute is used."""
+
+        def decorate(item: T) -> T:
+            return self.add(name if name is not None else item.name, item, aliases, replace)
+
+        return decorate
+
+    # ---- finding
+    def resolve(self, name: object) -> str | None:
+        """The registered name that ``name`` (a name or an alias) stands for, else None."""
+        if not isinstance(name, str):
+            return None
+        if name in self._items:
+            return name
+        if name in self._aliases:
+            return self._aliases[name]
+        if self.fold_case:
+            folded = name.lower()
+            for known in (*self._items, *self._aliases):
+                if known.lower() == folded:
+                    return self.resolve(known)
+        return None
+
+    def suggest(self, name: object, n: int = 3, cutoff: float = 0.6) -> list[str]:
+        """Up to ``n`` registered names close to ``name`` (case slips count as close)."""
+        text = str(name)
+        candidates = [*self._items, *self._aliases]
+        close = difflib.get_close_matches(text, candidates, n=n, cutoff=cutoff)
+        if not close:
+            close = [known for known in candidates if known.lower() == text.lower()][:1]
+        return close
+
+    def hint(self, name: object, n: int = 3, cutoff: float = 0.6) -> str:
+        """``" (did you mean a, b?)"`` for ``name``, or ``""`` when nothing is close."""
+        close = self.suggest(name, n, cutoff)
+        return f" (did you mean {', '.join(close)}?)" if close else ""
+
+    def unknown(self, name: object, where: str = "") -> MirError:
+        """The one-line error of an unknown ``name`` (``where`` prefixes it, e.g. ``"exp.yaml: "``)."""
+        return self.error(f"{where}unknown {self.kind} {name!r}{self.hint(name)}; known: {', '.join(self.names())}")
+
+    def lookup(self, name: object, where: str = "") -> T:
+        """The item registered as ``name``; an unknown name raises :meth:`unknown`."""
+        resolved = self.resolve(name)
+        if resolved is None:
+            raise self.unknown(name, where)
+        return self._items[resolved]
+
+    def names(self) -> list[str]:
+        """The registered names (aliases left out), sorted."""
+        return sorted(self._items)
+
+    # ---- Mapping
+    def __getitem__(self, name: str) -> T:
+        resolved = self.resolve(name)
+        if resolved is None:
+            raise KeyError(name)
+        return self._items[resolved]
+
+    def __contains__(self, name: object) -> bool:
+        return self.resolve(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}: {', '.join(self.names())})"
