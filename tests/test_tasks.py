@@ -129,7 +129,7 @@ def test_registry():
     assert task_names() == ["framelabel", "metric", "multiclass", "multilabel", "multipitch", "separation"]
     assert get_task_class("multipitch") is MultipitchTask
     assert get_task_class("MULTICLASS") is MulticlassTask
-    with pytest.raises(ParameterError, match="problem 'regression' is unknown; known problems: framelabel, metric"):
+    with pytest.raises(ParameterError, match="unknown problem 'regression'; known: framelabel, metric"):
         get_task_class("regression")
 
 

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.core.registry import Registry
 from mirmodels.optim import build_optimizer, check_optimizer_params
 
 __all__ = ["Task", "TaskOptions", "TrainingError", "TASKS", "register_task", "get_task_class", "task_names"]
@@ -56,15 +57,16 @@ class TaskOptions:
     """Options of a task without specific options."""
 
 
-TASKS: dict[str, type["Task"]] = {}
+#: Every problem type, by name; a config may write any of a task's ``aliases``.
+TASKS: Registry[type["Task"]] = Registry("problem", ParameterError, fold_case=True)
 
 
-def register_task(name: str):
-    """Class decorator registering a :class:`Task` subclass under the problem ``name``."""
+def register_task(name: str, *aliases: str):
+    """Class decorator registering a :class:`Task` subclass under the problem ``name`` (and ``aliases``)."""
 
     def decorator(cls: type[Task]) -> type[Task]:
         cls.problem = name
-        TASKS[name] = cls
+        TASKS.add(name, cls, aliases)
         return cls
 
     return decorator
@@ -72,22 +74,18 @@ def register_task(name: str):
 
 def task_names() -> list[str]:
     """The registered problem names, sorted."""
-    return sorted(TASKS)
+    return TASKS.names()
 
 
 def get_task_class(problem: str) -> type["Task"]:
-    """The task class registered for ``problem`` (``multiclass``, ``multilabel``, ``framelabel``,
-    ``multipitch``, ``metric``).
+    """The task class registered for ``problem`` or one of its aliases.
 
     Raises
     ------
     ParameterError
         One line listing the known problems.
     """
-    cls = TASKS.get(str(problem).lower()) if isinstance(problem, str) else None
-    if cls is None:
-        raise ParameterError(f"problem {problem!r} is unknown; known problems: {', '.join(task_names())}")
-    return cls
+    return TASKS.lookup(problem)
 
 
 class Task(L.LightningModule):
@@ -115,7 +113,10 @@ class Task(L.LightningModule):
     reload with ``TaskClass.load_from_checkpoint(path, model=build_model(...))``.
     """
 
+    # ---- what the task knows about its problem (the shared modules ask these, never a problem name)
+    #: the problem name (set by :func:`register_task`)
     problem: ClassVar[str] = ""
+    #: the task-specific options (``train.task`` in a config)
     Options: ClassVar[type] = TaskOptions
 
     def __init__(
