@@ -13,14 +13,29 @@ same item but are not listed among the names.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 from pyjama_tools.core.errors import MirError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "close_names", "did_you_mean"]
 
 T = TypeVar("T")
+
+
+def close_names(name: object, candidates: Iterable[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """Up to ``n`` of ``candidates`` close to ``name`` (``difflib``; a case slip counts as close)."""
+    text, candidates = str(name), [str(c) for c in candidates]
+    close = difflib.get_close_matches(text, candidates, n=n, cutoff=cutoff)
+    return close or [known for known in candidates if known.lower() == text.lower()][:1]
+
+
+def did_you_mean(name: object, candidates: Iterable[str], n: int = 3, cutoff: float = 0.6, quote: bool = False) -> str:
+    """``" (did you mean a, b?)"`` for ``name`` among ``candidates`` (names ``repr``-quoted when ``quote``),
+    or ``""`` when nothing is close: the suggestion of every one-line "unknown name" error."""
+    close = close_names(name, candidates, n, cutoff)
+    shown = [repr(c) for c in close] if quote else close
+    return f" (did you mean {', '.join(shown)}?)" if close else ""
 
 
 class Registry(Mapping[str, T], Generic[T]):
@@ -80,18 +95,12 @@ class Registry(Mapping[str, T], Generic[T]):
         return None
 
     def suggest(self, name: object, n: int = 3, cutoff: float = 0.6) -> list[str]:
-        """Up to ``n`` registered names close to ``name`` (case slips count as close)."""
-        text = str(name)
-        candidates = [*self._items, *self._aliases]
-        close = difflib.get_close_matches(text, candidates, n=n, cutoff=cutoff)
-        if not close:
-            close = [known for known in candidates if known.lower() == text.lower()][:1]
-        return close
+        """Up to ``n`` registered names or aliases close to ``name``."""
+        return close_names(name, [*self._items, *self._aliases], n, cutoff)
 
     def hint(self, name: object, n: int = 3, cutoff: float = 0.6) -> str:
         """``" (did you mean a, b?)"`` for ``name``, or ``""`` when nothing is close."""
-        close = self.suggest(name, n, cutoff)
-        return f" (did you mean {', '.join(close)}?)" if close else ""
+        return did_you_mean(name, [*self._items, *self._aliases], n, cutoff)
 
     def unknown(self, name: object, where: str = "") -> MirError:
         """The one-line error of an unknown ``name`` (``where`` prefixes it, e.g. ``"exp.yaml: "``)."""
