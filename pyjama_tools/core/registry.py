@@ -49,12 +49,15 @@ class Registry(Mapping[str, T], Generic[T]):
         The exception :meth:`lookup` raises (``ParameterError`` for parameters, say).
     fold_case : bool
         Resolve names case-insensitively (``"Adam"`` finds ``adam``).
+    cutoff : float
+        How close (``difflib`` ratio, 0 to 1) a name must be to be suggested.
     """
 
-    def __init__(self, kind: str, error: type[MirError] = MirError, fold_case: bool = False):
+    def __init__(self, kind: str, error: type[MirError] = MirError, fold_case: bool = False, cutoff: float = 0.6):
         self.kind = kind
         self.error = error
         self.fold_case = fold_case
+        self.cutoff = cutoff
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
 
@@ -64,7 +67,7 @@ class Registry(Mapping[str, T], Generic[T]):
         unless ``replace``."""
         existing = self._items.get(name)
         if existing is not None and existing is not item and not replace:
-            raise MirError(f"{self.kind} name {name!r} is already registered (to {existing!r})")
+            raise MirError(f"{self.kind} name {name!r} is already registered (to {existing!r}); pass replace=True")
         self._items[name] = item
         for alias in aliases:
             self._aliases[alias] = name
@@ -94,13 +97,13 @@ class Registry(Mapping[str, T], Generic[T]):
                     return self.resolve(known)
         return None
 
-    def suggest(self, name: object, n: int = 3, cutoff: float = 0.6) -> list[str]:
-        """Up to ``n`` registered names or aliases close to ``name``."""
-        return close_names(name, [*self._items, *self._aliases], n, cutoff)
+    def suggest(self, name: object, n: int = 3, cutoff: float | None = None) -> list[str]:
+        """Up to ``n`` registered names or aliases close to ``name`` (``cutoff``: the registry's by default)."""
+        return close_names(name, [*self._items, *self._aliases], n, self.cutoff if cutoff is None else cutoff)
 
-    def hint(self, name: object, n: int = 3, cutoff: float = 0.6) -> str:
+    def hint(self, name: object, n: int = 3, cutoff: float | None = None) -> str:
         """``" (did you mean a, b?)"`` for ``name``, or ``""`` when nothing is close."""
-        return did_you_mean(name, [*self._items, *self._aliases], n, cutoff)
+        return did_you_mean(name, [*self._items, *self._aliases], n, self.cutoff if cutoff is None else cutoff)
 
     def unknown(self, name: object, where: str = "") -> MirError:
         """The one-line error of an unknown ``name`` (``where`` prefixes it, e.g. ``"exp.yaml: "``)."""
