@@ -40,6 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.registry import Registry
 from pyjama_tools.pyjama import FieldDefinition, atom, breakpoint_atom
 from pyjama_tools.units import pitch_unit_in_name
 
@@ -63,17 +64,12 @@ Atoms = list[dict[str, Any]]
 Writer = Callable[[Any, str, str], tuple[FieldKind, Atoms]]
 
 #: annotation class name (in mirdata.annotations) → writer
-WRITERS: dict[str, Writer] = {}
+WRITERS: Registry[Writer] = Registry("mirdata annotation class")
 
 
 def register_writer(class_name: str) -> Callable[[Writer], Writer]:
     """Decorator: register ``writer`` for the mirdata annotation class ``class_name``."""
-
-    def decorate(writer: Writer) -> Writer:
-        WRITERS[class_name] = writer
-        return writer
-
-    return decorate
+    return WRITERS.register(class_name)
 
 
 # ----------------------------------------------------------------------------- units
@@ -227,7 +223,7 @@ def writer_of(annotation: Any, where: str) -> Writer:
         if cls.__module__ == ANNOTATIONS_MODULE and cls.__name__ in WRITERS:
             return WRITERS[cls.__name__]
     raise MirError(f"{where}: mirdata annotation class {type(annotation).__name__} has no pyjama mapping "
-                   f"(known: {', '.join(sorted(WRITERS))}); add a writer in pyjama_tools/mirdata_fields.py")
+                   f"(known: {', '.join(WRITERS.names())}); add a writer in pyjama_tools/mirdata_fields.py")
 
 
 def _metadata(value: Any) -> tuple[FieldKind, Atoms] | None:

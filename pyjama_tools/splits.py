@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from pyjama_tools.core.atomic import write_text_atomic
 from pyjama_tools.audio_store import KEY_SEPARATOR
 from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.core.registry import Registry
 from pyjama_tools.pyjama import PyjamaDoc
 from pyjama_tools.core.textfile import read_text
 
@@ -47,14 +48,8 @@ _ALIASES = {"train": "train", "training": "train", "valid": "valid", "validation
             "test": "test", "testing": "test"}
 
 #: rule name → function(doc, indices, field, list_files) -> {entry index: split name}
-SPLIT_RULES: dict[str, Callable[..., dict[int, str]]] = {}
-
-
-def _register(name: str):
-    def decorate(function):
-        SPLIT_RULES[name] = function
-        return function
-    return decorate
+SPLIT_RULES: Registry[Callable[..., dict[int, str]]] = Registry("split rule", error=ParameterError)
+_register = SPLIT_RULES.register
 
 
 def _split_name(value: object, where: str) -> str:
@@ -193,8 +188,7 @@ def split_keys(doc: PyjamaDoc, keys: Iterable[str] | None = None, rule: str = "i
         Unknown rule or key, bad split value, unreadable list file, a line naming no entry, or a
         group split across two sets.
     """
-    if rule not in SPLIT_RULES:
-        raise ParameterError(f"split rule {rule!r} unknown; known: {', '.join(SPLIT_RULES)}")
+    apply_rule = SPLIT_RULES.lookup(rule)
     all_keys = doc.keys()
     indices = list(range(len(all_keys))) if keys is None else sorted(doc.index_of(k) for k in keys)
     groups = None
@@ -207,7 +201,7 @@ def split_keys(doc: PyjamaDoc, keys: Iterable[str] | None = None, rule: str = "i
                 raise MirError(f"entry {i} ({all_keys[i]!r}), field {group_field!r}: needs exactly one group value, "
                                f"found {len(values)}")
             groups.append(str(values[0]))
-    assignment = SPLIT_RULES[rule](doc, indices, field=field, list_files=list_files, groups=groups)
+    assignment = apply_rule(doc, indices, field=field, list_files=list_files, groups=groups)
     if groups is not None:
         seen: dict[str, tuple[str, int]] = {}
         for i in sorted(assignment):

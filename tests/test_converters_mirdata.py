@@ -373,8 +373,13 @@ def test_multiannotator_and_lists_expand_by_annotator():
 def test_an_annotation_class_we_do_not_know_fails_naming_it(tmp_path, monkeypatch):
     """The mapping is by class: a class without a writer stops the conversion with one line, nothing written."""
     from pyjama_tools import mirdata_fields
+    from pyjama_tools.core.registry import Registry
 
-    monkeypatch.delitem(mirdata_fields.WRITERS, "ChordData")
+    without_chords = Registry(mirdata_fields.WRITERS.kind)
+    for name, writer in mirdata_fields.WRITERS.items():
+        if name != "ChordData":
+            without_chords.add(name, writer)
+    monkeypatch.setattr(mirdata_fields, "WRITERS", without_chords)
     data_home = fixture_path("mirdata", "resources", "beatles")
     result = CliRunner().invoke(main, ["mirdata", "beatles", str(data_home), str(tmp_path), "--version", "1.2",
                                        "--index", str(index_file("beatles", "1.2")), "--sr", "native", "--quiet"])

@@ -10,7 +10,6 @@ resampling, parallelism, validation and atomic writing are done once, in
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, ClassVar, Iterable, Iterator
 
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.registry import Registry
 from pyjama_tools.pyjama import FieldDefinition
 
 
@@ -174,23 +174,18 @@ class Converter:
         return resolved
 
 
-CONVERTERS: dict[str, type[Converter]] = {}
+#: corpus name (the CLI subcommand) → converter class
+CONVERTERS: Registry[type[Converter]] = Registry("corpus")
 
 
 def register_converter(cls: type[Converter]) -> type[Converter]:
     """Class decorator: register a converter under ``cls.name``."""
-    CONVERTERS[cls.name] = cls
-    return cls
+    return CONVERTERS.register()(cls)
 
 
 def get_converter_class(name: str) -> type[Converter]:
     """The converter registered as ``name``; an unknown name lists the closest known ones."""
-    try:
-        return CONVERTERS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, CONVERTERS, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise MirError(f"unknown corpus {name!r}{hint}; known: {', '.join(sorted(CONVERTERS))}") from None
+    return CONVERTERS.lookup(name)
 
 
 def audio_files(root: Path, suffixes: Iterable[str] = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")) -> list[Path]:

@@ -31,7 +31,6 @@ Skipped, in the report
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any, Iterator
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.registry import did_you_mean
 from pyjama_tools.mirdata_fields import Atoms, FieldKind, fields_of
 from pyjama_tools.pyjama import FieldDefinition, atom
 from pyjama_tools.core.textfile import read_text
@@ -194,9 +194,8 @@ class MirdataConverter(Converter):
         name, version = self.option("dataset"), self.option("version")
         corpora = mirdata.list_datasets()
         if name not in corpora:
-            close = difflib.get_close_matches(name, corpora, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise MirError(f"mirdata: unknown corpus {name!r}{hint}; pyjama-convert list shows them")
+            raise MirError(f"mirdata: unknown corpus {name!r}{did_you_mean(name, corpora)}; "
+                           f"pyjama-convert list shows them")
         try:
             dataset = mirdata.initialize(name, data_home=str(self.source), version=version)
         except ValueError as error:  # an unknown version: mirdata's message lists the known ones
