@@ -26,7 +26,6 @@ mistake is reported before training as one line naming the YAML path, e.g.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import types
 import typing
@@ -38,6 +37,7 @@ import torch
 from torch import nn
 
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.registry import did_you_mean
 from pyjama_tools.core.yamlfile import read_yaml
 from mirmodels.config import decimal_text
 from mirmodels.layers import InferContext, LayerSpec, get_layer
@@ -256,9 +256,8 @@ def _build(model: Mapping[str, Any], shape: tuple[int, ...], variables: dict[str
     source = "model"
     for key in model:  # a misspelt key (``nme: Cover``) would be ignored: the name chooses the problem
         if key not in MODEL_KEYS:
-            close = difflib.get_close_matches(str(key), MODEL_KEYS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ModelConfigError(f"{source}.{key}: unknown key{hint}; allowed: {', '.join(MODEL_KEYS)}")
+            raise ModelConfigError(f"{source}.{key}: unknown key{did_you_mean(key, MODEL_KEYS, n=1)}; "
+                                   f"allowed: {', '.join(MODEL_KEYS)}")
     defaults = model.get("variables") or {}
     if not isinstance(defaults, Mapping) or not all(isinstance(name, str) for name in defaults):
         raise ModelConfigError(f"{source}.variables: expected a mapping of names to default values, got {defaults!r}")
@@ -448,9 +447,9 @@ def _resolve_params(spec: LayerSpec, raw: Any, prefix: str, shape: tuple[int, ..
     if not var_keyword:
         for key in params:
             if key not in accepted:
-                close = difflib.get_close_matches(key, list(accepted), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(accepted) or 'none'})"
-                raise ModelConfigError(f"{prefix}: unknown parameter {key!r}{hint}")
+                hint = did_you_mean(key, accepted, n=1, quote=True)
+                raise ModelConfigError(f"{prefix}: unknown parameter {key!r}{hint}; "
+                                       f"allowed: {', '.join(accepted) or 'none'}")
     context = InferContext(shape, params, stored)
     for key, rule in spec.infer.items():
         if key not in params or params[key] == -1:

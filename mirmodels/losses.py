@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from pyjama_tools.core.errors import ParameterError
+from pyjama_tools.core.registry import Registry
 
 __all__ = [
     "Triplets",
@@ -185,20 +186,20 @@ def mine_hard(
 
 
 Miner = Callable[..., Triplets]
-MINERS: dict[str, Miner] = {"random": mine_random, "semihard": mine_semihard, "hard": mine_hard}
-_ALIASES = {"semi-hard": "semihard", "semi_hard": "semihard", "batch-hard": "hard", "batch_hard": "hard"}
+MINERS: Registry[Miner] = Registry("mining strategy", error=ParameterError, fold_case=True)
+MINERS.add("random", mine_random)
+MINERS.add("semihard", mine_semihard, aliases=("semi-hard", "semi_hard"))
+MINERS.add("hard", mine_hard, aliases=("batch-hard", "batch_hard"))
 
 
 def miner_names() -> list[str]:
     """Names of the registered mining strategies."""
-    return sorted(MINERS)
+    return MINERS.names()
 
 
 def _miner_name(mining: str) -> str:
-    name = _ALIASES.get(str(mining).lower(), str(mining).lower())
-    if name not in MINERS:
-        raise ParameterError(f"mining={mining!r} is unknown; known strategies: {', '.join(miner_names())}")
-    return name
+    MINERS.lookup(mining, where="mining: ")
+    return MINERS.resolve(mining)
 
 
 @dataclass(frozen=True)

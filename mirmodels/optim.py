@@ -13,22 +13,18 @@ from typing import Callable, Iterable
 import torch
 
 from pyjama_tools.core.errors import ParameterError
+from pyjama_tools.core.registry import Registry
 
 __all__ = ["OPTIMIZERS", "register_optimizer", "optimizer_names", "build_optimizer", "check_optimizer_params"]
 
 # name -> builder(params, lr, weight_decay, momentum) -> torch.optim.Optimizer
 OptimizerBuilder = Callable[[Iterable, float, float, float], torch.optim.Optimizer]
-OPTIMIZERS: dict[str, OptimizerBuilder] = {}
+OPTIMIZERS: Registry[OptimizerBuilder] = Registry("optimizer", error=ParameterError, fold_case=True)
 
 
 def register_optimizer(name: str) -> Callable[[OptimizerBuilder], OptimizerBuilder]:
     """Decorator registering ``builder(params, lr, weight_decay, momentum)`` under ``name``."""
-
-    def decorator(builder: OptimizerBuilder) -> OptimizerBuilder:
-        OPTIMIZERS[name] = builder
-        return builder
-
-    return decorator
+    return OPTIMIZERS.register(name)
 
 
 @register_optimizer("adam")
@@ -49,7 +45,7 @@ def _sgd(params, lr: float, weight_decay: float, momentum: float) -> torch.optim
 
 def optimizer_names() -> list[str]:
     """Names of the registered optimizers, sorted."""
-    return sorted(OPTIMIZERS)
+    return OPTIMIZERS.names()
 
 
 def check_optimizer_params(name: str, lr: float, weight_decay: float = 0.0, momentum: float = 0.9) -> None:
@@ -60,8 +56,7 @@ def check_optimizer_params(name: str, lr: float, weight_decay: float = 0.0, mome
     ParameterError
         One line naming the parameter, the value and what is allowed.
     """
-    if not isinstance(name, str) or name.lower() not in OPTIMIZERS:
-        raise ParameterError(f"optimizer {name!r} is unknown; known optimizers: {', '.join(optimizer_names())}")
+    OPTIMIZERS.lookup(name)
     for label, value, low in (("lr", lr, "> 0"), ("weight_decay", weight_decay, ">= 0"), ("momentum", momentum, "in [0, 1)")):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ParameterError(f"{label}={value!r}: expected a finite number {low}")
@@ -105,4 +100,4 @@ def build_optimizer(
         Unknown name (the message lists the known ones) or a bad hyper-parameter.
     """
     check_optimizer_params(name, lr, weight_decay, momentum)
-    return OPTIMIZERS[name.lower()](params, float(lr), float(weight_decay), float(momentum))
+    return OPTIMIZERS.lookup(name)(params, float(lr), float(weight_decay), float(momentum))

@@ -139,15 +139,19 @@ def test_variables_replace_dollar_placeholders():
 def test_unknown_layer_names_the_path_and_suggests():
     config = model_of([[["Linear", {"out_features": 3}]], [["Conv2dd", {"out_channels": 3}]]])
     assert error_of(config, (4,)) == ("model.block_l[0].sequential_l[1].layer_l[0] (Conv2dd): "
-                                      "unknown layer 'Conv2dd'; did you mean Conv2d, Conv2dDS, Conv1d?")
-    assert "did you mean LayerNorm" in error_of(model_of([[["layernorm", {}]]]), (4,))
-    assert error_of(model_of([[["Frobnicate", {}]]]), (4,)).endswith("unknown layer 'Frobnicate'")
+                                      "unknown layer 'Conv2dd' (did you mean Conv2d, Conv2dDS, Conv1d?); "
+                                      f"known: {', '.join(layer_names())}")
+    assert "(did you mean LayerNorm" in error_of(model_of([[["layernorm", {}]]]), (4,))
+    assert error_of(model_of([[["Frobnicate", {}]]]), (4,)).endswith(
+        f"unknown layer 'Frobnicate'; known: {', '.join(layer_names())}")
 
 
 def test_unknown_parameter_is_named_with_a_suggestion():
     config = model_of([[["Conv1d", {"in_channels": -1, "out_channels": 3, "kernal_size": 3}]]])
     assert error_of(config, (1, 50)) == ("model.block_l[0].sequential_l[0].layer_l[0] (Conv1d): "
-                                         "unknown parameter 'kernal_size'; did you mean 'kernel_size'?")
+                                         "unknown parameter 'kernal_size' (did you mean 'kernel_size'?); allowed: "
+                                         "in_channels, out_channels, kernel_size, stride, padding, dilation, groups, "
+                                         "bias, padding_mode")
 
 
 def test_wrong_type_missing_and_refused_parameters():
@@ -156,7 +160,7 @@ def test_wrong_type_missing_and_refused_parameters():
         f"{prefix} (Linear): parameter 'out_features' must be int, got 'many'"
     assert error_of(model_of([[["Linear", {}]]]), (4,)) == f"{prefix} (Linear): missing parameter 'out_features'"
     assert error_of(model_of([[["Activation", "Relu"]]]), (4,)).startswith(
-        f"{prefix} (Activation): unknown activation 'Relu'; did you mean ReLU")
+        f"{prefix} (Activation): unknown activation 'Relu' (did you mean ReLU")
     assert error_of(model_of([[["Conv2dNext", {"out_channels": 8}]]]), (4, 6, 6)).startswith(
         f"{prefix} (Conv2dNext): out_channels=8: Conv2dNext keeps its 4 input channels")
     # PyTorch's own refusal becomes one line too
@@ -243,7 +247,8 @@ def test_structural_and_file_errors(tmp_path):
     file_config = tmp_path / "bad_layer.yaml"
     file_config.write_text(yaml.safe_dump(model_of([[["Linear", {"out_features": 2}], ["Lienar", {}]]])))
     assert error_of(file_config, (4,)) == (f"{file_config}: model.block_l[0].sequential_l[0].layer_l[1] (Lienar): "
-                                           "unknown layer 'Lienar'; did you mean Linear?")
+                                           "unknown layer 'Lienar' (did you mean Linear?); known: "
+                                           f"{', '.join(layer_names())}")
     assert isinstance(ModelConfigError("x"), MirError)
 
 
@@ -284,7 +289,7 @@ def test_user_registered_layer_is_built_and_inferred():
     assert isinstance(gain, GainBrick) and gain.gain.shape == (5,)
     x = torch.randn(2, 5, 7)
     assert torch.allclose(model(x), 3 * x)
-    assert "did you mean 'start'" in error_of(model_of([[["TestGain", {"strat": 1.0}]]]), (5, 7))
+    assert "(did you mean 'start'?); allowed: channels, start" in error_of(model_of([[["TestGain", {"strat": 1.0}]]]), (5, 7))
     assert "must be float" in error_of(model_of([[["TestGain", {"start": "big"}]]]), (5, 7))
     with pytest.raises(MirError, match="already registered"):
         register_layer("TestGain")(nn.Identity)
@@ -434,7 +439,7 @@ def test_summary_cli_variables_and_rank_two(tmp_path):
 
 @pytest.mark.parametrize("content, shape, expected", [
     ("model: {block_l: [\n", "1,8", "invalid YAML"),
-    (yaml.safe_dump(model_of([[["Conv3x", {}]]])), "1,8", "(Conv3x): unknown layer 'Conv3x'; did you mean"),
+    (yaml.safe_dump(model_of([[["Conv3x", {}]]])), "1,8", "(Conv3x): unknown layer 'Conv3x' (did you mean"),
     (yaml.safe_dump(model_of([[["Conv1d", {"out_channels": 2, "kernel_size": 9}]]])), "1,8",
      "(Conv1d): kernel (9,) larger than input (1, 8)"),
     (yaml.safe_dump(model_of([[["Dropout", {}]]])), "1,zero", "--input-shape '1,zero'"),

@@ -249,7 +249,7 @@ def test_module_and_bad_parameters():
     assert "semihard" in repr(module)
     x = _embeddings()
     assert module(x, torch.from_numpy(LABELS)).item() >= 0
-    with pytest.raises(ParameterError, match="mining='nearest' is unknown; known strategies: hard, random, semihard"):
+    with pytest.raises(ParameterError, match=r"^mining: unknown mining strategy 'nearest'; known: hard, random, semihard$"):
         TripletLoss(mining="nearest")
     with pytest.raises(ParameterError, match="margin=0"):
         TripletLoss(margin=0)

@@ -8,6 +8,7 @@ Add your own with :func:`register_layer` from any module, before building the mo
 from mirmodels.layers.registry import (
     CHANNELS,
     LAST,
+    LAYERS,
     TRAILING,
     InferContext,
     LayerInputError,
@@ -18,4 +19,4 @@ from mirmodels.layers.registry import (
 )
 from mirmodels.layers import attention, conv, dense, norm, pooling, recurrent, shape, sinc, spectral, unet  # noqa: F401  (registration)
 
-__all__ = ["CHANNELS", "LAST", "TRAILING", "InferContext", "LayerInputError", "LayerSpec", "get_layer", "layer_names", "register_layer"]
+__all__ = ["CHANNELS", "LAST", "LAYERS", "TRAILING", "InferContext", "LayerInputError", "LayerSpec", "get_layer", "layer_names", "register_layer"]

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 
 import torch
 from torch import nn
 
 from pyjama_tools.core.errors import ParameterError
+from pyjama_tools.core.registry import Registry
 from mirmodels.layers.registry import LAST, register_layer
 
 register_layer("Linear", infer={"in_features": LAST})(nn.Linear)
 register_layer("Dropout")(nn.Dropout)
 
 #: Activation names accepted by ``[Activation, NAME]`` → PyTorch module classes.
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    cls.__name__: cls
-    for cls in (nn.Sigmoid, nn.Softmax, nn.LogSoftmax, nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.GELU,
-                nn.SiLU, nn.Mish, nn.Tanh, nn.Softplus, nn.Hardtanh, nn.ReLU6, nn.Identity)
-}
+ACTIVATIONS: Registry[type[nn.Module]] = Registry("activation", error=ParameterError, cutoff=0.5)
+for _cls in (nn.Sigmoid, nn.Softmax, nn.LogSoftmax, nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.GELU,
+             nn.SiLU, nn.Mish, nn.Tanh, nn.Softplus, nn.Hardtanh, nn.ReLU6, nn.Identity):
+    ACTIVATIONS.add(_cls.__name__, _cls)
+del _cls
 
 
 @register_layer("Activation", positional="name")
@@ -33,11 +33,7 @@ def activation(name: str, **options) -> nn.Module:
     ParameterError
         Unknown name (with the closest names) or an option the activation does not take.
     """
-    cls = ACTIVATIONS.get(str(name))
-    if cls is None:
-        close = difflib.get_close_matches(str(name), list(ACTIVATIONS), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else f" (known: {', '.join(sorted(ACTIVATIONS))})"
-        raise ParameterError(f"unknown activation {name!r}{hint}")
+    cls = ACTIVATIONS.lookup(name)
     if cls in (nn.Softmax, nn.LogSoftmax):
         options.setdefault("dim", 1)
     allowed = [p for p in inspect.signature(cls).parameters if p not in ("device", "dtype", "inplace")]

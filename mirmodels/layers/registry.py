@@ -15,11 +15,11 @@ value that ``infer[name]`` computes from the incoming tensor (see :class:`InferC
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.registry import Registry
 
 
 class LayerInputError(MirError, ValueError):
@@ -89,7 +89,9 @@ class LayerSpec:
     positional: str | None = None
 
 
-_REGISTRY: dict[str, LayerSpec] = {}
+#: YAML layer name → its spec (names are case-sensitive; a case slip is suggested)
+LAYERS: Registry[LayerSpec] = Registry("layer", cutoff=0.5)
+_REGISTRY = LAYERS
 
 
 def register_layer(
@@ -120,10 +122,9 @@ def register_layer(
     """
 
     def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
-        existing = _REGISTRY.get(name)
-        if existing is not None and existing.builder is not builder and not replace:
-            raise MirError(f"layer name {name!r} is already registered (to {existing.builder!r}); pass replace=True")
-        _REGISTRY[name] = LayerSpec(name, builder, dict(infer or {}), positional)
+        existing = LAYERS.get(name)
+        same_builder = existing is not None and existing.builder is builder  # registered again: accepted
+        LAYERS.add(name, LayerSpec(name, builder, dict(infer or {}), positional), replace=replace or same_builder)
         return builder
 
     return decorate
@@ -135,19 +136,11 @@ def get_layer(name: str) -> LayerSpec:
     Raises
     ------
     MirError
-        Unknown name; the message lists the closest known names.
+        Unknown name; the message suggests the closest known names (a case slip too) and lists them all.
     """
-    spec = _REGISTRY.get(name)
-    if spec is None:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
-        if not close:  # case slips ("conv2d") are the usual mistake
-            lowered = {known.lower(): known for known in _REGISTRY}
-            close = [lowered[str(name).lower()]] if str(name).lower() in lowered else []
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise MirError(f"unknown layer {name!r}{hint}")
-    return spec
+    return LAYERS.lookup(name)
 
 
 def layer_names() -> list[str]:
     """All registered YAML layer names, sorted."""
-    return sorted(_REGISTRY)
+    return LAYERS.names()
