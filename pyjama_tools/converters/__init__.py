@@ -13,11 +13,12 @@ import pkgutil
 from pyjama_tools.converters.base import (CONVERTERS, Converter, ConverterOption, Item, Problem,
                                           register_converter)
 from pyjama_tools.converters.base import get_converter_class as _get_converter_class
+from pyjama_tools.core.registry import Registry
 
 _loaded = False
 
 
-def load_all() -> dict[str, type[Converter]]:
+def load_all() -> Registry[type[Converter]]:
     """Import every converter module (once) and return the registry."""
     global _loaded
     if not _loaded:
