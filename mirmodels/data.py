@@ -5,23 +5,15 @@ pair, build or reuse the feature cache, build the target, split the keys) and re
 :class:`PreparedData`; :class:`ExperimentDataModule` (a LightningDataModule) builds the patch
 datasets from it in each process.
 
-Problem → target kind of :mod:`mirfeat.targets` and dataset of :mod:`mirfeat.patches`:
-
-============ ============ ============================================================
-problem      target kind  dataset
-============ ============ ============================================================
-multiclass   multiclass   patches (``PatchDataset``; the waveform reads the audio store)
-multilabel   multilabel   patches
-framelabel   framelabel   patches
-multipitch   pitch        patches
-metric       clique       whole files cropped / padded to the patch length
-                          (``FileDataset``) batched by ``WorkBatchSampler``
-============ ============ ============================================================
+What depends on the problem is asked of its task class (:mod:`mirmodels.tasks`), never by name:
+``target_kind`` (the kind of :mod:`mirfeat.targets`), ``prepare_dataset`` (default
+:func:`prepare_patch_data`), ``make_dataset`` (default :func:`patch_dataset`: patches of
+:mod:`mirfeat.patches`, the waveform read from the audio store), ``batch_sampler``,
+``labels_every_entry``, ``guess_annot_key``, ``adjust_target`` and ``checks_vocabulary``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -34,19 +26,13 @@ from torch.utils.data import DataLoader
 
 from mirfeat.patches import collate
 from mirmodels.config import ExperimentConfig
+from mirmodels.tasks import get_task_class
+from mirmodels.tasks.multipitch import guess_pitch_field
 from pyjama_tools.core.errors import MirError, ParameterError
 
-__all__ = ["TARGET_KINDS", "PreparedData", "prepare_data", "check_same_classes", "ExperimentDataModule", "make_dataset",
-           "guess_pitch_field", "cache_path_for"]
+__all__ = ["PreparedData", "prepare_data", "prepare_patch_data", "check_same_classes", "ExperimentDataModule",
+           "make_dataset", "patch_dataset", "guess_pitch_field", "cache_path_for"]
 
-#: info lines (what a run decided for the user: implied settings, a resized last layer)
-logger = logging.getLogger("mirmodels")
-
-#: problem type → target kind of :func:`mirfeat.targets.build_target`
-TARGET_KINDS = {"multiclass": "multiclass", "multilabel": "multilabel", "framelabel": "framelabel",
-                "multipitch": "pitch", "metric": "clique", "separation": "stems"}
-#: annotation fields tried, in order, when a multipitch config names none
-PITCH_FIELDS = ("f0multi", "pitchmidi", "f0", "notes")
 WAVEFORM = "waveform"
 
 
@@ -107,7 +93,7 @@ class PreparedData:
         vocabulary = getattr(self.target, "vocabulary", None)
         return {
             "problem": self.problem,
-            "target_kind": TARGET_KINDS[self.problem],
+            "target_kind": get_task_class(self.problem).target_kind,
             "annot_key": self.annot_key,
             "input_shape": list(self.input_shape),
             "n_out": int(self.n_out),  # the value of $n_out in the model
@@ -153,18 +139,6 @@ class PreparedData:
             return []
         total = sum(self.dropped().values())
         return [f"{self.annotation_path}: left out {total} of {self.entries} entries: {', '.join(parts)}"]
-
-
-def guess_pitch_field(doc: Any) -> str:
-    """The multipitch annotation field of a document (f0 breakpoints or note segments)."""
-    for name in PITCH_FIELDS:
-        if name in doc.definitions:
-            return name
-    for name, definition in doc.definitions.items():
-        if definition.type_extent == "breakpoint" and definition.type_content == "numeric":
-            return name
-    raise MirError("dataset.annot_key: missing and no f0/note field found in the .pyjama "
-                   f"(fields: {', '.join(doc.definitions)}); name it in the config")
 
 
 def cache_path_for(config: ExperimentConfig, audio_path: Path, params_hash: str) -> Path:
@@ -242,6 +216,16 @@ def _fit_advice(cache_path: Path) -> Iterator[None]:
 
 def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None = None, jobs: int = 1,
                  quiet: bool = True, allow_missing_audio: bool = False) -> PreparedData:
+    """The problem's task prepares the run's data (``prepare_dataset``; default :func:`prepare_patch_data`).
+
+    Parameters and errors: those of :func:`prepare_patch_data`.
+    """
+    task = get_task_class(config.dataset.problem)
+    return task.prepare_dataset(config, data_root, jobs=jobs, quiet=quiet, allow_missing_audio=allow_missing_audio)
+
+
+def prepare_patch_data(config: ExperimentConfig, data_root: str | os.PathLike | None = None, jobs: int = 1,
+                       quiet: bool = True, allow_missing_audio: bool = False) -> PreparedData:
     """Check the dataset pair, build/reuse the feature cache, build the target and the splits.
 
     Parameters
@@ -259,9 +243,6 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         of them without ``allow_missing_audio``), a feature cache built with other parameters, labels absent from the
         vocabulary, an empty train or validation split.
     """
-    custom = _task_hook(config.dataset.problem, "prepare_dataset")
-    if custom is not None:  # a task that prepares its own data (separation: tracks of stems)
-        return custom(config, data_root, jobs=jobs, quiet=quiet)
     from mirfeat.features import build_feature
     from mirfeat.splits import select_keys, split_keys
     from mirfeat.targets import TargetSpec, build_target
@@ -301,29 +282,30 @@ def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None =
         raise MirError(f"{missing}: no such file (dataset.base {config.dataset.base!r}; set --data-root "
                        "or dataset.root)")
 
+    task = get_task_class(config.dataset.problem)
     annot_key = config.dataset.annot_key
     if annot_key is None:
-        annot_key = guess_pitch_field(doc)
+        annot_key = task.guess_annot_key(doc)
     if annot_key not in doc.definitions:
-        import difflib
-        close = difflib.get_close_matches(annot_key, list(doc.definitions), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        from pyjama_tools.core.registry import did_you_mean
+
+        hint = did_you_mean(annot_key, doc.definitions, n=1)
         raise MirError(f"dataset.annot_key: field {annot_key!r} is not in {annotation_path}{hint}; "
                        f"fields: {', '.join(doc.definitions)}")
     with _naming(f"{annotation_path}: dataset (problem {config.dataset.problem!r}, annot_key {annot_key!r})"):
-        spec = TargetSpec(kind=TARGET_KINDS[config.dataset.problem], field=annot_key, top_n=config.dataset.top_n,
+        spec = TargetSpec(kind=task.target_kind, field=annot_key, top_n=config.dataset.top_n,
                           chord_vocabulary=config.dataset.chord_vocabulary)
         target = build_target(spec, doc)
-        target = _top_tags_of_n_out(config, spec, target, doc)
+        target = task.adjust_target(config, spec, target, doc)
 
     all_keys = [k for k in doc.keys() if k is not None]
     keys = [k for k in all_keys if audio_keys is None or k in audio_keys]
     no_audio = [k for k in all_keys if audio_keys is not None and k not in audio_keys]
     _check_matching(annotation_path, audio_path, all_keys, no_audio, audio_keys, allow_missing_audio)
     # An entry without the field is not annotated for this task (Bach10's stems have f0, not
-    # f0multi): it is left out rather than trained on as silence / no class. Multi-label is the
-    # exception: an empty tag list is a label (an MTT clip with none of the top tags).
-    unlabelled = [] if config.dataset.problem == "multilabel" else [k for k in keys if not doc.atoms(k, annot_key)]
+    # f0multi): it is left out rather than trained on as silence / no class, unless the task says
+    # an empty value is a label (multi-label: an MTT clip with none of the top tags).
+    unlabelled = [] if task.labels_every_entry else [k for k in keys if not doc.atoms(k, annot_key)]
     if unlabelled:
         keys = [k for k in keys if k not in set(unlabelled)]
     skipped: list = []
@@ -392,36 +374,20 @@ def _check_matching(annotation_path: Path, audio_path: Path, keys: list, no_audi
                        f"on the {len(keys) - len(no_audio)} that match")
 
 
-def _top_tags_of_n_out(config: ExperimentConfig, spec: Any, target: Any, doc: Any) -> Any:
-    """Multi-label with ``n_out: N`` and no ``top_n``: the N most frequent tags are the classes
-    when the field holds more (the tutorial's MTT file holds its 50 tags, a full conversion 188)."""
-    from dataclasses import replace
-
-    from mirfeat.targets import build_target
-
-    n_out = config.dataset.n_out
-    if config.dataset.problem != "multilabel" or spec.top_n is not None or n_out == "auto" \
-            or target.num_outputs <= n_out:
-        return target
-    logger.info(f"dataset.n_out {n_out}: the {n_out} most frequent of the {target.num_outputs} {spec.field!r} tags "
-                f"are the classes (as dataset.top_n {n_out})")
-    return build_target(replace(spec, top_n=int(n_out)), doc)
-
-
 def check_same_classes(prepared: PreparedData, metadata: dict, where: str) -> None:
     """Refuse a dataset whose classes are not those of a run (``run.json``), in the run's order.
 
     The network's output ``k`` means the run's ``vocabulary[k]``; a dataset (another
     ``--data-root``, an edited .pyjama) whose target numbers its labels otherwise would be scored
-    against, or trained on, shifted classes without a word. Metric learning is exempt: its work
-    indices are not output units.
+    against, or trained on, shifted classes without a word. A task whose outputs are no classes
+    (``checks_vocabulary`` False: metric learning's work indices) is exempt.
 
     Raises
     ------
     MirError
         Naming ``where`` (the run directory), the .pyjama, the field and the first differing class.
     """
-    if prepared.problem == "metric":
+    if not get_task_class(prepared.problem).checks_vocabulary:
         return
     trained = metadata.get("vocabulary")
     vocabulary = getattr(prepared.target, "vocabulary", None)
@@ -474,29 +440,25 @@ def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None
 
 
 def _task_hook(problem: str, name: str):
-    """The task class's own ``name`` hook for ``problem`` (None when the task has none)."""
+    """The task class's own ``name`` hook for ``problem`` (None when the task has none); kept for the
+    run modules that still ask this way (data itself calls the task's hooks directly)."""
     from mirmodels.tasks import TASKS
 
     return getattr(TASKS.get(problem), name, None)
 
 
 def make_dataset(prepared: PreparedData, keys: list[str], train: bool = True):
-    """The torch Dataset of ``keys`` for the run's problem and feature.
+    """The torch Dataset of ``keys`` for the run's problem: its task's ``make_dataset`` (default
+    :func:`patch_dataset`; metric learning: whole files cropped or padded to the patch length)."""
+    return get_task_class(prepared.problem).make_dataset(prepared, keys, train=train)
 
-    Returns a :class:`mirfeat.patches.PatchDataset` (patches of ``patch_L_frame`` frames every
-    ``patch_STEP_frame``) or, for metric learning, a :class:`mirfeat.patches.FileDataset` whose
-    files are cropped or padded to the patch length.
-    """
-    from mirfeat.patches import FileDataset, PatchDataset
 
-    custom = _task_hook(prepared.problem, "make_dataset")
-    if custom is not None:
-        return custom(prepared, keys, train=train)
+def patch_dataset(prepared: PreparedData, keys: list[str], train: bool = True):
+    """A :class:`mirfeat.patches.PatchDataset` of ``keys``: patches of ``patch_L_frame`` frames every
+    ``patch_STEP_frame`` (the waveform read from the audio store; ``in_memory`` for training only)."""
+    from mirfeat.patches import PatchDataset
+
     feature = prepared.config.feature
-    if prepared.problem == "metric":
-        if prepared.cache_path is None:
-            raise MirError("feature.type: metric learning needs a time-frequency feature, not the waveform")
-        return FileDataset(prepared.cache_path, keys, prepared.target, crop_or_pad=feature.patch_length)
     if prepared.cache_path is None:
         return PatchDataset.from_audio(prepared.audio_path, keys, prepared.target, feature.patch_length,
                                        feature.patch_hop)
@@ -566,21 +528,9 @@ class ExperimentDataModule(L.LightningDataModule):
         if dataset is None:
             raise MirError(f"dataset: no {name!r} split")
         persistent = self.num_workers > 0
-        if self.prepared.problem == "metric":
-            from mirfeat.patches import WorkBatchSampler
-
-            train = self.prepared.config.train
-            target = self.prepared.target
-            work_ids = (list(target.work_ids(list(dataset.keys))) if hasattr(target, "work_ids")
-                        else [int(target.for_file(k, None, None)) for k in dataset.keys])
-            works = len(set(work_ids))
-            if shuffle and works < train.works_per_batch:
-                raise MirError(f"train.works_per_batch: {train.works_per_batch} is more than the {works} works "
-                               f"of the {name!r} split")
-            # validation: as many works per batch as the split holds, up to the training setting
-            sampler = WorkBatchSampler(work_ids, works_per_batch=min(train.works_per_batch, works),
-                                       performances_per_work=train.performances_per_work,
-                                       seed=self.seed if shuffle else self.seed + 1)
+        task = get_task_class(self.prepared.problem)
+        sampler = task.batch_sampler(self.prepared, dataset, name, shuffle, self.seed)
+        if sampler is not None:  # the task builds whole batches (metric learning: works x performances)
             trainer = getattr(self, "trainer", None)
             if shuffle and trainer is not None and trainer.world_size > 1:  # validation: every rank sees all
                 sampler = ShardedBatchSampler(sampler, trainer.global_rank, trainer.world_size)

@@ -3,9 +3,9 @@
 The tutorial's model files write the last layer's size as a number (``config_autotagging.yaml``
 ends with ``[Linear, {'out_features': 10}]``, GTZAN's 10 genres) and its notebooks set it from the
 dataset before building the network (50 for MagnaTagATune's tags). :func:`fit_last_layer` does
-the same for the class problems (multi-class, multi-label, frame labels): when the network's
-output does not fit the target and the last layer that sets an output size writes a number, that
-number becomes the target's size and the network is built again. A size written ``$n_out``, a
+the same for the class problems (a task with ``resizable_output``: multi-class, multi-label, frame
+labels): when the network's output does not fit the target and the last layer that sets an output
+size writes a number, that number becomes the target's size and the network is built again. A size written ``$n_out``, a
 layer the rule cannot reach, or an output that still does not fit is left to
 :func:`mirmodels.experiment.check_output_shape` to refuse.
 """
@@ -16,13 +16,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["SIZE_KEYS", "RESIZABLE_PROBLEMS", "last_size_layer", "resize_last_layer", "fit_last_layer",
+__all__ = ["SIZE_KEYS", "last_size_layer", "resize_last_layer", "fit_last_layer",
            "last_layer_as_saved"]
 
 #: Parameters that set a layer's output size (Linear; Conv1d, Conv2d, ConvTranspose2d, ...), in order.
 SIZE_KEYS = ("out_features", "out_channels")
-#: Problems whose output size is the number of classes.
-RESIZABLE_PROBLEMS = ("multiclass", "multilabel", "framelabel")
 
 
 def _layer_params(layer: Any) -> tuple[str, Mapping[str, Any]] | None:
@@ -101,6 +99,7 @@ def fit_last_layer(config, prepared, network):
     import logging
 
     from mirmodels.experiment import build_network, check_output_shape
+    from mirmodels.tasks import get_task_class
     from pyjama_tools.core.errors import MirError
 
     size = int(prepared.target.num_outputs)
@@ -109,7 +108,8 @@ def fit_last_layer(config, prepared, network):
         return config, network
     except MirError as error:
         refusal = error  # what the original network's output is named with, if no rule fixes it
-    resized = resize_last_layer(config.model, size) if prepared.problem in RESIZABLE_PROBLEMS else None
+    resizable = get_task_class(prepared.problem).resizable_output  # the output size is the number of classes
+    resized = resize_last_layer(config.model, size) if resizable else None
     if resized is None:
         raise refusal
     model, line = resized

@@ -21,11 +21,12 @@ Task options (keyword arguments): ``Task.option_names()`` of each class.
 """
 
 from mirmodels.tasks.base import TASKS, Task, TrainingError, get_task_class, register_task, task_names
-from mirmodels.tasks.framelabel import FramelabelTask
-from mirmodels.tasks.metric import MetricTask
+# registered in this order: the order configs list the problems in
 from mirmodels.tasks.multiclass import MulticlassTask
 from mirmodels.tasks.multilabel import MultilabelTask
+from mirmodels.tasks.framelabel import FramelabelTask
 from mirmodels.tasks.multipitch import MultipitchTask
+from mirmodels.tasks.metric import MetricTask
 from mirmodels.tasks.separation import SeparationTask
 
 __all__ = [

@@ -66,6 +66,8 @@ def register_task(name: str, *aliases: str):
 
     def decorator(cls: type[Task]) -> type[Task]:
         cls.problem = name
+        cls.aliases = tuple(aliases)
+        cls.target_kind = cls.target_kind or name
         TASKS.add(name, cls, aliases)
         return cls
 
@@ -118,6 +120,63 @@ class Task(L.LightningModule):
     problem: ClassVar[str] = ""
     #: the task-specific options (``train.task`` in a config)
     Options: ClassVar[type] = TaskOptions
+    #: other names a config may write for the problem (set by :func:`register_task`)
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: the tutorial's model names (``model.name``, lower case) that imply the problem when a config names none
+    model_names: ClassVar[tuple[str, ...]] = ()
+    #: dataset keys whose presence implies the problem when a config names none, each with its allowed values
+    implied_by: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: the kind of :func:`mirfeat.targets.build_target` (set to the problem name by :func:`register_task` when empty)
+    target_kind: ClassVar[str] = ""
+    #: the annotation field read when a config names none (None: the config must name one, or the task guesses)
+    default_annot_key: ClassVar[str | None] = None
+    #: a config without ``dataset.annot_key`` (and no default) is refused; False: :meth:`guess_annot_key` finds it
+    needs_annot_key: ClassVar[bool] = True
+    #: the book's ``train`` settings for the problem: the defaults of every key a config does not write
+    train_defaults: ClassVar[dict[str, Any]] = {}
+    #: the ``feature`` section of a config without one (``{base}`` in text values is the dataset base), or None
+    feature_defaults: ClassVar[dict[str, Any] | None] = None
+    #: the output size is the number of classes: a last layer written as a number may be resized to the dataset
+    resizable_output: ClassVar[bool] = False
+    #: an entry without the annotation field is still labelled (an empty tag list), not left out
+    labels_every_entry: ClassVar[bool] = False
+    #: a dataset must give the run's classes in the run's order (False: outputs are no classes, e.g. embeddings)
+    checks_vocabulary: ClassVar[bool] = True
+
+    @staticmethod
+    def complete_dataset_config(dataset: Any) -> dict[str, Any]:
+        """Settings the problem implies from a validated ``DatasetConfig``: field name -> value (none by default)."""
+        return {}
+
+    @staticmethod
+    def guess_annot_key(doc: Any) -> str:
+        """The annotation field of ``doc`` when the config names none (only asked when not :attr:`needs_annot_key`)."""
+        raise MirError("dataset.annot_key: missing; name the .pyjama field holding the labels")
+
+    @staticmethod
+    def adjust_target(config: Any, spec: Any, target: Any, doc: Any) -> Any:
+        """The target to train on, given the one built from ``spec`` (unchanged by default)."""
+        return target
+
+    @staticmethod
+    def prepare_dataset(config: Any, data_root: Any = None, jobs: int = 1, quiet: bool = True,
+                        allow_missing_audio: bool = False) -> Any:
+        """The run's :class:`mirmodels.data.PreparedData` (default: features and patches of annotated files)."""
+        from mirmodels.data import prepare_patch_data
+
+        return prepare_patch_data(config, data_root, jobs=jobs, quiet=quiet, allow_missing_audio=allow_missing_audio)
+
+    @staticmethod
+    def make_dataset(prepared: Any, keys: Any, train: bool = True) -> Any:
+        """The torch Dataset of ``keys`` (default: :func:`mirmodels.data.patch_dataset`, patches of the feature)."""
+        from mirmodels.data import patch_dataset
+
+        return patch_dataset(prepared, keys, train=train)
+
+    @staticmethod
+    def batch_sampler(prepared: Any, dataset: Any, name: str, shuffle: bool, seed: int) -> Any:
+        """A batch sampler building the batches of split ``name`` itself, or None for batches of ``batch_size``."""
+        return None
 
     def __init__(
         self,

@@ -33,13 +33,25 @@ class FramelabelOptions:
             raise ParameterError(f"ignore_index={self.ignore_index!r}: expected a negative integer (default -100)")
 
 
-@register_task("framelabel")
+@register_task("framelabel", "segment", "frame", "chord")
 class FramelabelTask(Task):
     """Logits (B, K, T) vs class per frame y (B, T) int64: cross-entropy over the frames that count.
 
     Predictions are softmax over the class axis, (B, K, T).  A batch where every frame is ignored has
     loss NaN in PyTorch; here it is 0 (connected to the graph) so training goes on.
     """
+
+    train_defaults = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "patience": 10, "drop_last": True}
+    resizable_output = True
+
+    @staticmethod
+    def complete_dataset_config(dataset) -> dict:
+        """``n_out: 25`` means the tutorial's 25 chord classes (12 maj, 12 min, N), whatever labels the corpus holds."""
+        from mirfeat.chords import MAJMIN_CLASSES
+
+        if dataset.chord_vocabulary is None and dataset.n_out == len(MAJMIN_CLASSES):
+            return {"chord_vocabulary": "majmin"}
+        return {}
 
     Options = FramelabelOptions
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from pyjama_tools.core.errors import MirError
 from mirmodels.losses import TripletLossParams, triplet_loss
 from mirmodels.tasks._checks import shape_error
 from mirmodels.tasks.base import Task, register_task
@@ -18,7 +19,7 @@ class MetricOptions(TripletLossParams):
     :mod:`mirmodels.losses`."""
 
 
-@register_task("metric")
+@register_task("metric", "cover", "metric_learning")
 class MetricTask(Task):
     """Embeddings (B, D) vs work index y (B,): triplet loss with online mining in each batch.
 
@@ -26,6 +27,46 @@ class MetricTask(Task):
     e.g. 16 works x 4 performances); a batch without any valid triplet has loss 0.  Predictions are
     the embeddings themselves (float32).
     """
+
+    model_names = ("cover",)  # config_cover.yaml names no problem: its MOVE model Cover learns embeddings
+    target_kind = "clique"
+    default_annot_key = "work-id"
+    # the pair's own feature file <base>_feat.hdf5 (CREMA), cropped or zero-padded to 1800 frames
+    feature_defaults = {"type": "crema", "cache": "{base}_feat.hdf5", "patch_L_frame": 1800, "patch_STEP_frame": 1800}
+    # SGD 0.1 without momentum, patience 50, 16 works x 4 performances
+    train_defaults = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.0, "patience": 50, "works_per_batch": 16,
+                      "performances_per_work": 4}
+    checks_vocabulary = False  # work indices are not output units
+
+    @staticmethod
+    def complete_dataset_config(dataset) -> dict:
+        """The tutorial splits works, not performances: a work's performances stay in one split."""
+        return {"group_field": dataset.annot_key} if dataset.group_field is None else {}
+
+    @staticmethod
+    def make_dataset(prepared, keys, train: bool = True):
+        """Whole files (:class:`mirfeat.patches.FileDataset`) cropped or padded to the patch length."""
+        from mirfeat.patches import FileDataset
+
+        if prepared.cache_path is None:
+            raise MirError("feature.type: metric learning needs a time-frequency feature, not the waveform")
+        return FileDataset(prepared.cache_path, keys, prepared.target, crop_or_pad=prepared.config.feature.patch_length)
+
+    @staticmethod
+    def batch_sampler(prepared, dataset, name: str, shuffle: bool, seed: int):
+        """``train.works_per_batch`` works x ``performances_per_work`` (validation: up to the works it holds)."""
+        from mirfeat.patches import WorkBatchSampler
+
+        train, target = prepared.config.train, prepared.target
+        work_ids = (list(target.work_ids(list(dataset.keys))) if hasattr(target, "work_ids")
+                    else [int(target.for_file(k, None, None)) for k in dataset.keys])
+        works = len(set(work_ids))
+        if shuffle and works < train.works_per_batch:
+            raise MirError(f"train.works_per_batch: {train.works_per_batch} is more than the {works} works "
+                           f"of the {name!r} split")
+        return WorkBatchSampler(work_ids, works_per_batch=min(train.works_per_batch, works),
+                                performances_per_work=train.performances_per_work,
+                                seed=seed if shuffle else seed + 1)
 
     Options = MetricOptions
 

@@ -27,9 +27,12 @@ class MulticlassOptions:
         check_number("label_smoothing", self.label_smoothing, 0.0, 1.0)
 
 
-@register_task("multiclass")
+@register_task("multiclass", "multi-class")
 class MulticlassTask(Task):
     """Logits (B, K) vs class indices y (B,) int64: cross-entropy; predictions are softmax (B, K)."""
+
+    train_defaults = {"optimizer": "adam", "lr": 0.01, "batch_size": 128, "patience": 10, "drop_last": True}
+    resizable_output = True
 
     Options = MulticlassOptions
 

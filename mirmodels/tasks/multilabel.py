@@ -28,9 +28,30 @@ class MultilabelOptions:
         check_number("pos_weight", self.pos_weight, 0.0, low_inclusive=False, allow_none=True)
 
 
-@register_task("multilabel")
+@register_task("multilabel", "multi-label")
 class MultilabelTask(Task):
     """Logits (B, K) vs multi-hot y (B, K) float: BCE with logits; predictions are sigmoid (B, K)."""
+
+    train_defaults = {"optimizer": "adam", "lr": 0.01, "batch_size": 128, "patience": 10, "drop_last": True}
+    resizable_output = True
+    labels_every_entry = True  # an empty tag list is a label (an MTT clip with none of the top tags)
+
+    @staticmethod
+    def adjust_target(config, spec, target, doc):
+        """``n_out: N`` and no ``top_n``: the N most frequent tags are the classes when the field holds
+        more (the tutorial's MTT file holds its 50 tags, a full conversion 188)."""
+        import logging
+        from dataclasses import replace
+
+        from mirfeat.targets import build_target
+
+        n_out = config.dataset.n_out
+        if spec.top_n is not None or n_out == "auto" or target.num_outputs <= n_out:
+            return target
+        logging.getLogger("mirmodels").info(
+            f"dataset.n_out {n_out}: the {n_out} most frequent of the {target.num_outputs} {spec.field!r} tags "
+            f"are the classes (as dataset.top_n {n_out})")
+        return build_target(replace(spec, top_n=int(n_out)), doc)
 
     Options = MultilabelOptions
 

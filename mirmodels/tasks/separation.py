@@ -145,9 +145,11 @@ def _splits(config, doc, tracks, annotation_path: Path) -> dict[str, list[str]]:
     return dict(splits)
 
 
-@register_task("separation")
+@register_task("separation", "source_separation")
 class SeparationTask(Task):
     """Waveform estimates (B, S, C, L) vs the true stems y (B, S, C, L) (conditioned: S = 1)."""
+
+    target_kind = "stems"
 
     Options = SeparationOptions
 
@@ -164,8 +166,10 @@ class SeparationTask(Task):
 
     # ------------------------------------------------------------------ data hooks
     @staticmethod
-    def prepare_dataset(config, data_root: str | os.PathLike | None = None, jobs: int = 1, quiet: bool = True):
-        """Tracks, their splits and the window: a :class:`mirmodels.data.PreparedData`."""
+    def prepare_dataset(config, data_root: str | os.PathLike | None = None, jobs: int = 1, quiet: bool = True,
+                        allow_missing_audio: bool = False):
+        """Tracks, their splits and the window: a :class:`mirmodels.data.PreparedData` (tracks without
+        audio are left out whatever ``allow_missing_audio``)."""
         from mirfeat.stems import MIXTURE, stem_tracks
         from mirmodels.config import ConfigError
         from mirmodels.data import PreparedData
