@@ -36,7 +36,7 @@ import scipy.fft
 import torch
 
 from mirfeat.features import cqt_engine
-from mirfeat.features.base import FEATURES, BadAudioError, Feature, no_torch_backend, torch_feature_names
+from mirfeat.features.base import BadAudioError, Feature, get_feature_class, no_torch_backend, torch_feature_names
 from mirfeat.features.torch_variant import TorchVariant
 from pyjama_tools.core.errors import ParameterError
 
@@ -199,7 +199,7 @@ def check(device: str = "cuda", seconds: float = 10.0, batch: int = 4) -> bool:
     print(f"torch {torch.__version__} on {device} ({name_of_device}); batch {batch} x {seconds:g} s")
     ok = True
     for name in torch_feature_names():
-        feature = FEATURES[name]()
+        feature = get_feature_class(name)()
         reference = np.stack([feature.compute(row, sr).value for row in audio])
         compute_batch(feature, audio[:1], sr, device)  # warm-up (plan, kernels)
         if device.startswith("cuda"):

@@ -44,7 +44,7 @@ sparse CSC matrix), so ``for_patch`` is a cheap slice; each process builds its o
 
 from __future__ import annotations
 
-from mirfeat.targets.base import IGNORE_INDEX, TARGETS, Target, register_target, target_kinds
+from mirfeat.targets.base import IGNORE_INDEX, TARGETS, Target, register_target, target_class, target_kinds
 from mirfeat.targets.clique import CliqueTarget
 from mirfeat.targets.frames import FrameLabelTarget
 from mirfeat.targets.pitch import PitchTarget, nearest_breakpoint
@@ -71,5 +71,6 @@ __all__ = [
     "pitch_unit_of",
     "pitch_values",
     "register_target",
+    "target_class",
     "target_kinds",
 ]

@@ -39,6 +39,12 @@ def target_kinds() -> list[str]:
     return TARGETS.names()
 
 
+def target_class(kind: object) -> type["Target"]:
+    """The :class:`Target` subclass registered as ``kind``; an unknown kind is a one-line
+    :class:`ParameterError` with the closest names."""
+    return TARGETS.lookup(kind)
+
+
 def kinds_accepting(option: str) -> list[str]:
     """The registered kinds whose ``options`` hold ``option``, sorted."""
     return [name for name in TARGETS.names() if option in TARGETS[name].options]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mirfeat.targets.base import TARGETS, Target, kinds_accepting
+from mirfeat.targets.base import Target, kinds_accepting, target_class
 from mirfeat.targets.pitch_units import PITCH_UNITS
 from pyjama_tools.core.errors import ParameterError
 from pyjama_tools.pyjama import PyjamaDoc
@@ -54,7 +54,7 @@ class TargetSpec:
     pitch_tolerance: float = 0.5
 
     def __post_init__(self) -> None:
-        target_class = TARGETS.lookup(self.kind)
+        accepted = target_class(self.kind).options
         if not isinstance(self.field, str) or not self.field:
             raise ParameterError(f"target field {self.field!r} must be a non-empty field name")
         if self.top_n is not None and (isinstance(self.top_n, bool) or not isinstance(self.top_n, (int, np.integer))
@@ -68,7 +68,7 @@ class TargetSpec:
                 or not np.isfinite(self.pitch_tolerance) or self.pitch_tolerance <= 0:
             raise ParameterError(f"pitch_tolerance {self.pitch_tolerance!r} must be a positive number of semitones")
         for option in self.options_set():
-            if option not in target_class.options:
+            if option not in accepted:
                 kinds = " or ".join(repr(kind) for kind in kinds_accepting(option)) or "no registered kind"
                 raise ParameterError(f"{option} is for kind {kinds}, not {self.kind!r}")
 
@@ -87,4 +87,4 @@ def build_target(spec: TargetSpec, doc: PyjamaDoc) -> Target:
     """
     if not isinstance(spec, TargetSpec):
         raise ParameterError(f"build_target needs a TargetSpec, got {type(spec).__name__}")
-    return TARGETS.lookup(spec.kind)(spec, doc)
+    return target_class(spec.kind)(spec, doc)
