@@ -124,7 +124,7 @@ class CQT(TorchVariant, Feature):
         time_sec, frequency_hz = self.axes(audio.size, sr)
         return FeatureValue(value.astype(np.float32, copy=False), time_sec, frequency_hz)
 
-    def torch_value(self, audio: "torch.Tensor", sr: float) -> "torch.Tensor":
+    def torch_value(self, audio: torch.Tensor, sr: float) -> torch.Tensor:
         """|CQT| of a batch (B, N) → (B, C, n_bins, 1 + N // hop_length) with torch, on the plan of :meth:`plan`."""
         import torch
 
@@ -153,9 +153,9 @@ class _TorchBand:
     decimation: int
     hop_length: int
     n_fft: int
-    rows: "torch.Tensor"  # (F_band,) rows of the union grid
+    rows: torch.Tensor  # (F_band,) rows of the union grid
     first_bin: int  # the filters are zero outside FFT bins [first_bin, first_bin + basis.shape[1])
-    basis: "torch.Tensor"  # (F_band, n_used_bins) complex64
+    basis: torch.Tensor  # (F_band, n_used_bins) complex64
 
 
 @functools.lru_cache(maxsize=32)

@@ -27,11 +27,11 @@ class TorchVariant:
 
     torch_tolerance: ClassVar[float] = 1e-3
 
-    def torch_value(self, audio: "torch.Tensor", sr: float) -> "torch.Tensor":  # pragma: no cover - abstract
+    def torch_value(self, audio: torch.Tensor, sr: float) -> torch.Tensor:  # pragma: no cover - abstract
         """The feature of a validated float32 batch ``audio`` (B, N) at ``sr`` Hz: float32 (B, C, F, T)."""
         raise NotImplementedError
 
-    def compute_torch(self, audio: Any, sr: float, device: Any = "cpu") -> "torch.Tensor":
+    def compute_torch(self, audio: Any, sr: float, device: Any = "cpu") -> torch.Tensor:
         """Batched torch computation of (B, N) or (N,) waveforms, see
         :func:`mirfeat.features.torch_backend.compute_batch`."""
         from mirfeat.features.torch_backend import compute_batch

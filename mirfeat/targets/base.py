@@ -7,7 +7,8 @@ A kind registers with :func:`register_target` (into :data:`TARGETS`, a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -21,13 +22,13 @@ if TYPE_CHECKING:
 IGNORE_INDEX = -100
 
 #: target kind name → :class:`Target` subclass
-TARGETS: Registry[type["Target"]] = Registry("target kind", ParameterError)
+TARGETS: Registry[type[Target]] = Registry("target kind", ParameterError)
 
 
-def register_target(name: str) -> Callable[[type["Target"]], type["Target"]]:
+def register_target(name: str) -> Callable[[type[Target]], type[Target]]:
     """Class decorator: register a :class:`Target` subclass under ``name`` (its ``kind``)."""
 
-    def decorate(cls: type["Target"]) -> type["Target"]:
+    def decorate(cls: type[Target]) -> type[Target]:
         cls.kind = name
         return TARGETS.add(name, cls)
 
@@ -39,7 +40,7 @@ def target_kinds() -> list[str]:
     return TARGETS.names()
 
 
-def target_class(kind: object) -> type["Target"]:
+def target_class(kind: object) -> type[Target]:
     """The :class:`Target` subclass registered as ``kind``; an unknown kind is a one-line
     :class:`ParameterError` with the closest names."""
     return TARGETS.lookup(kind)
