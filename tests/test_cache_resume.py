@@ -7,6 +7,7 @@ cache is made in this process with the same feature minus the sleep.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -22,7 +23,7 @@ from test_cache import assert_same_cache, make_store
 
 from mirfeat.cache import build_cache
 from mirfeat.cache_journal import Journal, journal_dir
-from mirfeat.features.base import FEATURES
+from mirfeat.features import base
 from mirfeat.features.lms import LMS
 from mirfeat.show import cache_info
 from pyjama_tools.core.errors import MirError
@@ -78,16 +79,15 @@ class SameLMS(LMS):
 
 
 @pytest.fixture
-def corpus(tmp_path: Path):
+def corpus(tmp_path: Path, monkeypatch):
     """12 small files and the cache of an uninterrupted run (made in this process, serially)."""
     store = make_store(tmp_path / "twelve_audio.hdf5", count=12, seconds=1.0)
     reference = tmp_path / "reference.hdf5"
-    FEATURES["slowlms"] = SameLMS  # registered only for the duration of the test
-    try:
-        assert build_cache(store, reference, "slowlms").computed == 12
-        yield store, reference
-    finally:
-        FEATURES.pop("slowlms", None)
+    features = copy.deepcopy(base.FEATURES)  # registered only for the duration of the test
+    features.add("slowlms", SameLMS)
+    monkeypatch.setattr(base, "FEATURES", features)
+    assert build_cache(store, reference, "slowlms").computed == 12
+    return store, reference
 
 
 def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, corpus) -> None:

@@ -7,13 +7,14 @@ objects or as strings (``--param KEY=VALUE`` on the command line, YAML scalars):
     >>> hcqt = build_feature("hcqt", {"harmonics": "0.5,1,2", "hop_length": "256"})
     >>> value = hcqt.compute(audio, sr)          # FeatureValue: value (3, 360, T)
 
-The torch backend (batched, CPU or CUDA) is :func:`mirfeat.features.torch_backend.compute_batch`.
+The torch backend (batched, CPU or CUDA) is :func:`mirfeat.features.torch_backend.compute_batch`;
+a feature with a torch variant holds it in its own module (``torch_value`` of a
+:class:`~mirfeat.features.torch_variant.TorchVariant` feature) and computes with ``compute_torch``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import typing
 from typing import Any, Callable
@@ -30,6 +31,7 @@ from mirfeat.features.base import (
     register_feature,
 )
 from pyjama_tools.core.errors import ParameterError
+from pyjama_tools.core.registry import did_you_mean
 
 __all__ = [
     "BadAudioError",
@@ -132,10 +134,9 @@ def coerce_params(feature: str, params_class: type[FeatureParams], params: dict[
     values: dict[str, Any] = {}
     for key, raw in params.items():
         if key not in fields:
-            close = difflib.get_close_matches(str(key), fields, n=1) or [
-                known for known in sorted(fields) if known.startswith(str(key))
-            ][:1]
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            # a close name, else the first one the key begins (``n`` → ``n_fft``)
+            prefixed = [known for known in sorted(fields) if known.startswith(str(key))][:1]
+            hint = did_you_mean(key, fields, n=1) or did_you_mean(key, prefixed, n=1, cutoff=0.0)
             known = ", ".join(sorted(fields)) or "none"
             raise ParameterError(f"{feature}: unknown parameter {key!r}{hint}; known parameters: {known}")
         coercer = COERCERS[fields[key]]

@@ -10,7 +10,6 @@ allowed), so a bad value fails before any work starts.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pyjama_tools.core.errors import ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.core.registry import Registry
+from mirfeat.features.torch_variant import TorchVariant
 
 
 @dataclass(frozen=True)
@@ -92,41 +93,38 @@ class Feature:
         return 1
 
     def compute_torch(self, audio, sr: float, device: str = "cpu"):
-        """Batched torch computation, see :func:`mirfeat.features.torch_backend.compute_batch`."""
-        from mirfeat.features.torch_backend import compute_batch
+        """Batched torch computation; this feature has none (a feature with a torch variant takes the
+        :class:`~mirfeat.features.torch_variant.TorchVariant` mixin)."""
+        raise no_torch_backend(self.name)
 
-        return compute_batch(self, audio, sr, device=device)
 
-
-FEATURES: dict[str, type[Feature]] = {}
+#: feature name → :class:`Feature` subclass
+FEATURES: Registry[type[Feature]] = Registry("feature", ParameterError)
 
 
 def register_feature(cls: type[Feature]) -> type[Feature]:
     """Class decorator: register a :class:`Feature` subclass under ``cls.name``."""
-    FEATURES[cls.name] = cls
-    return cls
+    return FEATURES.add(cls.name, cls)
 
 
 def feature_names() -> list[str]:
     """Names of every registered feature, sorted."""
-    return sorted(FEATURES)
+    return FEATURES.names()
 
 
 def get_feature_class(name: str) -> type[Feature]:
     """The registered feature class called ``name``; unknown names list the closest known ones."""
-    try:
-        return FEATURES[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, FEATURES, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ParameterError(
-            f"unknown feature {name!r}{hint}; known: {', '.join(feature_names())}"
-        ) from None
+    return FEATURES.lookup(name)
 
 
-# --- additions by the features helper (additive) -------------------------------------------------
+def torch_feature_names() -> list[str]:
+    """Names of the registered features that have a torch variant (:class:`TorchVariant`), sorted."""
+    return [name for name in FEATURES.names() if issubclass(FEATURES[name], TorchVariant)]
 
-from pyjama_tools.core.errors import MirError  # noqa: E402
+
+def no_torch_backend(name: str) -> ParameterError:
+    """The one-line error of a torch computation asked of feature ``name``, which has no torch variant."""
+    return ParameterError(f"{name}: no torch backend; features with one: {', '.join(torch_feature_names())}")
 
 
 class BadAudioError(MirError):

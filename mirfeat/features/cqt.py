@@ -4,12 +4,17 @@ Defaults are the tutorial's: fmin 32.7 Hz, 5 bins per semitone (60 per octave), 
 (360 bins), hop 512.  The chord CQT is this feature with ``bins_per_semitone=1`` (72 bins).
 Channel c holds ``|librosa.cqt(y, sr, hop_length, fmin=harmonics[c] * fmin, n_bins, bins_per_octave)|``;
 all channels are computed in one multi-rate pass (:mod:`mirfeat.features.cqt_engine`).
+
+The torch variant (:meth:`CQT.torch_value`) uses the same plan (same bands, same librosa filters):
+the decimation of :func:`mirfeat.features.torch_backend.decimate`, then each band is one
+``torch.stft`` and one dense complex matmul with librosa's (sparsified) filter spectra.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import librosa
 import numpy as np
@@ -23,6 +28,10 @@ from mirfeat.features.base import (
     check_audio,
     register_feature,
 )
+from mirfeat.features.torch_variant import TorchVariant
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -76,11 +85,12 @@ class CQTParams(FeatureParams):
 
 
 @register_feature
-class CQT(Feature):
+class CQT(TorchVariant, Feature):
     """Constant-Q magnitude; value (len(harmonics), n_bins, T) float32, frequency axis = the h = 1 grid."""
 
     name = "cqt"
     Params = CQTParams
+    torch_tolerance = 2e-2
 
     def min_samples(self) -> int:
         """One frame: ``hop_length`` samples."""
@@ -113,3 +123,60 @@ class CQT(Feature):
         value = cqt_engine.magnitudes(self.plan(sr), audio)
         time_sec, frequency_hz = self.axes(audio.size, sr)
         return FeatureValue(value.astype(np.float32, copy=False), time_sec, frequency_hz)
+
+    def torch_value(self, audio: torch.Tensor, sr: float) -> torch.Tensor:
+        """|CQT| of a batch (B, N) → (B, C, n_bins, 1 + N // hop_length) with torch, on the plan of :meth:`plan`."""
+        import torch
+
+        from mirfeat.features import torch_backend
+
+        plan = self.plan(sr)
+        bands = _torch_bands(plan, str(audio.device))
+        n_frames = plan.n_frames(audio.shape[-1])
+        signals = torch_backend.decimate(audio, {band.decimation for band in bands})
+        union = torch.empty((audio.shape[0], plan.frequencies.size, n_frames), dtype=torch.float32,
+                            device=audio.device)
+        ones: dict[int, torch.Tensor] = {}
+        for band in bands:
+            window = ones.setdefault(band.n_fft, torch.ones(band.n_fft, device=audio.device))
+            spectrum = torch_backend.stft(signals[band.decimation], band.n_fft, band.hop_length, window)
+            spectrum = spectrum[:, band.first_bin : band.first_bin + band.basis.shape[1], :n_frames]
+            union[:, band.rows] = torch.matmul(band.basis, spectrum).abs()
+        rows = torch.as_tensor(plan.channel_rows, device=audio.device)
+        return union[:, rows]  # (B, C, F, T)
+
+
+@dataclass(frozen=True, eq=False)
+class _TorchBand:
+    """One band of a plan as torch tensors: its rate, frames and filter spectra."""
+
+    decimation: int
+    hop_length: int
+    n_fft: int
+    rows: torch.Tensor  # (F_band,) rows of the union grid
+    first_bin: int  # the filters are zero outside FFT bins [first_bin, first_bin + basis.shape[1])
+    basis: torch.Tensor  # (F_band, n_used_bins) complex64
+
+
+@functools.lru_cache(maxsize=32)
+def _torch_bands(plan: cqt_engine.CQTPlan, device: str) -> tuple[_TorchBand, ...]:
+    """The plan's filters as dense complex tensors on ``device`` (cached per plan and device).
+
+    Dense, not sparse: measured on 2 CPU cores, a dense complex matmul per band is 5x faster than a
+    banded gather and as fast as torch's (beta) sparse CSR product, and it is the fastest on CUDA.
+    Only the FFT bins some filter of the band touches are kept (about a third of them).
+    """
+    import torch
+
+    bands = []
+    for band in plan.bands:
+        used = np.unique(band.basis.indices)
+        first, last = int(used.min()), int(used.max()) + 1
+        bands.append(
+            _TorchBand(
+                band.decimation, band.hop_length, band.n_fft,
+                torch.as_tensor(band.rows, device=device), first,
+                torch.as_tensor(band.basis.toarray()[:, first:last], device=device),
+            )
+        )
+    return tuple(bands)

@@ -21,6 +21,7 @@ from mirfeat.features.base import (
     check_audio,
     register_feature,
 )
+from mirfeat.features.torch_variant import TorchVariant
 from pyjama_tools.core.errors import ParameterError
 
 
@@ -85,7 +86,7 @@ def compress(mel_power: np.ndarray, compression: float) -> np.ndarray:
 
 
 @register_feature
-class LMS(Feature):
+class LMS(TorchVariant, Feature):
     """Log-mel spectrogram; value (1, n_mels, 1 + N // hop_length) float32."""
 
     name = "lms"
@@ -124,3 +125,15 @@ class LMS(Feature):
         value = compress(mel, p.compression).astype(np.float32)[np.newaxis]
         time_sec, frequency_hz = self.axes(audio.size, sr)
         return FeatureValue(value, time_sec, frequency_hz)
+
+    def torch_value(self, audio, sr: float):
+        """Log-mel of a batch (B, N) → (B, 1, n_mels, T): ``torch.stft`` power, the same mel basis."""
+        import torch
+
+        from mirfeat.features import torch_backend
+
+        p = self.params
+        spectrum = torch_backend.stft(audio, p.n_fft, p.hop_length, torch.as_tensor(window(p), device=audio.device))
+        power = spectrum.real.square() + spectrum.imag.square()
+        basis = torch.as_tensor(mel_basis(sr, p.n_fft, p.n_mels), device=audio.device)
+        return compress(torch.matmul(basis, power), p.compression)[:, None]

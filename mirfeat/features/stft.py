@@ -15,6 +15,7 @@ from mirfeat.features.base import (
     check_audio,
     register_feature,
 )
+from mirfeat.features.torch_variant import TorchVariant
 
 WINDOWS = ("hann", "hamming", "blackman", "boxcar")
 
@@ -44,7 +45,7 @@ class STFTParams(FeatureParams):
 
 
 @register_feature
-class STFT(Feature):
+class STFT(TorchVariant, Feature):
     """|STFT|; value (1, n_fft // 2 + 1, 1 + N // hop_length) float32, centred frames."""
 
     name = "stft"
@@ -69,3 +70,12 @@ class STFT(Feature):
         spectrum = librosa.stft(audio, n_fft=p.n_fft, hop_length=p.hop_length, window=p.window, center=True, pad_mode="constant")
         time_sec, frequency_hz = self.axes(audio.size, sr)
         return FeatureValue(np.abs(spectrum).astype(np.float32)[np.newaxis], time_sec, frequency_hz)
+
+    def torch_value(self, audio, sr: float):
+        """|STFT| of a batch (B, N) → (B, 1, n_fft // 2 + 1, T) with ``torch.stft``."""
+        from mirfeat.features import torch_backend
+
+        p = self.params
+        spectrum = torch_backend.stft(audio, p.n_fft, p.hop_length, torch_backend.get_window(p.window, p.n_fft,
+                                                                                             audio.device))
+        return spectrum.abs()[:, None]

@@ -7,11 +7,15 @@ what it is, so they do not enter ``params.hash()`` (the relative error to the li
 tested: ≤ 1e-3 for LMS/STFT, ≤ 1e-3 per harmonic and octave for CQT/HCQT, see
 ``tests/test_features_torch.py`` and ``tests/test_hcqt_fidelity.py``).
 
-CQT/HCQT use the plan of :mod:`mirfeat.features.cqt_engine` (same bands, same librosa filters);
-the decimation is librosa's cascade of soxr_hq halvings, each done in the frequency domain with
-the halving's measured response (so bins near a level's Nyquist, e.g. the top of h = 5, are shaped
-as in ``librosa.cqt``, and each halving's output ends where soxr's does); each band is one
-``torch.stft`` and one dense complex matmul with librosa's (sparsified) filter spectra.
+This module is the shared torch machinery only: batch and device checks, the STFT and window
+helpers, the multi-rate decimation and the self-check.  Each feature's torch computation lives in
+its own module (``torch_value`` of a :class:`~mirfeat.features.torch_variant.TorchVariant`
+feature); this module imports no feature module, and :mod:`mirfeat.features.base` does not import it.
+
+The decimation (used by the CQT/HCQT variant in :mod:`mirfeat.features.cqt`) is librosa's cascade
+of soxr_hq halvings, each done in the frequency domain with the halving's measured response (so
+bins near a level's Nyquist, e.g. the top of h = 5, are shaped as in ``librosa.cqt``, and each
+halving's output ends where soxr's does).
 
 Lead's GPU check::
 
@@ -21,11 +25,9 @@ Lead's GPU check::
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import sys
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import librosa
@@ -34,25 +36,12 @@ import scipy.fft
 import torch
 
 from mirfeat.features import cqt_engine
-from mirfeat.features.base import BadAudioError, Feature
-from mirfeat.features.lms import compress, mel_basis, window as lms_window
+from mirfeat.features.base import BadAudioError, Feature, get_feature_class, no_torch_backend, torch_feature_names
+from mirfeat.features.torch_variant import TorchVariant
 from pyjama_tools.core.errors import ParameterError
-
-TorchCompute = Callable[[Feature, torch.Tensor, float], torch.Tensor]
-TORCH_FEATURES: dict[str, TorchCompute] = {}
 
 # Zeros appended before a frequency-domain halving: more than soxr_hq's filter (about 3,300 taps).
 HALVING_MARGIN = 4096
-
-
-def register_torch(name: str) -> Callable[[TorchCompute], TorchCompute]:
-    """Decorator: register the torch implementation of the feature called ``name``."""
-
-    def decorate(function: TorchCompute) -> TorchCompute:
-        TORCH_FEATURES[name] = function
-        return function
-
-    return decorate
 
 
 def as_batch(feature: Feature, audio: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -91,7 +80,7 @@ def compute_batch(
     Parameters
     ----------
     feature : Feature
-        A configured feature (``build_feature(...)``); must have a torch implementation.
+        A configured feature (``build_feature(...)``); must have a torch variant (``torch_value``).
     audio : np.ndarray or torch.Tensor
         (B, N) or (N,) float waveforms at ``sr`` Hz.
     sr : float
@@ -108,19 +97,18 @@ def compute_batch(
     feature.check_sample_rate(sr)
     batch = as_batch(feature, audio, device)
     with torch.no_grad():
-        return implementation(feature, batch, float(sr))
+        return implementation(batch, float(sr))
 
 
 def check_device(feature: Feature, device: str | torch.device) -> tuple[Callable, torch.device]:
-    """The torch implementation of ``feature`` and the parsed ``device``, or a one-line ParameterError.
+    """The torch variant of ``feature`` (its bound ``torch_value``) and the parsed ``device``, or a
+    one-line ParameterError.
 
-    Fails when the feature has no torch backend, or the device is unknown, unsupported or absent.
+    Fails when the feature has no torch variant, or the device is unknown, unsupported or absent.
     """
-    implementation = TORCH_FEATURES.get(feature.name)
-    if implementation is None:
-        raise ParameterError(
-            f"{feature.name}: no torch backend; features with one: {', '.join(sorted(TORCH_FEATURES))}"
-        )
+    if not isinstance(feature, TorchVariant):
+        raise no_torch_backend(feature.name)
+    implementation = feature.torch_value
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):  # torch's message lists every device type it knows
@@ -136,69 +124,19 @@ def check_device(feature: Feature, device: str | torch.device) -> tuple[Callable
     return implementation, device
 
 
-@register_torch("waveform")
-def _waveform(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
-    return audio[:, None, None, :]
-
-
-def _stft(audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor) -> torch.Tensor:
+def stft(audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor) -> torch.Tensor:
+    """Complex STFT (B, n_fft // 2 + 1, T) of a (B, N) batch: centred frames, zero padding (librosa's
+    ``stft(..., center=True, pad_mode="constant")``)."""
     return torch.stft(
         audio, n_fft=n_fft, hop_length=hop_length, window=window, center=True,
         pad_mode="constant", return_complex=True,
     )
 
 
-def _window(name: str, n_fft: int, device: torch.device) -> torch.Tensor:
+def get_window(name: str, n_fft: int, device: torch.device) -> torch.Tensor:
+    """librosa's periodic window ``name`` of ``n_fft`` samples, float32 on ``device``."""
     window = librosa.filters.get_window(name, n_fft, fftbins=True)
     return torch.as_tensor(window, dtype=torch.float32, device=device)
-
-
-@register_torch("stft")
-def _stft_magnitude(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
-    p = feature.params
-    spectrum = _stft(audio, p.n_fft, p.hop_length, _window(p.window, p.n_fft, audio.device))
-    return spectrum.abs()[:, None]
-
-
-@register_torch("lms")
-def _lms(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
-    p = feature.params
-    spectrum = _stft(audio, p.n_fft, p.hop_length, torch.as_tensor(lms_window(p), device=audio.device))
-    power = spectrum.real.square() + spectrum.imag.square()
-    basis = torch.as_tensor(mel_basis(sr, p.n_fft, p.n_mels), device=audio.device)
-    return compress(torch.matmul(basis, power), p.compression)[:, None]
-
-
-@dataclass(frozen=True, eq=False)
-class _TorchBand:
-    decimation: int
-    hop_length: int
-    n_fft: int
-    rows: torch.Tensor  # (F_band,) rows of the union grid
-    first_bin: int  # the filters are zero outside FFT bins [first_bin, first_bin + basis.shape[1])
-    basis: torch.Tensor  # (F_band, n_used_bins) complex64
-
-
-@functools.lru_cache(maxsize=32)
-def _torch_bands(plan: cqt_engine.CQTPlan, device: str) -> tuple[_TorchBand, ...]:
-    """The plan's filters as dense complex tensors on ``device`` (cached per plan and device).
-
-    Dense, not sparse: measured on 2 CPU cores, a dense complex matmul per band is 5x faster than a
-    banded gather and as fast as torch's (beta) sparse CSR product, and it is the fastest on CUDA.
-    Only the FFT bins some filter of the band touches are kept (about a third of them).
-    """
-    bands = []
-    for band in plan.bands:
-        used = np.unique(band.basis.indices)
-        first, last = int(used.min()), int(used.max()) + 1
-        bands.append(
-            _TorchBand(
-                band.decimation, band.hop_length, band.n_fft,
-                torch.as_tensor(band.rows, device=device), first,
-                torch.as_tensor(band.basis.toarray()[:, first:last], device=device),
-            )
-        )
-    return tuple(bands)
 
 
 def halve(signal: torch.Tensor) -> torch.Tensor:
@@ -230,24 +168,6 @@ def decimate(audio: torch.Tensor, decimations: set[int]) -> dict[int, torch.Tens
     return out
 
 
-@register_torch("cqt")
-@register_torch("hcqt")
-def _cqt(feature: Feature, audio: torch.Tensor, sr: float) -> torch.Tensor:
-    plan = feature.plan(sr)
-    bands = _torch_bands(plan, str(audio.device))
-    n_frames = plan.n_frames(audio.shape[-1])
-    signals = decimate(audio, {band.decimation for band in bands})
-    union = torch.empty((audio.shape[0], plan.frequencies.size, n_frames), dtype=torch.float32, device=audio.device)
-    ones: dict[int, torch.Tensor] = {}
-    for band in bands:
-        window = ones.setdefault(band.n_fft, torch.ones(band.n_fft, device=audio.device))
-        spectrum = _stft(signals[band.decimation], band.n_fft, band.hop_length, window)
-        spectrum = spectrum[:, band.first_bin : band.first_bin + band.basis.shape[1], :n_frames]
-        union[:, band.rows] = torch.matmul(band.basis, spectrum).abs()
-    rows = torch.as_tensor(plan.channel_rows, device=audio.device)
-    return union[:, rows]  # (B, C, F, T)
-
-
 def relative_error(estimate: np.ndarray, reference: np.ndarray) -> float:
     """Relative Frobenius error ‖estimate − reference‖ / ‖reference‖."""
     return float(np.linalg.norm(estimate - reference) / np.linalg.norm(reference))
@@ -270,20 +190,16 @@ def test_signal(sr: int = 22050, seconds: float = 10.0, seed: int = 0) -> np.nda
     return (y / np.abs(y).max()).astype(np.float32)
 
 
-TOLERANCES = {"waveform": 0.0, "stft": 1e-3, "lms": 1e-3, "cqt": 2e-2, "hcqt": 2e-2}
-
-
 def check(device: str = "cuda", seconds: float = 10.0, batch: int = 4) -> bool:
-    """Compare every torch feature on ``device`` with the librosa backend; print errors and timings."""
-    from mirfeat.features import build_feature
-
+    """Compare every registered feature with a torch variant (default parameters) on ``device`` with
+    the librosa backend, within the feature's ``torch_tolerance``; print errors and timings."""
     sr = 22050
     audio = np.stack([test_signal(sr, seconds, seed) for seed in range(batch)])
     name_of_device = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "cpu"
     print(f"torch {torch.__version__} on {device} ({name_of_device}); batch {batch} x {seconds:g} s")
     ok = True
-    for name in sorted(TORCH_FEATURES):
-        feature = build_feature(name)
+    for name in torch_feature_names():
+        feature = get_feature_class(name)()
         reference = np.stack([feature.compute(row, sr).value for row in audio])
         compute_batch(feature, audio[:1], sr, device)  # warm-up (plan, kernels)
         if device.startswith("cuda"):
@@ -294,9 +210,10 @@ def check(device: str = "cuda", seconds: float = 10.0, batch: int = 4) -> bool:
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
         error = relative_error(value.cpu().numpy(), reference)
-        passed = value.shape == reference.shape and error <= TOLERANCES[name] + 1e-6
+        tolerance = feature.torch_tolerance
+        passed = value.shape == reference.shape and error <= tolerance + 1e-6
         ok &= passed
-        print(f"{name:9s} shape {tuple(value.shape)} rel.err {error:.2e} (tol {TOLERANCES[name]:.0e}) "
+        print(f"{name:9s} shape {tuple(value.shape)} rel.err {error:.2e} (tol {tolerance:.0e}) "
               f"{elapsed * 1000:8.1f} ms  {'ok' if passed else 'FAIL'}")
     return ok
 

@@ -17,13 +17,13 @@ by name; none is ignored.  ``patch_L_frame`` / ``patch_STEP_frame`` (the patch s
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mirfeat.features.base import FeatureParams, get_feature_class
 from pyjama_tools.core.errors import ParameterError
+from pyjama_tools.core.registry import did_you_mean
 
 __all__ = ["RENAMES", "RESTATED", "SECTION_KEYS", "feature_params"]
 
@@ -113,8 +113,7 @@ def feature_params(feature_type: str, inline: Mapping[str, Any], params: Mapping
         name = renames.get(key, key)
         if name not in known:
             allowed = sorted(known | set(renames) | set(restated))
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = _owner_hint(key, feature_type) or (f" (did you mean {close[0]}?)" if close else "")
+            hint = _owner_hint(key, feature_type) or did_you_mean(key, allowed, n=1)
             raise ParameterError(f"{where}.{key}: unknown key{hint}; feature {feature_type!r} takes: "
                                  f"{', '.join(allowed) or 'no parameter'}")
         if name in out:

@@ -13,6 +13,7 @@ from mirfeat.features.base import (
     check_audio,
     register_feature,
 )
+from mirfeat.features.torch_variant import TorchVariant
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,12 @@ class WaveformParams(FeatureParams):
 
 
 @register_feature
-class Waveform(Feature):
+class Waveform(TorchVariant, Feature):
     """The samples themselves; frequency_hz is None."""
 
     name = "waveform"
     Params = WaveformParams
+    torch_tolerance = 0.0
 
     def axes(self, n_samples: int, sr: float) -> tuple[np.ndarray, None]:
         """time_sec (N,) = n / sr and no frequency axis."""
@@ -37,3 +39,7 @@ class Waveform(Feature):
         audio = check_audio(audio, self.name, min_samples=1)
         time_sec, _ = self.axes(audio.size, sr)
         return FeatureValue(audio.reshape(1, 1, -1), time_sec, None)
+
+    def torch_value(self, audio, sr: float):
+        """The batch (B, N) itself as (B, 1, 1, N)."""
+        return audio[:, None, None, :]
