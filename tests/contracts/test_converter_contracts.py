@@ -15,6 +15,7 @@ arguments a converter must have to reach its corpus, e.g. mirdata's DATASET and 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -213,6 +214,15 @@ def test_name_summary_and_options_are_described(name):
         assert option.help.strip() and "\n" not in option.help, f"{name} --{option.name}: no one-line help"
     code, output = run_cli("list")
     assert code == 0 and any(line.split()[:1] == [name] and summary in line for line in output.splitlines())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_misspelt_converter_name_is_one_line_with_a_suggestion(name, tmp_path):
+    code, output = run_cli(name + name[-1], tmp_path, tmp_path / "out")
+    lines = output.strip().splitlines()
+    assert code != 0 and len(lines) == 1 and lines[0].startswith("error: "), output
+    assert re.search(rf"did you mean [^;]*\b{re.escape(name)}\b", lines[0]), lines[0]
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("name", NAMES)
