@@ -253,7 +253,8 @@ def test_every_declared_option_parses(name, tmp_path):
             expected[option.parameter] = value
     ctx = command.make_context(name, [*positional, str(tmp_path), str(tmp_path / "out"), *options])
     for parameter, value in expected.items():
-        assert ctx.params[parameter] == value, f"{name}: {parameter} parsed as {ctx.params[parameter]!r}"
+        parsed = ctx.params[parameter]  # a path may parse to str or Path: compared as text
+        assert str(parsed) == str(value), f"{name}: {parameter} parsed as {parsed!r}, expected {value!r}"
     # and defaults: nothing but SRC OUT_DIR (and the positional arguments) parses to the declared defaults
     ctx = command.make_context(name, [*positional, str(tmp_path), str(tmp_path / "out")])
     for option in converter_class.options:
