@@ -46,7 +46,7 @@ class FrameLabelTarget(Target):
         lookup = []
         for name in unique:
             if name not in self._index:
-                raise MirError(f"{entry_label(self.doc, key)}, field {self.spec.field!r}: value {name!r} is not "
+                raise MirError(f"{entry_label(self.doc, key)}, field {self.spec.field!r}: value {str(name)!r} is not "
                                f"in the vocabulary")
             lookup.append(self._index[name])
         return np.asarray(lookup, dtype=np.int64)[np.asarray(inverse, dtype=int).reshape(-1)]

@@ -7,6 +7,7 @@ from typing import Any, Callable
 import librosa
 import numpy as np
 
+from pyjama_tools.core.errors import MirError
 from pyjama_tools.pyjama import PyjamaDoc
 from pyjama_tools.units import pitch_unit_in_name
 
@@ -20,9 +21,13 @@ def pitch_values(doc: PyjamaDoc, key: str, field: str) -> np.ndarray:
     when the file has no atom of the field)."""
     if not doc.atoms(key, field):
         return np.zeros(0)
-    if doc.definition(field).type_extent == "segment":
-        return np.asarray(doc.segments(key, field)[2], dtype=float).ravel()
-    return np.asarray(doc.breakpoints(key, field)[1], dtype=float).ravel()
+    values = doc.segments(key, field)[2] if doc.definition(field).type_extent == "segment" \
+        else doc.breakpoints(key, field)[1]
+    try:
+        return np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise MirError(f"{key!r}: field {field!r} holds text ({next(iter(np.ravel(values)), '')!r}), "
+                       "not pitches in MIDI or Hz") from None
 
 
 def pitch_to_midi(values: Any, pitch_unit: str) -> np.ndarray:

@@ -34,7 +34,7 @@ class MulticlassTarget(Target):
         try:
             return self._index[str(values[0])]
         except KeyError:
-            raise MirError(f"{entry_label(self.doc, key)}, field {self.spec.field!r}: value {values[0]!r} "
+            raise MirError(f"{entry_label(self.doc, key)}, field {self.spec.field!r}: value {str(values[0])!r} "
                            f"is not in the vocabulary") from None
 
     def _expand(self, compact: int, start: int, stop: int) -> np.ndarray:
