@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from mirfeat.features.tutorial import SECTION_KEYS, feature_params as tutorial_f
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.core.yamlfile import read_yaml
 from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.feature_file import write_root_attrs
 
 __all__ = [
     "CacheReport",
@@ -441,16 +441,9 @@ def _warm_result(future) -> dict[int, str]:
 
 
 def _write_root_attrs(out: h5py.File, manifest: dict[str, Any], skipped: list[tuple[str, str]]) -> None:
-    """The root attributes of the layout (see :mod:`mirfeat.cache_format`)."""
-    out.attrs["feature"] = manifest["feature"]
-    out.attrs["params"] = json.dumps(manifest["params"], sort_keys=True)
-    out.attrs["params_hash"] = manifest["params_hash"]
-    out.attrs["source"] = json.dumps(manifest["source"], sort_keys=True)
-    out.attrs["dtype"] = manifest["dtype"]
-    out.attrs["compression"] = manifest["compression"] or "none"
-    out.attrs["mirfeat_version"] = manifest["mirfeat_version"]
-    out.attrs["skipped"] = json.dumps([list(item) for item in skipped])
-    out.attrs["complete"] = True
+    """The root attributes of the layout (see :mod:`pyjama_tools.feature_file`)."""
+    write_root_attrs(out, manifest["feature"], manifest["params"], manifest["params_hash"], manifest["source"],
+                     manifest["mirfeat_version"], manifest["dtype"], manifest["compression"], skipped)
 
 
 def _drop_stale_journal(out_path: Path, manifest: dict[str, Any]) -> None:
