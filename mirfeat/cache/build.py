@@ -5,7 +5,7 @@
 >>> cache = FeatureCache(report.path)
 >>> patch = cache.read("blues+++blues.00000.wav", 0, 64)        # (1, 128, 64) float32
 
-How a build runs (see :mod:`mirfeat.cache_journal` for why):
+How a build runs (see :mod:`mirfeat.cache.journal` for why):
 
 1. the feature and its parameters are resolved, every key's sample rate is checked against
    them, and the audio store is fingerprinted (name, size, layout hash);
@@ -23,7 +23,6 @@ journal; the same command resumes, recomputing only the keys that were in flight
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -33,25 +32,24 @@ from typing import Any, Iterable
 import h5py
 
 import mirfeat
-from mirfeat.cache_backends import BACKENDS, get_backend, prestart, stop_workers, worker_died
-from mirfeat.cache_format import (
-    COMPRESSIONS,
-    DTYPES,
-    FeatureCache,
-    content_sample,
-    open_cache_file,
-    same_source,
-    source_fingerprint,
-    write_key,
-)
-from mirfeat.cache_journal import Journal, read_shard, shard_id
-from mirfeat.cache_work import FAILED, SKIPPED, KeyJob, check_rates
+from mirfeat.cache.backends import BACKENDS, get_backend, prestart, stop_workers, worker_died
+from mirfeat.cache.fingerprint import content_sample, same_source, source_fingerprint
+from mirfeat.cache.journal import Journal, read_shard, shard_id
+from mirfeat.cache.work import FAILED, SKIPPED, KeyJob, check_rates
 from mirfeat.features import build_feature
 from mirfeat.features.tutorial import SECTION_KEYS, feature_params as tutorial_feature_params
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.core.yamlfile import read_yaml
 from pyjama_tools.core.errors import MirError, ParameterError
-from pyjama_tools.feature_file import write_root_attrs
+from pyjama_tools.core.registry import did_you_mean
+from pyjama_tools.feature_file import (
+    COMPRESSIONS,
+    DTYPES,
+    FeatureFile as FeatureCache,
+    open_feature_hdf5 as open_cache_file,
+    write_key,
+    write_root_attrs,
+)
 
 __all__ = [
     "CacheReport",
@@ -191,9 +189,7 @@ def _select_keys(store_path: Path, layout: list[tuple[str, tuple, int]], keys: I
     selected = list(dict.fromkeys(keys))
     for key in selected:
         if key not in known_set:
-            close = difflib.get_close_matches(key, known, n=3)
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-            raise MirError(f"{store_path}: no audio key {key!r}{hint}")
+            raise MirError(f"{store_path}: no audio key {key!r}{did_you_mean(key, known, quote=True)}")
     return selected
 
 

@@ -13,24 +13,6 @@ from typing import Any
 import h5py
 import numpy as np
 
-from pyjama_tools.feature_file import (  # noqa: F401 - the layout, as this module gave it before
-    COMPLETE,
-    COMPRESSIONS,
-    DTYPES,
-    FREQUENCY,
-    TIME,
-    VALUE,
-    FeatureFile as FeatureCache,
-    chunk_frames,
-    frame_range,
-    open_feature_hdf5 as open_cache_file,
-    write_key,
-)
-
-
-# ----------------------------------------------------------------------------- source fingerprint
-
-
 #: Samples hashed per key (from the middle of each waveform) for the content part of the fingerprint.
 CONTENT_SAMPLES = 256
 
