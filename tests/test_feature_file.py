@@ -185,3 +185,22 @@ def test_pickled_or_forked_reader_opens_a_fresh_handle(tmp_path):
     assert float(reader.read("a", 0, 5).sum()) == expected  # the parent's handle still works
     reader.close()
     clone.close()
+
+
+def test_the_patch_reader_pickles_without_handle_or_descriptor(tmp_path):
+    from mirfeat.patches import PatchDataset
+
+    arrays = {"a": np.arange(2 * 6 * 64, dtype=np.float32).reshape(2, 6, 64)}
+    path = write_file(tmp_path / "f.hdf5", arrays, dtype="float32")
+    dataset = PatchDataset(path, ["a"], None, 16, 16)
+    first = dataset[2]["X"].numpy()  # opens the file and its raw descriptor in this process
+    assert isinstance(dataset._source, FeatureFile) and dataset._source.owns_handle
+    assert dataset._source._fd is not None
+    clone = pickle.loads(pickle.dumps(dataset))
+    assert clone._source._file is None and clone._source._fd is None and not clone._source._raw
+    np.testing.assert_array_equal(clone[2]["X"].numpy(), first)
+    dataset.close()
+    assert dataset._source._fd is None and not dataset._source.owns_handle
+    np.testing.assert_array_equal(dataset[2]["X"].numpy(), first)  # reopens
+    dataset.close()
+    clone.close()
