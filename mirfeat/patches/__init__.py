@@ -7,7 +7,8 @@ L frames every S frames (none when T < L). An item is ``{'X': float32 tensor (C,
 Reading (why it is fast and safe):
 
 - the HDF5 file is opened on first use **in each process** (:class:`pyjama_tools.core.hdf5.LazyHDF5`),
-  never inherited across a fork, so any ``num_workers`` and ``persistent_workers`` work; the dataset pickles without handles;
+  never inherited across a fork, so any ``num_workers`` and ``persistent_workers`` work; the dataset
+  pickles without handles;
 - with the cache's usual layouts (uncompressed float32 or float16, chunks (C, F, chunk_frames)) a
   patch is one ``os.preadv`` per chunk it spans, at offsets taken once from HDF5's chunk index: a
   float32 window that is a whole chunk goes straight into its output, other windows through a reused

@@ -15,10 +15,10 @@ Output: ``BASE_<feature>_feat.hdf5`` for each frame feature written (``--feature
 axis is pitch classes, MFCC coefficients or one novelty curve, not Hz); root attributes ``feature``, ``params``
 (JSON), ``params_hash``, ``source`` (JSON), ``dtype``, ``compression``, ``mirfeat_version``, ``skipped``,
 ``complete``, written by :mod:`pyjama_tools.feature_file` (the one definition of the layout, which
-mirfeat reads); each group carries ``complete = True``. Each file is written under a temporary name and renamed when complete, so
-``mirfeat.cache.FeatureCache`` reads it directly. The performances are those of the first feature written
-(:data:`FEATURES` order); another feature's file missing for one of them is reported and left out of
-that feature's file only.
+mirfeat reads); each group carries ``complete = True``. Each file is written under a temporary name and
+renamed when complete, so ``mirfeat.cache.FeatureCache`` reads it directly. The performances are those
+of the first feature written (:data:`FEATURES` order); another feature's file missing for one of them is
+reported and left out of that feature's file only.
 
 Frame features (:data:`FEATURES`): ``crema`` (12, from ``crema``), ``cens`` (12, ``chroma_cens``), ``hpcp``
 (12, ``hpcp``), ``mfcc`` (13, ``mfcc_htk``), ``novfn`` and ``snovfn`` (1, madmom's novelty curves in the
