@@ -56,7 +56,7 @@ PATCH_LENGTH, PATCH_HOP, BATCH = 64, 32, 32
 
 def chunk_length(channels: int, bins: int, frames: int) -> int:
     try:  # the cache writer's own rule when it is installed
-        from mirfeat.cache_format import chunk_frames
+        from pyjama_tools.feature_file import chunk_frames
         return chunk_frames(channels, bins, frames)
     except ImportError:  # pragma: no cover
         return min(frames, 64)

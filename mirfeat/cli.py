@@ -37,7 +37,7 @@ def cache_command(audio: Path, out: Path, feature_name: str | None, params: tupl
                   device: str | None, keys: tuple[str, ...], overwrite: bool, strict: bool, quiet: bool) -> None:
     """Compute a feature for every file of AUDIO (an audio HDF5) into the cache OUT (resumable)."""
     from mirfeat.cache import build_cache, load_feature_config
-    from mirfeat.cache_backends import stop_workers
+    from mirfeat.cache.backends import stop_workers
     from pyjama_tools.core.errors import MirError
 
     name, values = (None, {}) if config is None else load_feature_config(config)

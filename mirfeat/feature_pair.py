@@ -15,7 +15,6 @@ as (1, 2R - 1, T) float32 for R rows (23 for CREMA); :func:`open_feature_file` o
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 from pathlib import Path
@@ -24,8 +23,10 @@ from typing import Any, Sequence
 import h5py
 import numpy as np
 
-from mirfeat.cache_format import frame_range
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.hdf5 import LazyHDF5
+from pyjama_tools.core.registry import did_you_mean
+from pyjama_tools.feature_file import FEATURE_ATTR, FeatureFile, frame_range, open_feature_hdf5
 
 __all__ = ["TUTORIAL_FEATURE", "is_tutorial_feature_file", "TutorialFeatureFile", "TutorialPairSource",
            "open_feature_file", "stack_rows"]
@@ -51,7 +52,7 @@ def is_tutorial_feature_file(path: str | os.PathLike) -> bool:
         return False
     try:
         with h5py.File(path, "r") as handle:
-            if "feature" in handle.attrs:
+            if FEATURE_ATTR in handle.attrs:
                 return False
             first = next(iter(handle.values()), None)
             return isinstance(first, h5py.Dataset) and first.ndim == 2
@@ -59,7 +60,7 @@ def is_tutorial_feature_file(path: str | os.PathLike) -> bool:
         return False
 
 
-class TutorialFeatureFile:
+class TutorialFeatureFile(LazyHDF5):
     """Read-only access to a tutorial feature file, opened lazily once per process.
 
     Parameters
@@ -81,11 +82,9 @@ class TutorialFeatureFile:
     feature = TUTORIAL_FEATURE
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        super().__init__(path)
         if not self.path.is_file():
             raise MirError(f"{self.path}: no such file")
-        self._file: h5py.File | None = None
-        self._pid: int | None = None
         with self._open() as handle:
             shapes = {name: item.shape for name, item in handle.items() if isinstance(item, h5py.Dataset)}
         if not shapes:
@@ -101,33 +100,7 @@ class TutorialFeatureFile:
         self._frames = {name: int(shape[0]) for name, shape in shapes.items()}
 
     def _open(self) -> h5py.File:
-        try:
-            return h5py.File(self.path, "r")
-        except OSError as error:
-            raise MirError(f"{self.path}: not a readable HDF5 file ({str(error).splitlines()[0]})") from None
-
-    @property
-    def file(self) -> h5py.File:
-        """The open HDF5 file of this process."""
-        if self._file is None or self._pid != os.getpid():
-            self._file = self._open()
-            self._pid = os.getpid()
-        return self._file
-
-    def close(self) -> None:
-        """Close this process's handle (it reopens on next use)."""
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
-        self._file = None
-
-    def __enter__(self) -> "TutorialFeatureFile":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __getstate__(self) -> dict:
-        return dict(self.__dict__, _file=None, _pid=None)
+        return open_feature_hdf5(self.path, strict=False)
 
     # ---- metadata, as FeatureCache gives it
     @property
@@ -157,8 +130,7 @@ class TutorialFeatureFile:
     def _check(self, key: str) -> str:
         name = str(key).strip("/")
         if name not in self._frames:
-            close = difflib.get_close_matches(name, self.keys(), n=3)
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            hint = did_you_mean(name, self.keys(), quote=True)
             raise MirError(f"{self.path}: no dataset /{name}/ for key {key!r}{hint}")
         return name
 
@@ -218,10 +190,9 @@ class TutorialPairSource:
 
 
 def open_feature_file(path: str | os.PathLike):
-    """A reader of a feature file of either kind: :class:`mirfeat.cache.FeatureCache` for a
-    :mod:`mirfeat.cache` file, :class:`TutorialFeatureFile` for the tutorial's feature pairs."""
+    """A reader of a feature file of either kind: :class:`pyjama_tools.feature_file.FeatureFile`
+    (``mirfeat.cache.FeatureCache``) for a feature file in the cache layout,
+    :class:`TutorialFeatureFile` for the tutorial's feature pairs."""
     if is_tutorial_feature_file(path):
         return TutorialFeatureFile(path)
-    from mirfeat.cache import FeatureCache
-
-    return FeatureCache(path)
+    return FeatureFile(path)

@@ -25,8 +25,8 @@ from typing import Any, Callable
 import librosa
 import numpy as np
 
-from mirfeat.cache_format import FeatureCache
-from mirfeat.cache_journal import journal_dir
+from mirfeat.cache import FeatureCache
+from mirfeat.cache.journal import journal_dir
 from mirfeat.targets import pitch_unit_of
 from pyjama_tools.core.atomic import atomic_path
 from pyjama_tools.core.errors import MirError, ParameterError

@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
+import h5py
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -84,6 +85,28 @@ def stem_tracks(doc, audio_keys: set[str] | None, track_field: str = "track", st
     return result, skipped
 
 
+class _StemStore(AudioStore):
+    """The audio store, each key's dataset looked up once per process (the group lookup costs as
+    much as reading a 1 s window); the lookups are dropped with the handle (:class:`LazyHDF5`)."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(path)
+        self._datasets: dict[str, h5py.Dataset] = {}
+
+    def _forget(self) -> None:
+        self._datasets = {}
+
+    def __getstate__(self) -> dict:
+        return dict(super().__getstate__(), _datasets={})  # h5py objects do not pickle
+
+    def dataset(self, key: str) -> h5py.Dataset:
+        """The h5py dataset of ``key`` in this process's handle."""
+        self.file  # reopens (and forgets the lookups) in a new process
+        if key not in self._datasets:
+            self._datasets[key] = self._dataset(key)
+        return self._datasets[key]
+
+
 def _as_channels(audio: np.ndarray) -> np.ndarray:
     """(N,) → (1, N); (C, N) unchanged."""
     return audio[None, :] if audio.ndim == 1 else audio
@@ -110,7 +133,7 @@ class StemWindowDataset(Dataset):
                  stems: Sequence[str] | None = None, in_memory: bool = False):
         if not tracks:
             raise MirError(f"{audio_path}: no track to cut windows from")
-        self.store = AudioStore(audio_path)
+        self.store = _StemStore(audio_path)
         self.tracks = list(tracks)
         self.sources = list(sources)
         self.stems = list(stems or sources)
@@ -139,18 +162,11 @@ class StemWindowDataset(Dataset):
         self.index = np.concatenate([np.stack([np.full(len(g), i, dtype=np.int64), g], axis=1)
                                      for i, g in enumerate(grids)])
         self._arrays = None
-        self._handles: dict = {}
-        self._handles_pid: int | None = None
         if in_memory:
             self._arrays = [{s: _as_channels(self.store.read(k)) for s, k in
                              [(MIXTURE, t.mixture)] + [(s, t.stems[s]) for s in self.stems]} for t in self.tracks]
             self.store.close()
         self.store.close()  # opened again lazily in each worker process
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_handles"], state["_handles_pid"] = {}, None  # h5py objects do not cross processes
-        return state
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -166,17 +182,8 @@ class StemWindowDataset(Dataset):
         if self._arrays is not None:
             return self._arrays[track][stem][:, start:stop]
         key = self.tracks[track].mixture if stem == MIXTURE else self.tracks[track].stems[stem]
-        dataset = self._handle(key)
+        dataset = self.store.dataset(key)
         return _as_channels(np.asarray(dataset[..., start:stop], dtype=np.float32))
-
-    def _handle(self, key: str):
-        """The h5py dataset of ``key``, looked up once per process (the group lookup costs as much
-        as reading a 1 s window)."""
-        if self._handles_pid != os.getpid():
-            self._handles, self._handles_pid = {}, os.getpid()
-        if key not in self._handles:
-            self._handles[key] = self.store._dataset(key)
-        return self._handles[key]
 
     def _random_start(self, track: int) -> int:
         room = int(self.lengths[track]) - self.window

@@ -200,7 +200,7 @@ def _fit_advice(cache_path: Path) -> Iterator[None]:
     not have: say what to do from fit (delete the file, or its unfinished build, and rerun)."""
     import re
 
-    from mirfeat.cache_journal import journal_dir
+    from mirfeat.cache.journal import journal_dir
 
     try:
         yield

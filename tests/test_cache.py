@@ -20,11 +20,11 @@ from mirfeat.cache import (
     ensure_cache,
     load_feature_config,
 )
-from mirfeat.cache_format import chunk_frames
-from mirfeat.cache_journal import journal_dir
+from mirfeat.cache.journal import journal_dir
 from mirfeat.features import build_feature
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.feature_file import chunk_frames
 
 SR = 22050
 

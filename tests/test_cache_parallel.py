@@ -121,7 +121,7 @@ def test_pool_workers_read_a_replaced_audio_store_afresh(tmp_path: Path) -> None
 
 def test_a_worker_that_cannot_see_the_store_names_file_and_key(tmp_path: Path) -> None:
     """A worker without the audio store (a Dask worker on another machine) fails with one line."""
-    from mirfeat.cache_work import FAILED, KeyJob, compute_key
+    from mirfeat.cache.work import FAILED, KeyJob, compute_key
     from mirfeat.features import build_feature
 
     job = KeyJob(str(tmp_path / "elsewhere_audio.hdf5"), "a+++b.wav", build_feature("lms"), "float32", str(tmp_path))
@@ -136,7 +136,7 @@ def test_a_worker_that_dies_is_one_line_and_the_build_resumes(tmp_path: Path, mo
     says so; the journal stays, and the rerun finishes the build."""
     import copy
 
-    from mirfeat.cache_journal import journal_dir
+    from mirfeat.cache.journal import journal_dir
     from mirfeat.features import base
     from pyjama_tools.core.errors import MirError
 

@@ -22,7 +22,7 @@ import pytest
 from test_cache import assert_same_cache, make_store
 
 from mirfeat.cache import build_cache
-from mirfeat.cache_journal import Journal, journal_dir
+from mirfeat.cache.journal import Journal, journal_dir
 from mirfeat.features import base
 from mirfeat.features.lms import LMS
 from mirfeat.show import cache_info

@@ -16,8 +16,7 @@ import soundfile
 from click.testing import CliRunner
 from test_cache import make_store
 
-from mirfeat.cache import build_cache
-from mirfeat.cache_format import FeatureCache
+from mirfeat.cache import FeatureCache, build_cache
 from mirfeat.cli import main as mirfeat_main
 from mirfeat.patches import PatchDataset
 from pyjama_tools import pyjama

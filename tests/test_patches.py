@@ -211,7 +211,7 @@ def test_pin_memory_option(data):
 
 def test_whole_chunk_windows_are_read_straight_into_the_batch(tmp_path, monkeypatch):
     """With chunk_frames == patch_length, aligned windows are one preadv into the batch row itself."""
-    import mirfeat.patches as patches
+    import mirfeat.patches.raw as raw
 
     value = np.random.default_rng(3).standard_normal((2, 5, 64)).astype(np.float32)
     path = write_cache(tmp_path / "aligned.hdf5", {"k": value}, chunk_frames=16)
@@ -223,7 +223,7 @@ def test_whole_chunk_windows_are_read_straight_into_the_batch(tmp_path, monkeypa
         targets.append(np.asarray(buffers[0]).__array_interface__["data"][0])
         return real(fd, buffers, offset)
 
-    monkeypatch.setattr(patches.os, "preadv", spy)
+    monkeypatch.setattr(raw.os, "preadv", spy)
     order = [6, 0, 3, 2]  # starts 48, 0, 24, 16: read as 0, 16, 24 (chunks 1-2, via the buffer), 48
     batch = dataset.__getitems__(order)
     x = batch.collated["X"]
@@ -468,7 +468,7 @@ def test_bad_inputs(tmp_path, data):
 @pytest.mark.parametrize("layout", ["raw", "float16", "big_endian", "lzf", "chunked_on_bins", "unallocated"])
 def test_every_window_for_every_layout(tmp_path, layout):
     """Every window, one by one and as one batch, equals the stored values (float16 read as float32)."""
-    from mirfeat.patches import _RawChunks
+    from mirfeat.patches.raw import RawChunks
 
     value = np.random.default_rng(2).standard_normal((2, 6, 77)).astype(np.float32)
     stored = {"float16": "<f2", "big_endian": ">f4"}.get(layout, "<f4")
@@ -488,7 +488,7 @@ def test_every_window_for_every_layout(tmp_path, layout):
         group.create_dataset("frequency_hz", data=100.0 * np.arange(1, 7))
     value = value.astype(stored).astype(np.float32)
     with h5py.File(path, "r") as handle:
-        assert _RawChunks.eligible(handle["k"]["value"]) == (layout in ("raw", "float16", "unallocated"))
+        assert RawChunks.eligible(handle["k"]["value"]) == (layout in ("raw", "float16", "unallocated"))
     for length in (1, 5, 16, 33, 77):
         dataset = PatchDataset(path, ["k"], None, length, 1)
         for i in range(len(dataset)):

@@ -14,11 +14,11 @@ Output: ``BASE_<feature>_feat.hdf5`` for each frame feature written (``--feature
 ``value`` (1, bins, T) float32 (chunked along time) and ``time_sec`` (T,) float64; no ``frequency_hz`` (the
 axis is pitch classes, MFCC coefficients or one novelty curve, not Hz); root attributes ``feature``, ``params``
 (JSON), ``params_hash``, ``source`` (JSON), ``dtype``, ``compression``, ``mirfeat_version``, ``skipped``,
-``complete`` (see ``mirfeat.cache_format``; this package does not import mirfeat); each group carries
-``complete = True``. Each file is written under a temporary name and renamed when complete, so
-``mirfeat.cache.FeatureCache`` reads it directly. The performances are those of the first feature written
-(:data:`FEATURES` order); another feature's file missing for one of them is reported and left out of
-that feature's file only.
+``complete``, written by :mod:`pyjama_tools.feature_file` (the one definition of the layout, which
+mirfeat reads); each group carries ``complete = True``. Each file is written under a temporary name and
+renamed when complete, so ``mirfeat.cache.FeatureCache`` reads it directly. The performances are those
+of the first feature written (:data:`FEATURES` order); another feature's file missing for one of them is
+reported and left out of that feature's file only.
 
 Frame features (:data:`FEATURES`): ``crema`` (12, from ``crema``), ``cens`` (12, ``chroma_cens``), ``hpcp``
 (12, ``hpcp``), ``mfcc`` (13, ``mfcc_htk``), ``novfn`` and ``snovfn`` (1, madmom's novelty curves in the
@@ -66,6 +66,7 @@ from pyjama_tools.core.atomic import atomic_path
 from pyjama_tools.audio_store import KEY_SEPARATOR
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.feature_file import write_key, write_root_attrs
 from pyjama_tools.pyjama import FieldDefinition, atom
 
 #: acoss's analysis grid (see the module docstring)
@@ -448,7 +449,7 @@ class DaTacosConverter(Converter):
 
     def _write_feature(self, feature: str, items: list[Item], path: Path, progress: bool,
                        first: bool) -> list[Problem]:
-        """Write one feature file (mirfeat cache layout), atomically."""
+        """Write one feature file (:mod:`pyjama_tools.feature_file` layout), atomically."""
         from tqdm import tqdm
 
         spec = FEATURES[feature]
@@ -472,24 +473,13 @@ class DaTacosConverter(Converter):
                     skipped.append(Problem(item.key, f"{file}: {error}"))
                     problems.append(skipped[-1] if first else Problem(str(file), f"{error} (left out of {path.name})"))
                     continue
-                group = out.create_group(item.key)
-                if spec.nonfinite_as is not None:
-                    group.attrs["nonfinite"] = int(nonfinite)
-                group.create_dataset("value", data=value,
-                                     chunks=(1, value.shape[1], min(CHUNK_FRAMES, value.shape[2])))
-                group.create_dataset("time_sec", data=np.arange(value.shape[2]) * frame_period)
-                group.attrs["complete"] = True  # written last, as mirfeat.cache does
+                extra = {"nonfinite": int(nonfinite)} if spec.nonfinite_as is not None else None
+                write_key(out, item.key, value, np.arange(value.shape[2]) * frame_period, None,
+                          chunk=CHUNK_FRAMES, attrs=extra)
                 layout.update(f"{item.key}\t{value.shape}\n".encode())
                 written += 1
-            # root attributes of mirfeat's cache layout (see mirfeat.cache_format)
-            out.attrs["feature"] = feature
-            out.attrs["params"] = json.dumps(params, sort_keys=True)
-            out.attrs["params_hash"] = params_hash(params)
-            out.attrs["source"] = json.dumps({"file": self.source.name, "corpus": "da-tacos", "keys": written,
-                                              "layout_sha1": layout.hexdigest()}, sort_keys=True)
-            out.attrs["dtype"] = "float32"
-            out.attrs["compression"] = "none"
-            out.attrs["mirfeat_version"] = _version()
-            out.attrs["skipped"] = json.dumps([[p.where, p.message] for p in skipped])
-            out.attrs["complete"] = True
+            source = {"file": self.source.name, "corpus": "da-tacos", "keys": written,
+                      "layout_sha1": layout.hexdigest()}
+            write_root_attrs(out, feature, params, params_hash(params), source, _version(),
+                             skipped=[[p.where, p.message] for p in skipped])
         return problems

@@ -5,7 +5,7 @@
 >>> cache = FeatureCache(report.path)
 >>> patch = cache.read("blues+++blues.00000.wav", 0, 64)        # (1, 128, 64) float32
 
-How a build runs (see :mod:`mirfeat.cache_journal` for why):
+How a build runs (see :mod:`mirfeat.cache.journal` for why):
 
 1. the feature and its parameters are resolved, every key's sample rate is checked against
    them, and the audio store is fingerprinted (name, size, layout hash);
@@ -23,9 +23,7 @@ journal; the same command resumes, recomputing only the keys that were in flight
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,24 +32,24 @@ from typing import Any, Iterable
 import h5py
 
 import mirfeat
-from mirfeat.cache_backends import BACKENDS, get_backend, prestart, stop_workers, worker_died
-from mirfeat.cache_format import (
-    COMPRESSIONS,
-    DTYPES,
-    FeatureCache,
-    content_sample,
-    open_cache_file,
-    same_source,
-    source_fingerprint,
-    write_key,
-)
-from mirfeat.cache_journal import Journal, read_shard, shard_id
-from mirfeat.cache_work import FAILED, SKIPPED, KeyJob, check_rates
+from mirfeat.cache.backends import BACKENDS, get_backend, prestart, stop_workers, worker_died
+from mirfeat.cache.fingerprint import content_sample, same_source, source_fingerprint
+from mirfeat.cache.journal import Journal, read_shard, shard_id
+from mirfeat.cache.work import FAILED, SKIPPED, KeyJob, check_rates
 from mirfeat.features import build_feature
 from mirfeat.features.tutorial import SECTION_KEYS, feature_params as tutorial_feature_params
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.core.yamlfile import read_yaml
 from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.core.registry import did_you_mean
+from pyjama_tools.feature_file import (
+    COMPRESSIONS,
+    DTYPES,
+    FeatureFile as FeatureCache,
+    open_feature_hdf5 as open_cache_file,
+    write_key,
+    write_root_attrs,
+)
 
 __all__ = [
     "CacheReport",
@@ -191,9 +189,7 @@ def _select_keys(store_path: Path, layout: list[tuple[str, tuple, int]], keys: I
     selected = list(dict.fromkeys(keys))
     for key in selected:
         if key not in known_set:
-            close = difflib.get_close_matches(key, known, n=3)
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-            raise MirError(f"{store_path}: no audio key {key!r}{hint}")
+            raise MirError(f"{store_path}: no audio key {key!r}{did_you_mean(key, known, quote=True)}")
     return selected
 
 
@@ -441,16 +437,9 @@ def _warm_result(future) -> dict[int, str]:
 
 
 def _write_root_attrs(out: h5py.File, manifest: dict[str, Any], skipped: list[tuple[str, str]]) -> None:
-    """The root attributes of the layout (see :mod:`mirfeat.cache_format`)."""
-    out.attrs["feature"] = manifest["feature"]
-    out.attrs["params"] = json.dumps(manifest["params"], sort_keys=True)
-    out.attrs["params_hash"] = manifest["params_hash"]
-    out.attrs["source"] = json.dumps(manifest["source"], sort_keys=True)
-    out.attrs["dtype"] = manifest["dtype"]
-    out.attrs["compression"] = manifest["compression"] or "none"
-    out.attrs["mirfeat_version"] = manifest["mirfeat_version"]
-    out.attrs["skipped"] = json.dumps([list(item) for item in skipped])
-    out.attrs["complete"] = True
+    """The root attributes of the layout (see :mod:`pyjama_tools.feature_file`)."""
+    write_root_attrs(out, manifest["feature"], manifest["params"], manifest["params_hash"], manifest["source"],
+                     manifest["mirfeat_version"], manifest["dtype"], manifest["compression"], skipped)
 
 
 def _drop_stale_journal(out_path: Path, manifest: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Execution backends of a cache build, registered by name.
 
-Each backend maps :func:`mirfeat.cache_work.compute_key_in_worker` over a list of
-:class:`~mirfeat.cache_work.KeyJob` and yields the small :class:`KeyResult` of each job as it
+Each backend maps :func:`mirfeat.cache.work.compute_key_in_worker` over a list of
+:class:`~mirfeat.cache.work.KeyJob` and yields the small :class:`KeyResult` of each job as it
 finishes (any order).  Workers read their audio and write their shards themselves, so a
 backend only moves job descriptions and status tuples.
 
@@ -23,29 +23,23 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Callable, Iterator
 
-from mirfeat.cache_work import KeyJob, KeyResult, close_stores, compute_key, compute_key_in_worker, warm_up
+from mirfeat.cache.work import KeyJob, KeyResult, close_stores, compute_key, compute_key_in_worker, warm_up
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.registry import Registry
 
 Backend = Callable[[list[KeyJob], int, "str | None"], Iterator[KeyResult]]
-BACKENDS: dict[str, Backend] = {}
+#: the backends by name (``serial``, ``loky``, ``dask``)
+BACKENDS: Registry[Backend] = Registry("backend")
 
 
 def register_backend(name: str) -> Callable[[Backend], Backend]:
     """Decorator: register a backend function under ``name``."""
-
-    def decorate(function: Backend) -> Backend:
-        BACKENDS[name] = function
-        return function
-
-    return decorate
+    return BACKENDS.register(name)
 
 
 def get_backend(name: str) -> Backend:
     """The backend called ``name``; unknown names list the known ones."""
-    try:
-        return BACKENDS[name]
-    except KeyError:
-        raise MirError(f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}") from None
+    return BACKENDS.lookup(name)
 
 
 @register_backend("serial")
@@ -130,7 +124,7 @@ def prestart(backend: str, n_jobs: int, feature, rates: tuple[int, ...]) -> list
     """Start (and warm) the worker processes now, so that their start overlaps the parent's work.
 
     A cold worker spends seconds importing librosa / scipy / numba and designing filters before
-    its first file; :func:`~mirfeat.cache_work.warm_up` does that first, and also checks the
+    its first file; :func:`~mirfeat.cache.work.warm_up` does that first, and also checks the
     sample rates, so the parent need not import any of it.  Only the local ``loky`` pool is
     prestarted (a Dask cluster is already running).
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mirfeat.cache_journal import write_shard, write_skip
+from mirfeat.cache.journal import write_shard, write_skip
 from mirfeat.features.base import BadAudioError, Feature
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.core.errors import MirError
