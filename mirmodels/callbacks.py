@@ -6,7 +6,9 @@
 * :func:`checkpoint_callbacks`: ``best.ckpt`` (the best ``valid_loss``) and ``last.ckpt`` (every
   epoch's end), two of Lightning's own ``ModelCheckpoint``. Lightning 2.6's ``save_last`` writes
   only when the top-k checkpoint is saved, so ``last.ckpt`` was the best epoch; here it is a
-  ModelCheckpoint of its own without a monitor.
+  ModelCheckpoint of its own without a monitor. They are Lightning's class itself, not a subclass:
+  a checkpoint stores each callback's state under ``state_key``, which starts with the class name,
+  so a subclass would not find the best score in the ``last.ckpt`` of an earlier run on ``--resume``.
 * :class:`ExportBest`: ``best.pt``, the best network's plain state_dict, beside ``best.ckpt``
   (``on_train_start`` / ``on_train_epoch_end``); it holds the best-epoch ModelCheckpoint, so
   :func:`best_checkpoint` finds that one by the type of its own callback.
