@@ -2,9 +2,10 @@
 
 The network runs over consecutive patches covering each whole file (hop ``eval.patch_hop``,
 default the patch length; the last patch is aligned with the file's end, or the file is
-zero-padded when shorter than one patch) and overlapping outputs are averaged.  Then, per problem
-(one scorer per problem, registered in :data:`SCORERS`, the metric functions are those of
-:mod:`mirmodels.metrics`):
+zero-padded when shorter than one patch) and the task class makes one output per file
+(:meth:`~mirmodels.tasks.Task.file_output`: the mean of the patches, or overlapping outputs
+averaged frame by frame).  Then the task's scorer (:meth:`~mirmodels.tasks.Task.score` names one of
+the functions here; the metric functions are those of :mod:`mirmodels.metrics`):
 
 * multiclass: file prediction = mean of the patch probabilities → accuracy, macro
   recall / precision / F1, confusion matrix;
@@ -28,12 +29,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from mirmodels.experiment import load_network, load_run, run_paths, write_json
+from mirmodels.experiment import load_network, load_run, write_json
+from mirmodels.rundir import RunDir
 from pyjama_tools.core.errors import MirError
 
-__all__ = ["SCORERS", "EvalResult", "evaluate", "format_metrics", "cover_starts", "run_patches", "stitch",
-           "FileInputs", "file_inputs", "predict_files", "score_predictions", "multipitch_reference",
-           "tutorial_patch_predictions"]
+__all__ = ["EvalResult", "evaluate", "format_metrics", "cover_starts", "run_patches", "stitch", "stitch_patches",
+           "FileInputs", "file_inputs", "predict_files", "score_patches", "score_predictions", "multipitch_reference",
+           "tutorial_patch_predictions", "score_multiclass", "score_multilabel", "score_framelabel",
+           "score_multipitch", "score_metric"]
 
 
 # ----------------------------------------------------------------------------- stitching
@@ -81,14 +84,15 @@ def run_patches(network: torch.nn.Module, activation: Callable[[torch.Tensor], t
 
 
 @torch.no_grad()
-def tutorial_patch_predictions(network: torch.nn.Module, target: Any, predictions: dict, inputs, patch_length: int,
-                               patch_hop: int, batch_size: int = 32,
+def tutorial_patch_predictions(network: torch.nn.Module, activation: Callable[[torch.Tensor], torch.Tensor],
+                               target: Any, predictions: dict, inputs, patch_length: int, patch_hop: int,
+                               batch_size: int = 32,
                                device: str | torch.device = "cpu") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The tutorial's evaluation patches: the training grid (``floor((T - L) / S) + 1`` patches), each
-    predicted on its own → {key: (estimate (N, F, L), quantised target (N, F, L))}."""
+    predicted on its own (``activation`` of the network's output) → {key: (estimate (N, F, L),
+    quantised target (N, F, L))}."""
     from mirfeat.patches import patch_starts
 
-    activation = _activation("multipitch", network)
     out = {}
     for item in inputs:
         starts = patch_starts(item.array.shape[-1], patch_length, patch_hop)
@@ -117,6 +121,23 @@ def stitch(outputs: np.ndarray, starts: np.ndarray, num_frames: int) -> np.ndarr
         acc[..., start:start + length] += output
         count[start:start + length] += 1
     return (acc / np.maximum(count, 1))[..., :num_frames].astype(np.float32)
+
+
+def stitch_patches(outputs: np.ndarray, starts: np.ndarray, num_frames: int,
+                   patch_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame outputs (N, [1,] K, L) of one file → (stitched (K, num_frames), patches (N, K, L)).
+
+    Raises
+    ------
+    MirError
+        The outputs do not have one frame per input frame.
+    """
+    if outputs.ndim == 4 and outputs.shape[1] == 1:  # (N, 1, F, L) → (N, F, L)
+        outputs = outputs[:, 0]
+    if outputs.shape[-1] != patch_length:
+        raise MirError(f"model output has {outputs.shape[-1]} frames for a {patch_length}-frame patch; "
+                       "whole-file stitching needs one output per input frame")
+    return stitch(outputs, starts, num_frames), outputs
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -162,38 +183,25 @@ def file_inputs(metadata: dict, keys: Sequence[str]):
                 yield FileInputs(key, audio.reshape(1, -1), np.arange(audio.shape[-1]) / rate, None)
 
 
-def _activation(problem: str, network: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    from mirmodels.tasks import get_task_class
-
-    task = get_task_class(problem)(network)
-    return task.output_activation
-
-
 def predict_files(network: torch.nn.Module, problem: str, inputs, patch_length: int, hop: int,
                   batch_size: int = 32, device: str | torch.device = "cpu") -> dict[str, dict[str, Any]]:
-    """Per file: ``output`` (multiclass/multilabel (K,) mean of patch probabilities; framelabel
-    (K, T) and multipitch (F, T) stitched; metric (D,) embedding), ``patches`` (N, ...) and ``starts``,
-    ``time_sec``, ``frequency_hz``."""
-    activation = _activation(problem, network)
+    """Per file: ``output`` (the task's :meth:`~mirmodels.tasks.Task.file_output` of the activated
+    patch outputs: (K,) mean of patch probabilities, (K, T) / (F, T) stitched, (D,) embedding),
+    ``patches`` (N, ...) and ``starts``, ``time_sec``, ``frequency_hz``."""
+    from mirmodels.tasks import get_task_class
+
+    task = get_task_class(problem)
+    activation = task(network).output_activation
     network = network.to(device).eval()
     results: dict[str, dict[str, Any]] = {}
     for item in inputs:
         num_frames = item.array.shape[-1]
-        if problem == "metric":
-            array = item.array[..., :patch_length]
-            outputs, starts = run_patches(network, activation, array, patch_length, patch_length, 1, device)
-            output = outputs[0]
+        if task.one_patch_per_file:  # the file's first patch, as in training
+            outputs, starts = run_patches(network, activation, item.array[..., :patch_length], patch_length,
+                                          patch_length, 1, device)
         else:
             outputs, starts = run_patches(network, activation, item.array, patch_length, hop, batch_size, device)
-            if problem in ("multiclass", "multilabel"):
-                output = outputs.mean(axis=0)
-            else:
-                if outputs.ndim == 4 and outputs.shape[1] == 1:  # (N, 1, F, L) → (N, F, L)
-                    outputs = outputs[:, 0]
-                if outputs.shape[-1] != patch_length:
-                    raise MirError(f"model output has {outputs.shape[-1]} frames for a {patch_length}-frame patch; "
-                                   "whole-file stitching needs one output per input frame")
-                output = stitch(outputs, starts, num_frames)
+        output, outputs = task.file_output(outputs, starts, num_frames, patch_length)
         results[item.key] = {"output": output, "patches": outputs, "starts": starts, "time_sec": item.time_sec,
                              "frequency_hz": item.frequency_hz}
     return results
@@ -221,17 +229,7 @@ def multipitch_reference(doc: Any, key: str, field_name: str, time_sec: np.ndarr
     return metrics.notes_to_multipitch(onsets, durations, pitch_to_midi(pitches, pitch_unit), time_sec)
 
 
-# ----------------------------------------------------------------------------- scorers
-
-Scorer = Callable[..., dict[str, Any]]
-SCORERS: dict[str, Scorer] = {}
-
-
-def _register(problem: str) -> Callable[[Scorer], Scorer]:
-    def decorate(function: Scorer) -> Scorer:
-        SCORERS[problem] = function
-        return function
-    return decorate
+# ----------------------------------------------------------------------------- scorers (named by the tasks)
 
 
 def _file_labels(target: Any, keys: Sequence[str]) -> np.ndarray:
@@ -243,7 +241,6 @@ def _names(target: Any, count: int) -> list[str]:
     return [str(v) for v in vocabulary] if vocabulary else [str(i) for i in range(count)]
 
 
-@_register("multiclass")
 def score_multiclass(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
     """File-level accuracy, macro recall / precision / F1 and the confusion matrix
     (file prediction = mean of the patch probabilities)."""
@@ -257,7 +254,6 @@ def score_multiclass(predictions: dict, target: Any, **_: Any) -> dict[str, Any]
                                                  class_names=_names(target, count))}
 
 
-@_register("multilabel")
 def score_multilabel(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
     """Macro ROC-AUC and average precision over tags (and per tag) of the file-level scores."""
     from mirmodels import metrics
@@ -268,7 +264,6 @@ def score_multilabel(predictions: dict, target: Any, **_: Any) -> dict[str, Any]
     return {"metrics": metrics.multilabel_scores(y_true, scores, tag_names=_names(target, scores.shape[1]))}
 
 
-@_register("framelabel")
 def score_framelabel(predictions: dict, target: Any, doc: Any = None, annot_key: str | None = None,
                      **_: Any) -> dict[str, Any]:
     """Frame accuracy and macro recall (frames with the ignore index left out); mir_eval chord
@@ -310,7 +305,6 @@ def _mean_dicts(items: Sequence[dict], prefix: str = "") -> dict[str, float]:
     return out
 
 
-@_register("multipitch")
 def score_multipitch(predictions: dict, target: Any, doc: Any = None, threshold: float = 0.5,
                      annot_key: str | None = None, tutorial_patches: dict | None = None, **_: Any) -> dict[str, Any]:
     """Whole-file ``mir_eval.multipitch`` (per file, then the mean over files) against the annotation
@@ -344,7 +338,6 @@ def score_multipitch(predictions: dict, target: Any, doc: Any = None, threshold:
     return result
 
 
-@_register("metric")
 def score_metric(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
     """MR1, MRR, P@1/5/10 and mAP of the whole-file embeddings (each file queries all others)."""
     from mirmodels import metrics
@@ -356,12 +349,33 @@ def score_metric(predictions: dict, target: Any, **_: Any) -> dict[str, Any]:
 
 
 def score_predictions(problem: str, predictions: dict, target: Any, **context: Any) -> dict[str, Any]:
-    """Score per-file predictions (as :func:`predict_files` returns them) with the problem's scorer."""
-    try:
-        scorer = SCORERS[problem]
-    except KeyError:
-        raise MirError(f"problem {problem!r} has no scorer; known: {', '.join(sorted(SCORERS))}") from None
-    return scorer(predictions, target, **context)
+    """Score per-file predictions (as :func:`predict_files` returns them) with the problem's scorer
+    (:meth:`~mirmodels.tasks.Task.score`)."""
+    from mirmodels.tasks import get_task_class
+
+    return get_task_class(problem).score(predictions, target, **context)
+
+
+def score_patches(task: Any, network: torch.nn.Module, prepared: Any, keys: Sequence[str], device: str = "cpu",
+                  quiet: bool = True) -> dict[str, Any]:
+    """The default :meth:`~mirmodels.tasks.Task.score_split`: the network over patches covering each
+    file of ``keys``, one output per file, the task's scorer; ``threshold`` first (None when the
+    task's outputs are not thresholded)."""
+    from tqdm import tqdm
+
+    config = prepared.config
+    patch_length = config.feature.patch_length
+    batch_size = config.eval.batch_size or config.train.batch_size
+    sources = {"cache_path": None if prepared.cache_path is None else str(prepared.cache_path),
+               "audio_path": str(prepared.audio_path)}
+    inputs = tqdm(file_inputs(sources, keys), total=len(keys), disable=quiet, unit="file", desc="evaluate")
+    predictions = predict_files(network, prepared.problem, inputs, patch_length, config.eval.patch_hop or patch_length,
+                                batch_size, device)
+    context: dict[str, Any] = {"doc": prepared.doc, "threshold": config.eval.threshold,
+                               "annot_key": prepared.annot_key}
+    context.update(task.eval_context(network, prepared, predictions, file_inputs(sources, keys), device))
+    scores = task.score(predictions, prepared.target, **context)
+    return {"threshold": config.eval.threshold if task.thresholded else None, **scores}
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -398,9 +412,8 @@ def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: st
         Not a run directory, a checkpoint of another model, features that do not match the run's
         input shape, an empty split.
     """
-    from tqdm import tqdm
-
-    from mirmodels.data import _task_hook, check_same_classes, prepare_data
+    from mirmodels.data import check_same_classes, prepare_data
+    from mirmodels.tasks import get_task_class
 
     config, metadata = load_run(run_dir)
     split = split or config.eval.split
@@ -416,30 +429,10 @@ def evaluate(run_dir: str | os.PathLike, split: str | None = None, data_root: st
         raise MirError(f"{run_dir}: the {split!r} split is empty (rule {config.dataset.split!r})")
     network = load_network(run_dir, config, metadata)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    patch_length = config.feature.patch_length
-    hop = config.eval.patch_hop or patch_length
-    custom = _task_hook(prepared.problem, "score_split")
-    if custom is not None:  # a task that scores whole files itself (separation)
-        data = {"run": str(run_dir), "split": split, "problem": prepared.problem, "num_files": len(keys),
-                **_json_ready(custom(network, prepared, keys, device=device, quiet=quiet))}
-        return EvalResult(write_json(data, run_paths(run_dir)["metrics"]), data)
-    metadata = dict(metadata, cache_path=None if prepared.cache_path is None else str(prepared.cache_path),
-                    audio_path=str(prepared.audio_path))
-    inputs = tqdm(file_inputs(metadata, keys), total=len(keys), disable=quiet, unit="file", desc="evaluate")
-    predictions = predict_files(network, prepared.problem, inputs, patch_length, hop,
-                                config.eval.batch_size or config.train.batch_size, device)
-    context: dict[str, Any] = {"doc": prepared.doc, "threshold": config.eval.threshold,
-                               "annot_key": prepared.annot_key}
-    if prepared.problem == "multipitch":
-        context["tutorial_patches"] = tutorial_patch_predictions(
-            network, prepared.target, predictions, file_inputs(metadata, keys), patch_length,
-            config.feature.patch_hop, config.eval.batch_size or config.train.batch_size, device)
-    scores = score_predictions(prepared.problem, predictions, prepared.target, **context)
+    scores = get_task_class(prepared.problem).score_split(network, prepared, keys, device=device, quiet=quiet)
     data = {"run": str(run_dir), "split": split, "problem": prepared.problem, "num_files": len(keys),
-            "threshold": config.eval.threshold if prepared.problem in ("multipitch", "multilabel") else None,
             **_json_ready(scores)}
-    path = write_json(data, run_paths(run_dir)["metrics"])
-    return EvalResult(path, data)
+    return EvalResult(write_json(data, RunDir(run_dir).metrics), data)
 
 
 def _json_ready(value: Any) -> Any:
@@ -455,24 +448,10 @@ def _json_ready(value: Any) -> Any:
 
 
 def format_metrics(result: EvalResult | dict) -> str:
-    """The scalar metrics as a two-column table (nested per-tag / per-file values left to the JSON)."""
-    data = result.data if isinstance(result, EvalResult) else result
-    from mirmodels.data import _task_hook
+    """The task's table of the scalar metrics (:meth:`~mirmodels.tasks.Task.format_metrics`), then the
+    path written."""
+    from mirmodels.tasks import TASKS, Task
 
-    custom = _task_hook(data.get("problem", ""), "format_metrics")
-    if custom is not None:
-        return custom(data) + (f"\nwritten: {result.path}" if isinstance(result, EvalResult) else "")
-    rows = []
-    for section in ("metrics", "metrics_patch_average_tutorial"):
-        values = data.get(section) or {}
-        label = "" if section == "metrics" else "patch average (tutorial) "
-        for name, value in values.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                rows.append((label + name, f"{value:.4f}" if isinstance(value, float) else str(value)))
-    width = max((len(r[0]) for r in rows), default=6)
-    header = f"{data.get('problem', '')} on {data.get('split', '')} ({data.get('num_files', 0)} files)"
-    lines = [header, f"{'metric'.ljust(width)}  value", f"{'-' * width}  -----"]
-    lines += [f"{name.ljust(width)}  {value}" for name, value in rows]
-    if isinstance(result, EvalResult):
-        lines.append(f"written: {result.path}")
-    return "\n".join(lines)
+    data = result.data if isinstance(result, EvalResult) else result
+    task = TASKS.get(data.get("problem", ""), Task)  # the task's own table (a metrics.json of any problem)
+    return task.format_metrics(data) + (f"\nwritten: {result.path}" if isinstance(result, EvalResult) else "")

@@ -26,7 +26,7 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import librosa
 import numpy as np
@@ -38,7 +38,8 @@ from pyjama_tools.core.atomic import atomic_path, write_text_atomic
 from pyjama_tools.core.errors import MirError
 from pyjama_tools.core.locking import output_lock
 
-__all__ = ["PredictResult", "predict", "salience_to_notes", "WRITERS"]
+__all__ = ["PredictResult", "predict", "predict_patches", "salience_to_notes", "write_tags", "write_frames",
+           "write_pitch", "write_embedding"]
 
 
 @dataclass
@@ -120,23 +121,13 @@ def _frame_segments(labels: np.ndarray, time_sec: np.ndarray, names: list[str],
             for a, b in zip(starts, stops) if time_sec[a] < limit]
 
 
-# ----------------------------------------------------------------------------- writers per problem
-
-Writer = Callable[..., dict[str, Any]]
-WRITERS: dict[str, Writer] = {}
+# ----------------------------------------------------------------------------- writers (named by the tasks)
 
 
-def _register(*problems: str) -> Callable[[Writer], Writer]:
-    def decorate(function: Writer) -> Writer:
-        for problem in problems:
-            WRITERS[problem] = function
-        return function
-    return decorate
-
-
-@_register("multiclass", "multilabel")
-def _write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, files: list[Path],
-               duration_sec: float | None = None, **_: Any) -> dict[str, Any]:
+def write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, files: list[Path],
+               duration_sec: float | None = None, single_label: bool = False) -> dict[str, Any]:
+    """Class probabilities per patch (CSV) and a tag-o-gram (PNG); the JSON details: the file-level
+    mean and the predicted class (``single_label``) or the classes above ``threshold``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -150,7 +141,7 @@ def _write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, 
     end_sec = [float(min(time_sec[min(s + length, len(time_sec)) - 1] + hop, limit)) for s in starts]
     mean = prediction["output"]
     data: dict[str, Any] = {"labels": names, "file_probabilities": {n: float(p) for n, p in zip(names, mean)}}
-    if metadata["problem"] == "multiclass":
+    if single_label:
         data["predicted"] = names[int(np.argmax(mean))]
     else:
         data["predicted"] = [n for n, p in zip(names, mean) if p > threshold]
@@ -169,9 +160,9 @@ def _write_tags(prediction: dict, metadata: dict, stem: Path, threshold: float, 
     return data
 
 
-@_register("framelabel")
-def _write_frames(prediction: dict, metadata: dict, stem: Path, files: list[Path], duration_sec: float | None = None,
-                  **_: Any) -> dict[str, Any]:
+def write_frames(prediction: dict, metadata: dict, stem: Path, files: list[Path],
+                 duration_sec: float | None = None) -> dict[str, Any]:
+    """Label and probability per frame (CSV), the probabilities (PNG); the JSON details: segments."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -192,10 +183,10 @@ def _write_frames(prediction: dict, metadata: dict, stem: Path, files: list[Path
     return data
 
 
-@_register("multipitch")
-def _write_pitch(prediction: dict, metadata: dict, stem: Path, threshold: float, files: list[Path],
-                 feature_value: np.ndarray | None = None, duration_sec: float | None = None,
-                 **_: Any) -> dict[str, Any]:
+def write_pitch(prediction: dict, metadata: dict, stem: Path, threshold: float, files: list[Path],
+                feature_value: np.ndarray | None = None, duration_sec: float | None = None) -> dict[str, Any]:
+    """Active bins per frame (CSV), the notes (``_notes.pyjama``), a piano roll over the feature
+    (PNG); the JSON details: threshold and notes."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -235,8 +226,8 @@ def _write_pitch(prediction: dict, metadata: dict, stem: Path, threshold: float,
     return data
 
 
-@_register("metric")
-def _write_embedding(prediction: dict, metadata: dict, stem: Path, files: list[Path], **_: Any) -> dict[str, Any]:
+def write_embedding(prediction: dict, metadata: dict, stem: Path, files: list[Path]) -> dict[str, Any]:
+    """The embedding (CSV, bar chart PNG, and in the JSON details)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -307,16 +298,25 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
     Returns
     -------
     PredictResult
-        The files written (JSON, CSV, PNG, and for multipitch the notes .pyjama).
+        The files written by the task's :meth:`~mirmodels.tasks.Task.predict_file` (JSON, CSV, PNG,
+        and for multipitch the notes .pyjama; separation: one WAV per source).
     """
-    from mirfeat.features import build_feature
+    from mirmodels.tasks import get_task_class
 
     config, metadata = load_run(run_dir)
-    from mirmodels.data import _task_hook
+    task = get_task_class(metadata["problem"])
+    return PredictResult(*task.predict_file(run_dir, config, metadata, Path(audio_file), out_dir, device,
+                                            threshold=threshold))
 
-    custom = _task_hook(metadata["problem"], "predict_file")
-    if custom is not None:  # a task that writes its own outputs (separation: one WAV per source)
-        return PredictResult(*custom(run_dir, config, metadata, Path(audio_file), out_dir, device))
+
+def predict_patches(task: Any, run_dir: str | os.PathLike, config: Any, metadata: dict, audio_file: Path,
+                    out_dir: str | os.PathLike | None = None, device: str | None = None,
+                    threshold: float | None = None) -> tuple[list[Path], dict]:
+    """The default :meth:`~mirmodels.tasks.Task.predict_file`: the run's feature of the audio, the
+    network over patches covering it (:func:`mirmodels.evaluate.predict_files`), the task's
+    :meth:`~mirmodels.tasks.Task.write_prediction`, all files or none → (files, JSON content)."""
+    from mirfeat.features import build_feature
+
     threshold = config.eval.threshold if threshold is None else float(threshold)
     if not 0 < threshold < 1:
         raise MirError(f"--threshold: expected a number in (0, 1), got {threshold}")
@@ -352,7 +352,6 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise MirError(f"{out}: cannot create the output folder ({error.strerror or error})") from None
-    writer = WRITERS[metadata["problem"]]
     duration_sec = float(len(audio) / sample_rate)
     # one predict's outputs are all written or none: staged in a hidden folder beside them, then
     # renamed together; a second predict of the same file into the same folder is refused
@@ -363,8 +362,9 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
             stage.mkdir()
             staged: list[Path] = []
             stem = stage / audio_file.stem
-            details = writer(prediction, dict(metadata, input_name=audio_file.name), stem, threshold=threshold,
-                             files=staged, feature_value=value.value, duration_sec=duration_sec)
+            details = task.write_prediction(prediction, dict(metadata, input_name=audio_file.name), stem,
+                                            threshold=threshold, files=staged, feature_value=value.value,
+                                            duration_sec=duration_sec)
             data = {"file": str(audio_file), "run": str(run_dir), "problem": metadata["problem"],
                     "duration_sec": duration_sec, **details}
             staged.insert(0, write_json(data, stem.with_name(stem.name + "_predictions.json")))
@@ -377,7 +377,7 @@ def predict(run_dir: str | os.PathLike, audio_file: str | os.PathLike, out_dir: 
             files = _replace_all(staged, out)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
-    return PredictResult(files, data)
+    return files, data
 
 
 def _replace_all(staged: list[Path], out: Path) -> list[Path]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import lightning as L
 import torch
@@ -320,3 +320,82 @@ class Task(L.LightningModule):
         """The registered optimizer over all trainable parameters."""
         params = [p for p in self.parameters() if p.requires_grad]
         return build_optimizer(self.optimizer_name, params, self.lr, self.weight_decay, self.momentum)
+
+    # ------------------------------------------------------------------ run hooks
+    # What ``fit``, ``evaluate`` and ``predict`` ask the task (they never name a problem). The defaults
+    # are those of a problem without its own rule; each problem module overrides what it knows.
+    #: ``eval.threshold`` decides the task's outputs (recorded in metrics.json; else ``threshold: null``)
+    thresholded: ClassVar[bool] = False
+    #: one class per file (predict reports the argmax, not the classes above the threshold)
+    single_label: ClassVar[bool] = False
+    #: whole-file inference runs one patch, the file's first ``patch_L_frame`` frames (zero-padded)
+    one_patch_per_file: ClassVar[bool] = False
+    #: Lightning's distributed sampler shards the batches (False: the data module shards its own)
+    distributed_sampler: ClassVar[bool] = True
+
+    @classmethod
+    def check_output_shape(cls, output_shape: Sequence[int], input_shape: Sequence[int], n_outputs: int,
+                           where: str = "model") -> None:
+        """Fail early when the network's output (batch excluded) cannot be compared with the target
+        (:class:`MirError` naming ``where``); the default checks nothing."""
+
+    @classmethod
+    def _output_shape_error(cls, where: str, shape: tuple, input_shape: Sequence[int], expected: str) -> MirError:
+        return MirError(f"{where}: output shape {shape} for input {tuple(input_shape)} does not fit the "
+                        f"{cls.problem} target: expected {expected}; check the last layers or dataset.n_out")
+
+    @classmethod
+    def file_output(cls, outputs: Any, starts: Any, num_frames: int, patch_length: int) -> tuple[Any, Any]:
+        """Per-patch outputs (N, ...) of one file → (the file's output, the patches kept); default:
+        the mean over patches."""
+        return outputs.mean(axis=0), outputs
+
+    @classmethod
+    def eval_context(cls, network: nn.Module, prepared: Any, predictions: dict, inputs: Any, device: Any) -> dict:
+        """Extra keyword arguments of :meth:`score` that need the network (``inputs``: the split's
+        :class:`mirmodels.evaluate.FileInputs`, read lazily); default none."""
+        return {}
+
+    @classmethod
+    def score(cls, predictions: dict, target: Any, **context: Any) -> dict:
+        """Metrics of the whole-file ``predictions`` ({key: {'output', 'time_sec', ...}}) against ``target``."""
+        raise MirError(f"problem {cls.problem!r} has no scorer")
+
+    @classmethod
+    def score_split(cls, network: nn.Module, prepared: Any, keys: Sequence[str], device: str = "cpu",
+                    quiet: bool = True) -> dict:
+        """What ``mirmodels evaluate`` writes beside run / split / problem; default: patches over whole
+        files (:func:`mirmodels.evaluate.score_patches`)."""
+        from mirmodels.evaluate import score_patches
+
+        return score_patches(cls, network, prepared, keys, device=device, quiet=quiet)
+
+    @classmethod
+    def format_metrics(cls, data: dict) -> str:
+        """The scalar metrics of ``metrics.json`` as a two-column table (nested values left to the JSON)."""
+        rows = []
+        for section in ("metrics", "metrics_patch_average_tutorial"):
+            label = "" if section == "metrics" else "patch average (tutorial) "
+            for name, value in (data.get(section) or {}).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    rows.append((label + name, f"{value:.4f}" if isinstance(value, float) else str(value)))
+        width = max((len(r[0]) for r in rows), default=6)
+        header = f"{data.get('problem', '')} on {data.get('split', '')} ({data.get('num_files', 0)} files)"
+        lines = [header, f"{'metric'.ljust(width)}  value", f"{'-' * width}  -----"]
+        return "\n".join(lines + [f"{name.ljust(width)}  {value}" for name, value in rows])
+
+    @classmethod
+    def write_prediction(cls, prediction: dict, metadata: dict, stem: Any, threshold: float, files: list,
+                         feature_value: Any = None, duration_sec: float | None = None) -> dict:
+        """Write ``predict``'s files for one audio file (appending each to ``files``, paths from
+        ``stem``); returns the details of its JSON."""
+        raise MirError(f"problem {cls.problem!r} has no prediction writer")
+
+    @classmethod
+    def predict_file(cls, run_dir: Any, config: Any, metadata: dict, audio_file: Any, out_dir: Any = None,
+                     device: str | None = None, threshold: float | None = None) -> tuple[list, dict]:
+        """``mirmodels predict`` on one audio file → (files written, JSON content); default: the run's
+        feature, patches over the file, :meth:`write_prediction` (:func:`mirmodels.predict.predict_patches`)."""
+        from mirmodels.predict import predict_patches
+
+        return predict_patches(cls, run_dir, config, metadata, audio_file, out_dir, device, threshold)

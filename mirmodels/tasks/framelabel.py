@@ -72,3 +72,31 @@ class FramelabelTask(Task):
 
     def output_activation(self, output: Tensor) -> Tensor:
         return output.float().softmax(dim=1)
+
+    # ---- run hooks (see Task)
+    @classmethod
+    def check_output_shape(cls, output_shape, input_shape, n_outputs, where="model") -> None:
+        """(n_classes, T) with the input's T."""
+        shape = tuple(int(s) for s in output_shape)
+        if len(shape) != 2 or shape[0] != n_outputs or shape[1] != input_shape[-1]:
+            raise cls._output_shape_error(where, shape, input_shape,
+                                          f"({n_outputs}, {input_shape[-1]}) (classes, frames)")
+
+    @classmethod
+    def file_output(cls, outputs, starts, num_frames, patch_length):
+        """Patch outputs averaged frame by frame over the file (K, T)."""
+        from mirmodels.evaluate import stitch_patches
+
+        return stitch_patches(outputs, starts, num_frames, patch_length)
+
+    @classmethod
+    def score(cls, predictions, target, **context):
+        from mirmodels.evaluate import score_framelabel
+
+        return score_framelabel(predictions, target, **context)
+
+    @classmethod
+    def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
+        from mirmodels.predict import write_frames
+
+        return write_frames(prediction, metadata, stem, files, duration_sec)

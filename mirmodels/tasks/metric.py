@@ -76,3 +76,31 @@ class MetricTask(Task):
             raise shape_error("metric", "shape mismatch", output, y, "embeddings (batch, dim) and y (batch,)")
         p = self.options
         return triplet_loss(output, y, margin=p.margin, mining=p.mining, normalize=p.normalize)
+
+    # ---- run hooks (see Task)
+    one_patch_per_file = True  # as trained: FileDataset crops or pads each file to the patch length
+    distributed_sampler = False  # WorkBatchSampler batches whole works; the data module shards them
+
+    @classmethod
+    def check_output_shape(cls, output_shape, input_shape, n_outputs, where="model") -> None:
+        """(D,): one embedding per item."""
+        shape = tuple(int(s) for s in output_shape)
+        if len(shape) != 1:
+            raise cls._output_shape_error(where, shape, input_shape, "(D,) (one embedding per item)")
+
+    @classmethod
+    def file_output(cls, outputs, starts, num_frames, patch_length):
+        """The embedding of the file's one patch."""
+        return outputs[0], outputs
+
+    @classmethod
+    def score(cls, predictions, target, **context):
+        from mirmodels.evaluate import score_metric
+
+        return score_metric(predictions, target, **context)
+
+    @classmethod
+    def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
+        from mirmodels.predict import write_embedding
+
+        return write_embedding(prediction, metadata, stem, files)

@@ -65,3 +65,25 @@ class MultilabelTask(Task):
 
     def output_activation(self, output: Tensor) -> Tensor:
         return torch.sigmoid(output.float())
+
+    # ---- run hooks (see Task)
+    thresholded = True
+
+    @classmethod
+    def check_output_shape(cls, output_shape, input_shape, n_outputs, where="model") -> None:
+        """(n_tags,)."""
+        shape = tuple(int(s) for s in output_shape)
+        if shape != (n_outputs,):
+            raise cls._output_shape_error(where, shape, input_shape, f"({n_outputs},)")
+
+    @classmethod
+    def score(cls, predictions, target, **context):
+        from mirmodels.evaluate import score_multilabel
+
+        return score_multilabel(predictions, target, **context)
+
+    @classmethod
+    def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
+        from mirmodels.predict import write_tags
+
+        return write_tags(prediction, metadata, stem, threshold, files, duration_sec, single_label=cls.single_label)

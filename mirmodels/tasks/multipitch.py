@@ -86,3 +86,46 @@ class MultipitchTask(Task):
 
     def output_activation(self, output: Tensor) -> Tensor:
         return torch.sigmoid(squeeze_salience(output).float())
+
+    # ---- run hooks (see Task)
+    thresholded = True
+
+    @classmethod
+    def check_output_shape(cls, output_shape, input_shape, n_outputs, where="model") -> None:
+        """(F, T) or (1, F, T) with the input's T and F = n_outputs."""
+        shape = tuple(int(s) for s in output_shape)
+        core = shape[1:] if len(shape) == 3 and shape[0] == 1 else shape
+        if len(input_shape) < 3 or core != (n_outputs, input_shape[-1]):
+            raise cls._output_shape_error(
+                where, shape, input_shape,
+                f"({n_outputs}, {input_shape[-1]}) or (1, {n_outputs}, {input_shape[-1]}) (bins, frames)")
+
+    @classmethod
+    def file_output(cls, outputs, starts, num_frames, patch_length):
+        """Salience patches averaged frame by frame over the file (F, T)."""
+        from mirmodels.evaluate import stitch_patches
+
+        return stitch_patches(outputs, starts, num_frames, patch_length)
+
+    @classmethod
+    def eval_context(cls, network, prepared, predictions, inputs, device):
+        """The tutorial's per-patch evaluation (``tutorial_patches``), beside the whole-file one."""
+        from mirmodels.evaluate import tutorial_patch_predictions
+
+        config = prepared.config
+        return {"tutorial_patches": tutorial_patch_predictions(
+            network, cls(network).output_activation, prepared.target, predictions, inputs,
+            config.feature.patch_length, config.feature.patch_hop, config.eval.batch_size or config.train.batch_size,
+            device)}
+
+    @classmethod
+    def score(cls, predictions, target, **context):
+        from mirmodels.evaluate import score_multipitch
+
+        return score_multipitch(predictions, target, **context)
+
+    @classmethod
+    def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
+        from mirmodels.predict import write_pitch
+
+        return write_pitch(prediction, metadata, stem, threshold, files, feature_value, duration_sec)

@@ -304,8 +304,9 @@ class SeparationTask(Task):
 
     @staticmethod
     def predict_file(run_dir, config, metadata: dict, audio_file: Path, out_dir: Path | None = None,
-                     device: str | None = None) -> tuple[list[Path], dict]:
-        """Separate one song: ``<out>/<song>_<source>.wav`` at the song's rate and length.
+                     device: str | None = None, threshold: float | None = None) -> tuple[list[Path], dict]:
+        """Separate one song: ``<out>/<song>_<source>.wav`` at the song's rate and length
+        (``threshold`` unused: waveforms are not thresholded).
 
         A .stem.mp4 is read from its first stream (the mixture). The song is mixed down to mono,
         or a mono song copied to both channels, to match the run; then resampled to the run's rate.
