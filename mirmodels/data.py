@@ -439,14 +439,6 @@ def _split_lists(config: ExperimentConfig, root: Path) -> dict[str, Path] | None
     return lists
 
 
-def _task_hook(problem: str, name: str):
-    """The task class's own ``name`` hook for ``problem`` (None when the task has none); kept for the
-    run modules that still ask this way (data itself calls the task's hooks directly)."""
-    from mirmodels.tasks import TASKS
-
-    return getattr(TASKS.get(problem), name, None)
-
-
 def make_dataset(prepared: PreparedData, keys: list[str], train: bool = True):
     """The torch Dataset of ``keys`` for the run's problem: its task's ``make_dataset`` (default
     :func:`patch_dataset`; metric learning: whole files cropped or padded to the patch length)."""

@@ -180,20 +180,6 @@ def test_public_lookups_keep_their_names_and_give_the_registry_line():
 
 # ----------------------------------------------------------------------------- one did-you-mean helper
 
-#: files of the other helpers' areas that still call difflib themselves (emptied once they are merged)
-ALLOWED = {
-    "mirfeat/cache.py",
-    "mirfeat/cache_format.py",
-    "mirfeat/feature_pair.py",
-    "mirfeat/features/__init__.py",
-    "mirfeat/features/base.py",
-    "mirfeat/features/tutorial.py",
-    "mirfeat/targets.py",
-    "mirmodels/config.py",
-    "mirmodels/data.py",
-}
-
-
 def test_difflib_is_used_only_by_core_registry():
     users = {
         path.relative_to(ROOT).as_posix()
@@ -202,4 +188,4 @@ def test_difflib_is_used_only_by_core_registry():
         if "difflib" in path.read_text(encoding="utf-8")
     }
     users.discard("pyjama_tools/core/registry.py")
-    assert users <= ALLOWED, f"use core.registry (Registry, did_you_mean) instead of difflib in {sorted(users - ALLOWED)}"
+    assert users == set(), f"use core.registry (Registry, did_you_mean) instead of difflib in {sorted(users)}"

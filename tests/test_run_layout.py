@@ -5,7 +5,6 @@ never naming a problem.
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -16,12 +15,6 @@ from pyjama_tools.core.errors import MirError
 
 from test_fit import make_pair, write_config
 
-MIRMODELS = Path(__file__).resolve().parents[1] / "mirmodels"
-#: the modules shared by every problem on the run side (those absent are skipped)
-RUN_MODULES = ("experiment.py", "evaluate.py", "predict.py", "run_files.py", "separate.py", "rundir.py",
-               "trainer.py", "callbacks.py", "metrics_csv.py", "resume.py", "weights.py", "cli.py")
-#: literals equal to a problem alias that do not stand for the problem: (module, literal) → what they are
-NOT_PROBLEMS = {("predict.py", "segment"): "the pyjama type extent of the notes field"}
 #: every run hook, with a default in Task
 HOOKS = ("check_output_shape", "file_output", "eval_context", "score", "score_split", "format_metrics",
          "write_prediction", "predict_file")
@@ -150,37 +143,7 @@ def test_a_two_epoch_fit_writes_best_and_last_checkpoints(tmp_path):
         fit(config, out=tmp_path / "run")
 
 
-# ----------------------------------------------------------------------------- no problem names
-
-
-def _problem_words() -> set[str]:
-    """Every registered problem name and alias (the aliases from the registry, else from the config)."""
-    from mirmodels import config
-    from mirmodels.tasks import TASKS
-
-    return set(TASKS.names()) | set(getattr(config, "PROBLEM_ALIASES", {}))
-
-
-def test_shared_run_modules_name_no_problem():
-    from mirmodels.tasks import TASKS
-
-    words = _problem_words()
-    assert {"multiclass", "metric", "separation"} <= words
-    assert "cover" in words or TASKS.resolve("cover") == "metric"  # the aliases too (config's, or the registry's)
-    found = []
-    for name in RUN_MODULES:
-        path = MIRMODELS / name
-        if not path.exists():
-            continue
-        source = path.read_text(encoding="utf-8")
-        if "_task_hook" in source:
-            found.append(f"{name}: looks a task hook up by problem name (_task_hook)")
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and (node.value in words or TASKS.resolve(node.value) is not None) \
-                    and (name, node.value) not in NOT_PROBLEMS:
-                found.append(f"{name}:{node.lineno}: {node.value!r}")
-    assert found == [], "problem names outside mirmodels/tasks/: " + ", ".join(found)
+# ----------------------------------------------------------------------------- run hooks
 
 
 def test_every_task_answers_every_run_hook():
