@@ -13,8 +13,6 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
-
 from mirmodels.config.errors import ConfigError
 from mirmodels.config.fields import describe as _describe
 from mirmodels.config.fields import unknown_key as _unknown_key
@@ -23,7 +21,6 @@ from mirmodels.config.problems import implying_keys, problem_of_model, task_clas
 from mirmodels.config.schema import (IGNORED_TOP_LEVEL, SECTIONS, DatasetConfig, EvalConfig, ExperimentConfig,
                                      FeatureConfig, TrainConfig)
 from pyjama_tools.core import yamlfile as yaml_file
-from pyjama_tools.core.atomic import write_text_atomic
 
 __all__ = ["read_yaml", "write_config", "config_from_dict", "load_config"]
 
@@ -34,8 +31,8 @@ def read_yaml(path: str | os.PathLike, what: str = "config") -> Any:
 
 
 def write_config(config: ExperimentConfig, path: str | os.PathLike) -> Path:
-    """Write ``config.to_dict()`` as YAML, atomically."""
-    return write_text_atomic(yaml.safe_dump(config.to_dict(), sort_keys=False), path)
+    """Write ``config.to_dict()`` as YAML, atomically (:meth:`ExperimentConfig.save`)."""
+    return config.save(path)
 
 
 def config_from_dict(data: Any, source: str | os.PathLike | None = None,

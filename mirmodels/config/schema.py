@@ -394,10 +394,12 @@ class ExperimentConfig:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` as YAML, atomically (:func:`mirmodels.config.load.write_config`)."""
-        from mirmodels.config.load import write_config
+        """Write :meth:`to_dict` as YAML, atomically."""
+        import yaml
 
-        return write_config(self, path)
+        from pyjama_tools.core.atomic import write_text_atomic
+
+        return write_text_atomic(yaml.safe_dump(self.to_dict(), sort_keys=False), path)
 
     def replace(self, **changes: Any) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)
