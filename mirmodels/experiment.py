@@ -2,8 +2,9 @@
 
 This module orchestrates a fit; each job is a module of its own:
 
-* :mod:`mirmodels.rundir`: the run layout (config.yaml, run.json, checkpoints/, logs/, the lock),
-  :func:`load_run`;
+* :mod:`mirmodels.rundir`: the run layout (config.yaml, run.json, checkpoints/, logs/, the lock);
+* :mod:`mirmodels.run_config`: :func:`load_run`, the run's config and run.json read back;
+* :mod:`mirmodels.network`: the network built from the config, and loaded with its best weights;
 * :mod:`mirmodels.trainer`: the devices check and the Lightning Trainer;
 * :mod:`mirmodels.callbacks`: best / last checkpoints and ``best.pt``, written atomically;
 * :mod:`mirmodels.metrics_csv`: ``logs/metrics.csv`` merged across sessions;
@@ -27,14 +28,17 @@ import torch
 
 from mirmodels.config import ExperimentConfig, load_config
 from mirmodels.data import ExperimentDataModule, _is_main_process, check_same_classes, prepare_data
+from mirmodels.network import build_network
+from mirmodels.network import load_network as _load_trained
 from mirmodels.outputs import fit_last_layer, last_layer_as_saved
 from mirmodels.resume import RESUMABLE_KEYS, check_resume_config
-from mirmodels.rundir import BEST, LAST, RUN_KEYS, RunDir, load_run, run_paths, write_json
+from mirmodels.rundir import BEST, LAST, RUN_KEYS, RunDir, run_paths, write_json
+from mirmodels.run_config import load_run
 from mirmodels.trainer import available_devices, build_trainer, check_devices
 from mirmodels.weights import load_state_dict, load_weights_only
 from pyjama_tools.core.errors import MirError
 
-# the names of rundir, trainer, resume and weights are re-exported (tests, bench and examples import them here)
+# the names of network, rundir, run_config, trainer, resume and weights are re-exported (tests, bench and examples import them here)
 __all__ = ["FitResult", "fit", "build_network", "check_output_shape", "load_network", "build_trainer", "run_paths",
            "write_json", "load_state_dict", "load_weights_only", "check_devices", "available_devices", "load_run",
            "check_resume_config", "RunDir", "BEST", "LAST", "RUN_KEYS", "RESUMABLE_KEYS"]
@@ -80,24 +84,6 @@ def check_output_shape(problem: str, output_shape: Sequence[int], input_shape: S
     from mirmodels.tasks import get_task_class
 
     get_task_class(problem).check_output_shape(output_shape, input_shape, n_outputs, where=where)
-
-
-def build_network(config: ExperimentConfig, input_shape: Sequence[int], n_out: int):
-    """The run's network (``build_model`` with ``$n_out``)."""
-    from mirmodels.factory import ModelConfigError, build_model
-
-    try:
-        return build_model(config.model, tuple(input_shape), {"n_out": int(n_out)})
-    except ModelConfigError as error:  # the model is inlined: say which file it came from
-        if config.model_source is not None:
-            source = Path(config.model_source)
-            if not source.is_absolute() and config.source is not None:
-                source = config.source.parent / source
-        else:
-            source = config.source
-        if source is None or str(error).startswith(str(source)):
-            raise
-        raise ModelConfigError(f"{source}: {error}") from None
 
 
 def _versions() -> dict[str, str]:
@@ -253,10 +239,8 @@ def _fit(config: ExperimentConfig, run: RunDir, data_root: str | os.PathLike | N
 
 
 def load_network(run_dir: str | os.PathLike, config: ExperimentConfig | None = None, metadata: dict | None = None):
-    """The trained network of a run (best epoch), in eval mode on CPU."""
+    """The trained network of a run (best epoch), in eval mode on CPU (:func:`mirmodels.network.load_network`;
+    ``config`` and ``metadata`` read from the run when not given)."""
     if config is None or metadata is None:
         config, metadata = load_run(run_dir)
-    run = RunDir(run_dir)
-    network = build_network(config, metadata["input_shape"], metadata["n_out"])
-    load_state_dict(network, run.best_pt, config_label=str(run.config))
-    return network.eval()
+    return _load_trained(run_dir, config, metadata)

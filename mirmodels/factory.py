@@ -39,7 +39,8 @@ from torch import nn
 from pyjama_tools.core.errors import MirError
 from pyjama_tools.core.registry import did_you_mean
 from pyjama_tools.core.yamlfile import read_yaml
-from mirmodels.config import decimal_text
+from mirmodels.config.fields import decimal_text
+from mirmodels.layer_size import last_size_layer, resize_last_layer
 from mirmodels.layers import InferContext, LayerSpec, get_layer
 
 __all__ = ["ModelConfigError", "NoOutputLayerError", "LayerRecord", "OutputResize", "YamlNetwork", "build_model",
@@ -305,9 +306,7 @@ def _uses_variable(value: Any, name: str) -> bool:
 def _apply_n_out(model: Mapping[str, Any], n_out: Any, variables: dict[str, Any]
                  ) -> tuple[Mapping[str, Any], OutputResize | None, dict[str, Any]]:
     """``$n_out`` when the model has it, else the last Linear's ``out_features`` set to ``n_out``
-    (the rule of :mod:`mirmodels.outputs`, restricted to ``out_features``)."""
-    from mirmodels.outputs import last_size_layer, resize_last_layer
-
+    (the rule of :mod:`mirmodels.layer_size`, restricted to ``out_features``)."""
     if isinstance(n_out, bool) or not isinstance(n_out, int) or n_out < 1:
         raise ModelConfigError(f"n_out={n_out!r}: expected a positive int (number of classes or tags)")
     if _uses_variable(model.get("block_l"), "n_out"):

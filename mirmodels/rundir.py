@@ -29,7 +29,7 @@ from pyjama_tools.core.atomic import write_text_atomic
 from pyjama_tools.core.errors import MirError
 from pyjama_tools.core.locking import output_lock
 
-__all__ = ["BEST", "LAST", "RUN_KEYS", "SESSION_LOG", "RunDir", "load_run", "run_paths", "write_json"]
+__all__ = ["BEST", "LAST", "RUN_KEYS", "SESSION_LOG", "RunDir", "run_paths", "write_json"]
 
 BEST = "best"
 LAST = "last"
@@ -174,36 +174,3 @@ class RunDir:
 def run_paths(run_dir: str | os.PathLike) -> dict[str, Path]:
     """The files of a run directory by role (:meth:`RunDir.paths`)."""
     return RunDir(run_dir).paths()
-
-
-def load_run(run_dir: str | os.PathLike):
-    """The resolved config and ``run.json`` of a run directory.
-
-    Returns
-    -------
-    (ExperimentConfig, dict)
-
-    Raises
-    ------
-    MirError
-        Not a run directory, a missing or malformed ``run.json``, a key of :data:`RUN_KEYS` missing.
-    """
-    from mirmodels.config import config_from_dict, read_yaml
-
-    run = RunDir(run_dir)
-    if not run.root.is_dir():
-        raise MirError(f"{run_dir}: no such run directory")
-    for path in (run.config, run.meta):
-        if not path.exists():
-            raise MirError(f"{path}: missing; {run_dir} is not a run directory written by mirmodels fit")
-    config = config_from_dict(read_yaml(run.config), source=run.config)
-    try:
-        metadata = json.loads(run.meta.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise MirError(f"{run.meta}: malformed JSON at line {error.lineno}: {error.msg}") from None
-    if not isinstance(metadata, dict):
-        raise MirError(f"{run.meta}: expected a JSON object, got {type(metadata).__name__}")
-    missing = [key for key in RUN_KEYS if key not in metadata]
-    if missing:
-        raise MirError(f"{run.meta}: missing key {missing[0]!r} (written by mirmodels fit; was it edited?)")
-    return config, metadata
