@@ -243,6 +243,7 @@ def test_evaluate_writes_metrics_json_and_a_table(runs):
 @pytest.mark.slow
 def test_evaluate_scores_injected_predictions(runs, monkeypatch):
     import mirmodels.evaluate as evaluate_module
+    import mirmodels.inference as inference_module  # the default score_split's predict_files
 
     doc = pyjama.load(runs["data"] / "tiny.pyjama")
     keys = [doc.keys()[0], doc.keys()[5]]
@@ -258,7 +259,7 @@ def test_evaluate_scores_injected_predictions(runs, monkeypatch):
             outputs[item.key] = {"output": probabilities, "time_sec": item.time_sec, "frequency_hz": item.frequency_hz}
         return outputs
 
-    monkeypatch.setattr(evaluate_module, "predict_files", fixed)
+    monkeypatch.setattr(inference_module, "predict_files", fixed)
     result = evaluate_module.evaluate(runs["multiclass"])
     assert result.data["metrics"]["accuracy"] == pytest.approx(0.5)
     assert json.loads(result.path.read_text())["metrics"]["accuracy"] == pytest.approx(0.5)

@@ -437,6 +437,7 @@ def test_predict_on_a_bad_mp3_is_the_error_line_alone(trained, tmp_path, capfd):
 def test_predict_outputs_are_all_or_none(trained, tmp_path, monkeypatch):
     """predict left the csv and png (and a multipitch .pyjama) when its json could not be written."""
     import mirmodels.predict as predict_module
+    import mirmodels.prediction as prediction_module
 
     wav = _wav(trained, tmp_path)
     out = tmp_path / "out"
@@ -452,7 +453,7 @@ def test_predict_outputs_are_all_or_none(trained, tmp_path, monkeypatch):
     def full_disk(data, path):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(predict_module, "write_json", full_disk)
+    monkeypatch.setattr(prediction_module, "write_json", full_disk)  # the default predict_file's JSON
     with pytest.raises(MirError, match="cannot write the predictions \\(No space left on device\\)"):
         predict_module.predict(trained, wav, out_dir=out, threshold=0.9)
     assert {path.name: path.read_bytes() for path in first.files} == before  # the earlier outputs, untouched

@@ -158,18 +158,20 @@ class Task(L.LightningModule):
         """The target to train on, given the one built from ``spec`` (unchanged by default)."""
         return target
 
-    @staticmethod
-    def prepare_dataset(config: Any, data_root: Any = None, jobs: int = 1, quiet: bool = True,
+    @classmethod
+    def prepare_dataset(cls, config: Any, data_root: Any = None, jobs: int = 1, quiet: bool = True,
                         allow_missing_audio: bool = False) -> Any:
-        """The run's :class:`mirmodels.data.PreparedData` (default: features and patches of annotated files)."""
-        from mirmodels.data import prepare_patch_data
+        """The run's :class:`mirmodels.patch_data.PreparedData` (default: features and patches of annotated
+        files, :func:`mirmodels.patch_data.prepare_patch_data` asking this class)."""
+        from mirmodels.patch_data import prepare_patch_data
 
-        return prepare_patch_data(config, data_root, jobs=jobs, quiet=quiet, allow_missing_audio=allow_missing_audio)
+        return prepare_patch_data(cls, config, data_root, jobs=jobs, quiet=quiet,
+                                  allow_missing_audio=allow_missing_audio)
 
     @staticmethod
     def make_dataset(prepared: Any, keys: Any, train: bool = True) -> Any:
-        """The torch Dataset of ``keys`` (default: :func:`mirmodels.data.patch_dataset`, patches of the feature)."""
-        from mirmodels.data import patch_dataset
+        """The torch Dataset of ``keys`` (default: :func:`mirmodels.patch_data.patch_dataset`, patches of the feature)."""
+        from mirmodels.patch_data import patch_dataset
 
         return patch_dataset(prepared, keys, train=train)
 
@@ -353,7 +355,7 @@ class Task(L.LightningModule):
     @classmethod
     def eval_context(cls, network: nn.Module, prepared: Any, predictions: dict, inputs: Any, device: Any) -> dict:
         """Extra keyword arguments of :meth:`score` that need the network (``inputs``: the split's
-        :class:`mirmodels.evaluate.FileInputs`, read lazily); default none."""
+        :class:`mirmodels.inference.FileInputs`, read lazily); default none."""
         return {}
 
     @classmethod
@@ -365,8 +367,8 @@ class Task(L.LightningModule):
     def score_split(cls, network: nn.Module, prepared: Any, keys: Sequence[str], device: str = "cpu",
                     quiet: bool = True) -> dict:
         """What ``mirmodels evaluate`` writes beside run / split / problem; default: patches over whole
-        files (:func:`mirmodels.evaluate.score_patches`)."""
-        from mirmodels.evaluate import score_patches
+        files (:func:`mirmodels.inference.score_patches`)."""
+        from mirmodels.inference import score_patches
 
         return score_patches(cls, network, prepared, keys, device=device, quiet=quiet)
 
@@ -395,7 +397,7 @@ class Task(L.LightningModule):
     def predict_file(cls, run_dir: Any, config: Any, metadata: dict, audio_file: Any, out_dir: Any = None,
                      device: str | None = None, threshold: float | None = None) -> tuple[list, dict]:
         """``mirmodels predict`` on one audio file → (files written, JSON content); default: the run's
-        feature, patches over the file, :meth:`write_prediction` (:func:`mirmodels.predict.predict_patches`)."""
-        from mirmodels.predict import predict_patches
+        feature, patches over the file, :meth:`write_prediction` (:func:`mirmodels.prediction.predict_patches`)."""
+        from mirmodels.prediction import predict_patches
 
         return predict_patches(cls, run_dir, config, metadata, audio_file, out_dir, device, threshold)

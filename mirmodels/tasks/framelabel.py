@@ -85,18 +85,18 @@ class FramelabelTask(Task):
     @classmethod
     def file_output(cls, outputs, starts, num_frames, patch_length):
         """Patch outputs averaged frame by frame over the file (K, T)."""
-        from mirmodels.evaluate import stitch_patches
+        from mirmodels.inference import stitch_patches
 
         return stitch_patches(outputs, starts, num_frames, patch_length)
 
     @classmethod
     def score(cls, predictions, target, **context):
-        from mirmodels.evaluate import score_framelabel
+        from mirmodels.scoring import score_framelabel
 
         return score_framelabel(predictions, target, **context)
 
     @classmethod
     def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
-        from mirmodels.predict import write_frames
+        from mirmodels.writers import write_frames
 
         return write_frames(prediction, metadata, stem, files, duration_sec)

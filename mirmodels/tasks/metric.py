@@ -95,12 +95,12 @@ class MetricTask(Task):
 
     @classmethod
     def score(cls, predictions, target, **context):
-        from mirmodels.evaluate import score_metric
+        from mirmodels.scoring import score_metric
 
         return score_metric(predictions, target, **context)
 
     @classmethod
     def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
-        from mirmodels.predict import write_embedding
+        from mirmodels.writers import write_embedding
 
         return write_embedding(prediction, metadata, stem, files)

@@ -58,12 +58,12 @@ class MulticlassTask(Task):
 
     @classmethod
     def score(cls, predictions, target, **context):
-        from mirmodels.evaluate import score_multiclass
+        from mirmodels.scoring import score_multiclass
 
         return score_multiclass(predictions, target, **context)
 
     @classmethod
     def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
-        from mirmodels.predict import write_tags
+        from mirmodels.writers import write_tags
 
         return write_tags(prediction, metadata, stem, threshold, files, duration_sec, single_label=cls.single_label)

@@ -78,12 +78,12 @@ class MultilabelTask(Task):
 
     @classmethod
     def score(cls, predictions, target, **context):
-        from mirmodels.evaluate import score_multilabel
+        from mirmodels.scoring import score_multilabel
 
         return score_multilabel(predictions, target, **context)
 
     @classmethod
     def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
-        from mirmodels.predict import write_tags
+        from mirmodels.writers import write_tags
 
         return write_tags(prediction, metadata, stem, threshold, files, duration_sec, single_label=cls.single_label)

@@ -103,14 +103,14 @@ class MultipitchTask(Task):
     @classmethod
     def file_output(cls, outputs, starts, num_frames, patch_length):
         """Salience patches averaged frame by frame over the file (F, T)."""
-        from mirmodels.evaluate import stitch_patches
+        from mirmodels.inference import stitch_patches
 
         return stitch_patches(outputs, starts, num_frames, patch_length)
 
     @classmethod
     def eval_context(cls, network, prepared, predictions, inputs, device):
         """The tutorial's per-patch evaluation (``tutorial_patches``), beside the whole-file one."""
-        from mirmodels.evaluate import tutorial_patch_predictions
+        from mirmodels.inference import tutorial_patch_predictions
 
         config = prepared.config
         return {"tutorial_patches": tutorial_patch_predictions(
@@ -120,12 +120,12 @@ class MultipitchTask(Task):
 
     @classmethod
     def score(cls, predictions, target, **context):
-        from mirmodels.evaluate import score_multipitch
+        from mirmodels.scoring import score_multipitch
 
         return score_multipitch(predictions, target, **context)
 
     @classmethod
     def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
-        from mirmodels.predict import write_pitch
+        from mirmodels.writers import write_pitch
 
         return write_pitch(prediction, metadata, stem, threshold, files, feature_value, duration_sec)

@@ -111,7 +111,7 @@ class StemTarget:
 
 
 def _options(config) -> SeparationOptions:
-    from mirmodels.config import ConfigError
+    from mirmodels.config.errors import ConfigError
 
     where = f"{config.source}: " if config.source is not None else ""
     allowed = [f.name for f in dataclasses.fields(SeparationOptions)]
@@ -127,7 +127,7 @@ def _options(config) -> SeparationOptions:
 def _splits(config, doc, tracks, annotation_path: Path) -> dict[str, list[str]]:
     """Split rule of ``dataset`` applied to the tracks' mixture keys (grouped by track)."""
     from mirfeat.splits import split_keys
-    from mirmodels.data import _naming, _split_lists
+    from mirmodels.patch_data import _naming, _split_lists
 
     mixtures = [t.mixture for t in tracks]
     with _naming(f"{annotation_path}: dataset.split {config.dataset.split!r}"):
@@ -168,11 +168,11 @@ class SeparationTask(Task):
     @staticmethod
     def prepare_dataset(config, data_root: str | os.PathLike | None = None, jobs: int = 1, quiet: bool = True,
                         allow_missing_audio: bool = False):
-        """Tracks, their splits and the window: a :class:`mirmodels.data.PreparedData` (tracks without
+        """Tracks, their splits and the window: a :class:`mirmodels.patch_data.PreparedData` (tracks without
         audio are left out whatever ``allow_missing_audio``)."""
         from mirfeat.stems import MIXTURE, stem_tracks
-        from mirmodels.config import ConfigError
-        from mirmodels.data import PreparedData
+        from mirmodels.config.errors import ConfigError
+        from mirmodels.patch_data import PreparedData
         from pyjama_tools import pyjama
         from pyjama_tools.audio_store import AudioStore
 
@@ -216,7 +216,7 @@ class SeparationTask(Task):
         target = StemTarget(sources, stems, {t.mixture: t for t in complete}, options)
         splits = _splits(config, doc, complete, annotation_path)
         prepared = PreparedData(config, audio_path, annotation_path, None, doc, target, splits, (), 0,
-                                sample_rate, {}, "", config.dataset.annot_key, skipped, [])
+                                sample_rate, {}, "", config.dataset.annot_key, skipped, [], task=SeparationTask)
         probe = SeparationTask.make_dataset(prepared, splits["train"], train=False)
         prepared.input_shape = tuple(int(s) for s in probe.input_shape)
         n_out = config.dataset.n_out
@@ -313,7 +313,7 @@ class SeparationTask(Task):
         """
         import soxr
 
-        from mirmodels.experiment import load_network
+        from mirmodels.network import load_network
         from mirmodels.separate import separate_blocks, write_sources
         from pyjama_tools.audio_store import decode
 
