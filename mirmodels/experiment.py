@@ -38,7 +38,8 @@ from mirmodels.trainer import available_devices, build_trainer, check_devices
 from mirmodels.weights import load_state_dict, load_weights_only
 from pyjama_tools.core.errors import MirError
 
-# the names of network, rundir, run_config, trainer, resume and weights are re-exported (tests, bench and examples import them here)
+# the names of network, rundir, run_config, trainer, resume and weights are re-exported
+# (tests, bench and examples import them here)
 __all__ = ["FitResult", "fit", "build_network", "check_output_shape", "load_network", "build_trainer", "run_paths",
            "write_json", "load_state_dict", "load_weights_only", "check_devices", "available_devices", "load_run",
            "check_resume_config", "RunDir", "BEST", "LAST", "RUN_KEYS", "RESUMABLE_KEYS"]

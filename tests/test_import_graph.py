@@ -145,3 +145,38 @@ def test_the_cycle_search_finds_a_lazy_cycle(tmp_path):
     graph = import_graph(modules)
     assert cycles(graph) == [["pkg.a", "pkg.b"]]
     assert graph["pkg.c"] == set() and graph["pkg.d"] == {"pkg.c"}
+
+
+#: The layers of mirmodels, low to high (a module's layer: its longest prefix here). A module imports
+#: only modules of its own layer or below: the library knows no problem, config or run; the tasks use
+#: the library; the config asks the task registry; the run modules use the config.
+MIRMODELS_LAYERS = (
+    ("mirmodels", "mirmodels.metrics", "mirmodels.losses", "mirmodels.optim", "mirmodels.layers",
+     "mirmodels.layer_size", "mirmodels.factory", "mirmodels.weights", "mirmodels.callbacks", "mirmodels.rundir",
+     "mirmodels.network", "mirmodels.scoring", "mirmodels.writers", "mirmodels.inference", "mirmodels.prediction",
+     "mirmodels.patch_data", "mirmodels.separate", "mirmodels.bsseval", "mirmodels.config.errors",
+     "mirmodels.config.fields"),
+    ("mirmodels.tasks",),
+    ("mirmodels.config",),
+    ("mirmodels.data", "mirmodels.outputs", "mirmodels.run_config", "mirmodels.resume", "mirmodels.trainer",
+     "mirmodels.metrics_csv", "mirmodels.run_files", "mirmodels.summary"),
+    ("mirmodels.experiment",),
+    ("mirmodels.evaluate",),
+    ("mirmodels.predict",),
+    ("mirmodels.cli",),
+)
+
+
+def _layer(module: str) -> int | None:
+    found = [(len(prefix), index) for index, prefixes in enumerate(MIRMODELS_LAYERS) for prefix in prefixes
+             if module == prefix or module.startswith(prefix + ".")]
+    return max(found)[1] if found else None
+
+
+def test_mirmodels_imports_down_its_layers():
+    graph = import_graph()
+    modules = [m for m in graph if m.split(".")[0] == "mirmodels"]
+    assert [m for m in modules if _layer(m) is None] == [], "modules in no layer of MIRMODELS_LAYERS"
+    upward = [f"{m} -> {t}" for m in modules for t in sorted(graph[m])
+              if t.split(".")[0] == "mirmodels" and _layer(t) > _layer(m)]
+    assert upward == [], "imports up the mirmodels layers: " + ", ".join(upward)

@@ -170,7 +170,8 @@ class Task(L.LightningModule):
 
     @staticmethod
     def make_dataset(prepared: Any, keys: Any, train: bool = True) -> Any:
-        """The torch Dataset of ``keys`` (default: :func:`mirmodels.patch_data.patch_dataset`, patches of the feature)."""
+        """The torch Dataset of ``keys`` (default: :func:`mirmodels.patch_data.patch_dataset`, patches of the
+        feature)."""
         from mirmodels.patch_data import patch_dataset
 
         return patch_dataset(prepared, keys, train=train)
