@@ -24,7 +24,7 @@ import librosa
 import numpy as np
 import torch
 
-from mirfeat.features import build_feature, torch_backend
+from mirfeat.features import build_feature, torch_backend, torch_check
 
 SR = 22050
 HARMONICS = (0.5, 1, 2, 3, 4, 5)
@@ -63,7 +63,7 @@ def load_clips(n_clips: int, seconds: float) -> tuple[np.ndarray, str]:
         y, _ = librosa.load(GTZAN, sr=SR, duration=seconds)
         y = np.pad(y, (0, max(0, n - y.size)))[:n]
         return np.stack([np.roll(y, 997 * i) for i in range(n_clips)]).astype(np.float32), "GTZAN country.00000 (rolled copies)"
-    return np.stack([torch_backend.test_signal(SR, seconds, seed) for seed in range(n_clips)]), "synthesized tones + noise"
+    return np.stack([torch_check.test_signal(SR, seconds, seed) for seed in range(n_clips)]), "synthesized tones + noise"
 
 
 def best_time(function, repeats: int) -> tuple[float, object]:

@@ -87,17 +87,28 @@ def stem_tracks(doc, audio_keys: set[str] | None, track_field: str = "track", st
 
 class _StemStore(AudioStore):
     """The audio store, each key's dataset looked up once per process (the group lookup costs as
-    much as reading a 1 s window); the lookups are dropped with the handle (:class:`LazyHDF5`)."""
+    much as reading a 1 s window); the lookups are dropped with the handle (:class:`LazyHDF5`).
+
+    A window of a contiguous float32 waveform (how ``pyjama-convert`` writes audio) is read with one
+    ``os.preadv`` per channel straight into its output: the h5py selection machinery costs more than
+    the copy of a 1 s window (``bench/bench_separation.py``).
+    """
 
     def __init__(self, path: str | os.PathLike):
         super().__init__(path)
         self._datasets: dict[str, h5py.Dataset] = {}
+        self._offsets: dict[str, int | None] = {}
+        self._fd: int | None = None
 
     def _forget(self) -> None:
-        self._datasets = {}
+        self._datasets, self._offsets, self._fd = {}, {}, None
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
 
     def __getstate__(self) -> dict:
-        return dict(super().__getstate__(), _datasets={})  # h5py objects do not pickle
+        return dict(super().__getstate__(), _datasets={}, _offsets={}, _fd=None)  # h5py objects do not pickle
 
     def dataset(self, key: str) -> h5py.Dataset:
         """The h5py dataset of ``key`` in this process's handle."""
@@ -105,6 +116,31 @@ class _StemStore(AudioStore):
         if key not in self._datasets:
             self._datasets[key] = self._dataset(key)
         return self._datasets[key]
+
+    def _offset(self, key: str) -> int | None:
+        """Byte offset of ``key``'s samples in the file when they are one contiguous float32 block."""
+        if key not in self._offsets:
+            dataset = self.dataset(key)
+            offset = None
+            if hasattr(os, "preadv") and dataset.chunks is None and dataset.dtype == np.float32 \
+                    and dataset.compression is None and dataset.dtype.byteorder in ("=", "<"):
+                offset = dataset.id.get_offset()
+            if offset is not None and self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            self._offsets[key] = offset
+        return self._offsets[key]
+
+    def read_window(self, key: str, start: int, out: np.ndarray) -> None:
+        """Samples ``start:start + L`` of ``key`` into ``out`` (C, L) float32 (a mono key: C = 1)."""
+        offset = self._offset(key)
+        shape = self.dataset(key).shape
+        length, total = out.shape[-1], shape[-1]
+        if offset is not None and out.flags.c_contiguous and start + length <= total:
+            rows = out.reshape(-1, length)
+            if all(os.preadv(self._fd, [rows[c]], offset + (c * total + start) * 4) == rows[c].nbytes
+                   for c in range(rows.shape[0])):
+                return
+        out[...] = _as_channels(np.asarray(self.dataset(key)[..., start:start + length], dtype=np.float32))
 
 
 def _as_channels(audio: np.ndarray) -> np.ndarray:
@@ -177,13 +213,15 @@ class StemWindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index) * (len(self.sources) if self.conditioned and not self.train else 1)
 
-    def _read(self, track: int, stem: str, start: int) -> np.ndarray:
-        stop = start + self.window
+    def _read(self, track: int, stem: str, start: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The window ``start:start + window`` (C, window) of one stem of a track, into ``out`` when given."""
+        out = np.empty((self.channels, self.window), dtype=np.float32) if out is None else out
         if self._arrays is not None:
-            return self._arrays[track][stem][:, start:stop]
-        key = self.tracks[track].mixture if stem == MIXTURE else self.tracks[track].stems[stem]
-        dataset = self.store.dataset(key)
-        return _as_channels(np.asarray(dataset[..., start:stop], dtype=np.float32))
+            out[...] = self._arrays[track][stem][:, start:start + self.window]
+        else:
+            key = self.tracks[track].mixture if stem == MIXTURE else self.tracks[track].stems[stem]
+            self.store.read_window(key, start, out)
+        return out
 
     def _random_start(self, track: int) -> int:
         room = int(self.lengths[track]) - self.window
@@ -195,27 +233,34 @@ class StemWindowDataset(Dataset):
         track, start = (int(v) for v in self.index[position])
         if self.train:
             start = self._random_start(track)
+        shape = (self.channels, self.window)
         if self.train and self.remix > 0 and float(torch.rand(())) < self.remix:
-            parts = {}
-            for stem in self.stems:  # each stem from a random track (long enough) at a random start
+            parts = np.empty((len(self.stems), *shape), dtype=np.float32)
+            for row, stem in enumerate(self.stems):  # each stem from a random track (long enough) at a random start
                 other = int(torch.randint(0, len(self.tracks), ()).item())
                 if self.lengths[other] < self.window:
                     other = track
-                parts[stem] = self._read(other, stem, self._random_start(other))
-            mixture = np.sum([parts[s] for s in self.stems], axis=0, dtype=np.float32)
-            y = np.stack([parts[s] for s in self.sources])
+                self._read(other, stem, self._random_start(other), parts[row])
+            mixture = parts.sum(axis=0, dtype=np.float32)
+            y = parts[[self.stems.index(s) for s in self.sources]]
+            if self.conditioned:
+                source = int(torch.randint(0, len(self.sources), ()).item()) if source < 0 else source
+                y = y[source:source + 1]
         else:
             mixture = self._read(track, MIXTURE, start)
-            y = np.stack([self._read(track, s, start) for s in self.sources])
-        x = np.ascontiguousarray(mixture, dtype=np.float32)
+            wanted = self.sources
+            if self.conditioned:  # only the stem asked for is read
+                source = int(torch.randint(0, len(self.sources), ()).item()) if source < 0 else source
+                wanted = self.sources[source:source + 1]
+            y = np.empty((len(wanted), *shape), dtype=np.float32)
+            for row, stem in enumerate(wanted):
+                self._read(track, stem, start, y[row])
+        x = mixture
         if self.conditioned:
-            if source < 0:
-                source = int(torch.randint(0, len(self.sources), ()).item())
             onehot = np.zeros((len(self.sources), self.window), dtype=np.float32)
             onehot[source] = 1.0
             x = np.concatenate([x, onehot])
-            y = y[source:source + 1]
-        return {"X": torch.from_numpy(x), "y": torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)),
+        return {"X": torch.from_numpy(np.ascontiguousarray(x)), "y": torch.from_numpy(np.ascontiguousarray(y)),
                 "key": self.tracks[track].mixture, "start": start, "source": source}
 
     def read_track(self, track: int) -> tuple[np.ndarray, np.ndarray]:

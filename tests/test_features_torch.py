@@ -9,7 +9,7 @@ import torch
 
 from conftest import fixture_path
 from mirfeat.features import BadAudioError, build_feature
-from mirfeat.features import torch_backend
+from mirfeat.features import torch_backend, torch_check
 from pyjama_tools.core.errors import ParameterError
 
 SR = 22050
@@ -23,7 +23,7 @@ def relative_error(estimate: np.ndarray, reference: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def batch() -> np.ndarray:
-    return np.stack([torch_backend.test_signal(SR, 3.0, seed) for seed in range(2)])
+    return np.stack([torch_check.test_signal(SR, 3.0, seed) for seed in range(2)])
 
 
 @pytest.mark.parametrize("name, params", [
@@ -54,7 +54,7 @@ def test_torch_hcqt_matches_the_per_harmonic_recipe_on_real_music():
 
 
 def test_single_waveform_becomes_a_batch_of_one():
-    y = torch_backend.test_signal(SR, 1.0)
+    y = torch_check.test_signal(SR, 1.0)
     assert tuple(torch_backend.compute_batch(build_feature("lms"), y, SR).shape) == (1, 1, 128, 1 + y.size // 1024)
 
 
@@ -110,7 +110,7 @@ def test_bad_device_names_are_one_line(device, reason):
 
 
 def test_check_command_on_cpu(capsys):
-    assert torch_backend.main(["--check", "--device", "cpu", "--seconds", "2"]) == 0
+    assert torch_check.main(["--check", "--device", "cpu", "--seconds", "2"]) == 0
     out = capsys.readouterr().out
     assert "hcqt" in out and "FAIL" not in out
 
@@ -129,4 +129,4 @@ def test_cuda_matches_librosa_backend(batch, name):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_check_command_on_cuda():
-    assert torch_backend.main(["--check", "--device", "cuda", "--seconds", "5"]) == 0
+    assert torch_check.main(["--check", "--device", "cuda", "--seconds", "5"]) == 0

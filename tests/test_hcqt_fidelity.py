@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import fixture_path
 
-from mirfeat.features import build_feature, cqt_engine, torch_backend
+from mirfeat.features import build_feature, cqt_engine, torch_backend, torch_check
 
 SR = 22050
 HARMONICS = (0.5, 1, 2, 3, 4, 5)
@@ -74,7 +74,7 @@ def test_halving_response_is_the_soxr_filter() -> None:
 
 
 def test_torch_decimation_follows_the_cascaded_halvings() -> None:
-    y = torch_backend.test_signal(SR, 4.0)
+    y = torch_check.test_signal(SR, 4.0)
     reference = y.astype(np.float64)
     halves = torch_backend.decimate(torch.as_tensor(y)[None], {1, 2, 3})
     for k in (1, 2, 3):

@@ -89,12 +89,12 @@ ALWAYS = {"mirfeat.features.base", "mirfeat.features.torch_backend", "mirfeat.fe
 @pytest.mark.parametrize("module", [m if m in ALWAYS else pytest.param(m, marks=pytest.mark.slow)
                                     for m in FEATURE_MODULES])
 def test_every_feature_module_imports_alone(module):
-    """Each module imports in a fresh interpreter; only the torch backend imports torch."""
+    """Each module imports in a fresh interpreter; only the torch backend (and its self-check) import torch."""
     code = f"import sys, {module}; print('torch' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(module == "mirfeat.features.torch_backend")
+    assert done.stdout.strip() == str(module in ("mirfeat.features.torch_backend", "mirfeat.features.torch_check"))
 
 
 def test_base_and_torch_backend_do_not_import_each_other():

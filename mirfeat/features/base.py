@@ -17,8 +17,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.core.errors import ParameterError
 from pyjama_tools.core.registry import Registry
+from mirfeat.features.errors import BadAudioError
 from mirfeat.features.torch_variant import TorchVariant
 
 
@@ -97,6 +98,10 @@ class Feature:
         :class:`~mirfeat.features.torch_variant.TorchVariant` mixin)."""
         raise no_torch_backend(self.name)
 
+    def torch_function(self):
+        """The bound batched torch computation of the feature (``torch_value``); this feature has none."""
+        raise no_torch_backend(self.name)
+
 
 #: feature name → :class:`Feature` subclass
 FEATURES: Registry[type[Feature]] = Registry("feature", ParameterError)
@@ -127,11 +132,6 @@ def no_torch_backend(name: str) -> ParameterError:
     return ParameterError(f"{name}: no torch backend; features with one: {', '.join(torch_feature_names())}")
 
 
-class BadAudioError(MirError):
-    """The waveform itself cannot be analysed (empty, not finite, too short, not 1-D).
-
-    Raised by :meth:`Feature.compute`; the cache skips such a file and reports it by key.
-    """
 
 
 def check_audio(audio: np.ndarray, feature: str, min_samples: int = 1) -> np.ndarray:

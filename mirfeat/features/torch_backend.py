@@ -8,27 +8,25 @@ tested: ≤ 1e-3 for LMS/STFT, ≤ 1e-3 per harmonic and octave for CQT/HCQT, se
 ``tests/test_features_torch.py`` and ``tests/test_hcqt_fidelity.py``).
 
 This module is the shared torch machinery only: batch and device checks, the STFT and window
-helpers, the multi-rate decimation and the self-check.  Each feature's torch computation lives in
+helpers and the multi-rate decimation (the self-check against librosa is
+:mod:`mirfeat.features.torch_check`).  Each feature's torch computation lives in
 its own module (``torch_value`` of a :class:`~mirfeat.features.torch_variant.TorchVariant`
-feature); this module imports no feature module, and :mod:`mirfeat.features.base` does not import it.
+feature); this module imports no feature module, nor :mod:`mirfeat.features.base`.
 
 The decimation (used by the CQT/HCQT variant in :mod:`mirfeat.features.cqt`) is librosa's cascade
 of soxr_hq halvings, each done in the frequency domain with the halving's measured response (so
 bins near a level's Nyquist, e.g. the top of h = 5, are shaped as in ``librosa.cqt``, and each
 halving's output ends where soxr's does).
 
-Lead's GPU check::
+GPU check::
 
-    python -m mirfeat.features.torch_backend --check --device cuda
+    python -m mirfeat.features.torch_check --check --device cuda
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
-import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import librosa
 import numpy as np
@@ -36,9 +34,11 @@ import scipy.fft
 import torch
 
 from mirfeat.features import cqt_engine
-from mirfeat.features.base import BadAudioError, Feature, get_feature_class, no_torch_backend, torch_feature_names
-from mirfeat.features.torch_variant import TorchVariant
+from mirfeat.features.errors import BadAudioError
 from pyjama_tools.core.errors import ParameterError
+
+if TYPE_CHECKING:
+    from mirfeat.features.base import Feature
 
 # Zeros appended before a frequency-domain halving: more than soxr_hq's filter (about 3,300 taps).
 HALVING_MARGIN = 4096
@@ -106,9 +106,7 @@ def check_device(feature: Feature, device: str | torch.device) -> tuple[Callable
 
     Fails when the feature has no torch variant, or the device is unknown, unsupported or absent.
     """
-    if not isinstance(feature, TorchVariant):
-        raise no_torch_backend(feature.name)
-    implementation = feature.torch_value
+    implementation = feature.torch_function()  # one line when the feature has no torch variant
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):  # torch's message lists every device type it knows
@@ -166,70 +164,3 @@ def decimate(audio: torch.Tensor, decimations: set[int]) -> dict[int, torch.Tens
         if k in decimations:
             out[k] = signal
     return out
-
-
-def relative_error(estimate: np.ndarray, reference: np.ndarray) -> float:
-    """Relative Frobenius error ‖estimate − reference‖ / ‖reference‖."""
-    return float(np.linalg.norm(estimate - reference) / np.linalg.norm(reference))
-
-
-def test_signal(sr: int = 22050, seconds: float = 10.0, seed: int = 0) -> np.ndarray:
-    """A polyphonic test waveform: harmonic tones (random pitches, onsets) plus a little noise, float32."""
-    rng = np.random.default_rng(seed)
-    n = int(sr * seconds)
-    t = np.arange(n) / sr
-    y = 0.01 * rng.standard_normal(n)
-    for _ in range(int(4 * seconds)):
-        f0 = 55.0 * 2 ** (rng.integers(0, 48) / 12)
-        start = rng.integers(0, n - sr // 4)
-        length = min(n - start, int(rng.uniform(0.25, 1.5) * sr))
-        envelope = np.exp(-np.arange(length) / (0.3 * sr))
-        for k in range(1, 6):
-            if k * f0 < sr / 2.2:
-                y[start : start + length] += 0.1 / k * envelope * np.sin(2 * np.pi * k * f0 * t[:length])
-    return (y / np.abs(y).max()).astype(np.float32)
-
-
-def check(device: str = "cuda", seconds: float = 10.0, batch: int = 4) -> bool:
-    """Compare every registered feature with a torch variant (default parameters) on ``device`` with
-    the librosa backend, within the feature's ``torch_tolerance``; print errors and timings."""
-    sr = 22050
-    audio = np.stack([test_signal(sr, seconds, seed) for seed in range(batch)])
-    name_of_device = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else "cpu"
-    print(f"torch {torch.__version__} on {device} ({name_of_device}); batch {batch} x {seconds:g} s")
-    ok = True
-    for name in torch_feature_names():
-        feature = get_feature_class(name)()
-        reference = np.stack([feature.compute(row, sr).value for row in audio])
-        compute_batch(feature, audio[:1], sr, device)  # warm-up (plan, kernels)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        value = compute_batch(feature, audio, sr, device)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        error = relative_error(value.cpu().numpy(), reference)
-        tolerance = feature.torch_tolerance
-        passed = value.shape == reference.shape and error <= tolerance + 1e-6
-        ok &= passed
-        print(f"{name:9s} shape {tuple(value.shape)} rel.err {error:.2e} (tol {tolerance:.0e}) "
-              f"{elapsed * 1000:8.1f} ms  {'ok' if passed else 'FAIL'}")
-    return ok
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m mirfeat.features.torch_backend --check [--device cuda]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare the torch backend with librosa")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    args = parser.parse_args(argv)
-    if not args.check:
-        parser.print_help()
-        return 0
-    return 0 if check(args.device, args.seconds) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,7 @@ class TorchVariant:
     ----------
     torch_tolerance : float
         Largest relative error to the librosa backend the self-check accepts
-        (``python -m mirfeat.features.torch_backend --check``).
+        (``python -m mirfeat.features.torch_check --check``).
     """
 
     torch_tolerance: ClassVar[float] = 1e-3
@@ -30,6 +30,10 @@ class TorchVariant:
     def torch_value(self, audio: torch.Tensor, sr: float) -> torch.Tensor:  # pragma: no cover - abstract
         """The feature of a validated float32 batch ``audio`` (B, N) at ``sr`` Hz: float32 (B, C, F, T)."""
         raise NotImplementedError
+
+    def torch_function(self):
+        """The bound batched torch computation of the feature: :meth:`torch_value`."""
+        return self.torch_value
 
     def compute_torch(self, audio: Any, sr: float, device: Any = "cpu") -> torch.Tensor:
         """Batched torch computation of (B, N) or (N,) waveforms, see
