@@ -10,7 +10,7 @@ tracks; only the data path of :class:`mirfeat.stems.StemWindowDataset` differs:
 
 The data are synthetic MUSDB18-HQ-layout tracks (stereo noise / tones, ``--tracks`` × ``--seconds``
 at ``--rate``) converted with ``pyjama-convert musdb18 --stereo`` in a temporary folder; the model is
-the small U-Net of ``tests/test_separation.py`` (2 levels, n_fft 512), so the data path weighs as much
+the small U-Net of ``tests/mirmodels/test_separation.py`` (2 levels, n_fft 512), so the data path weighs as much
 as it can. The first ``--warmup`` steps are not timed. Target: lazy / in-memory >= 0.9.
 
 ``--interleaved`` measures both paths step by step in turns in one process (a lazy step, an in-memory
@@ -62,7 +62,7 @@ def make_corpus(root: Path, tracks: int, seconds: float, rate: int) -> Path:
 
 
 def tiny_unet(n_fft: int = 512) -> dict:
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "mirmodels")]  # test_separation and its conftest
     from test_separation import tiny_unet as model  # the test's small U-Net (same bricks as the book's)
 
     return model(n_fft=n_fft)

@@ -5,7 +5,7 @@ returns a float32 tensor (B, C, F, T) on ``device``; the axes are ``feature.axes
 backend and device are *not* parameters of the feature: they change how a value is computed, not
 what it is, so they do not enter ``params.hash()`` (the relative error to the librosa backend is
 tested: ≤ 1e-3 for LMS/STFT, ≤ 1e-3 per harmonic and octave for CQT/HCQT, see
-``tests/test_features_torch.py`` and ``tests/test_hcqt_fidelity.py``).
+``tests/mirfeat/test_features_torch.py`` and ``tests/mirfeat/test_hcqt_fidelity.py``).
 
 This module is the shared torch machinery only: batch and device checks, the STFT and window
 helpers and the multi-rate decimation (the self-check against librosa is

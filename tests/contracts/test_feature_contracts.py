@@ -23,7 +23,7 @@ from pyjama_tools.core.errors import MirError
 
 SR = 22050
 NAMES = sorted(name for name, _ in features.FEATURES.items())
-#: relative Frobenius error allowed between the torch and numpy values (tests/test_features_torch.py);
+#: relative Frobenius error allowed between the torch and numpy values (tests/mirfeat/test_features_torch.py);
 #: a feature not listed gets the loosest one
 TORCH_TOLERANCE = {"waveform": 0.0, "stft": 1e-4, "lms": 1e-4, "cqt": 1e-3, "hcqt": 1e-3}
 DEFAULT_TORCH_TOLERANCE = 1e-3

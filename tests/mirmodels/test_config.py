@@ -239,7 +239,7 @@ def test_summary_var_that_is_not_yaml_is_one_line():
     """``--var n_out=[`` is not YAML: the text goes on to the layer, which names it (was a traceback)."""
     from mirmodels.cli import main
 
-    model = Path(__file__).resolve().parents[1] / "examples" / "models" / "autotag_lms.yaml"
+    model = Path(__file__).resolve().parents[2] / "examples" / "models" / "autotag_lms.yaml"
     result = CliRunner().invoke(main, ["summary", str(model), "--input-shape", "1,128,64", "--var", "n_out=["])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert result.output.startswith("error: ") and "'out_features'" in result.output and "'['" in result.output

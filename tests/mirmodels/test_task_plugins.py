@@ -16,7 +16,7 @@ import pytest
 
 from test_fit import LMS, TAGGER, make_pair
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Every module of mirmodels outside mirmodels/tasks/: none may name a problem (the task registry answers).
 FILES_WITHOUT_PROBLEM_NAMES = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "mirmodels").rglob("*.py")

@@ -252,7 +252,7 @@ def test_summary_n_out_option_overrides_the_files(tmp_path):
 def test_summary_files_n_out_only_sizes_an_output_that_has_one(tmp_path):
     """dataset.n_out: 360 of a multi-pitch config counts CQT bins (no Linear: built as written);
     'auto' leaves the model's own default; an explicit --n-out on such a model is refused."""
-    examples = Path(__file__).resolve().parents[1] / "examples"
+    examples = Path(__file__).resolve().parents[2] / "examples"
     lines = _summary(examples / "bach10_hcqt_conv2d.yaml", (6, 40, 8)).splitlines()
     assert lines[0].endswith("-> output (1, 40, 8) (batch excluded)") and not lines[1].startswith("n_out=")
     auto = tmp_path / "auto.yaml"

@@ -10,7 +10,7 @@ import torch
 
 from mirmodels.factory import build_model
 
-MODELS = Path(__file__).resolve().parents[1] / "examples" / "models"
+MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 
 # name: (documented input, documented output, smaller test input, its output). Sizes shrink only
 # where the architecture allows (time axes; 'same'-padded frequency axes).

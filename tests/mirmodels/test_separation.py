@@ -135,7 +135,7 @@ def test_mask_of_ones_multiplies_the_spectrum_by_tanh_and_condition_channels_spl
 def test_the_book_unet_yaml_builds_with_its_shapes():
     from mirmodels.factory import build_model
 
-    examples = Path(__file__).resolve().parents[1] / "examples" / "models"
+    examples = Path(__file__).resolve().parents[2] / "examples" / "models"
     network = build_model(examples / "separation_unet.yaml", (2, 131072), {"n_out": 4})
     assert network.output_shape == (4, 2, 131072)
     widths = [r.output_shape[0] for r in network.records if r.name == "Conv2d"][:6]

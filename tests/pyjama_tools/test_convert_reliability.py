@@ -171,7 +171,7 @@ def test_kills_and_ctrl_c_at_random_moments_leave_the_old_or_the_new_pair(tmp_pa
     corpus = make_folder_corpus(tmp_path / "big", labels=("a", "b", "c"), per_label=10, seconds=0.5, prefix="k")
     new_keys = sorted(f"{label}+++k{i:02d}.wav" for label in ("a", "b", "c") for i in range(10))
     args = [*SLOW_CLI, "folder", str(corpus), str(old_pair), "--overwrite", "--quiet"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[2]),
                                                                      os.environ.get("PYTHONPATH")])))
     group = [old_pair / "folder_report.tsv", old_pair / "folder_audio.hdf5", old_pair / "folder.pyjama"]
     rng = random.Random(3)

@@ -10,7 +10,7 @@ import pytest
 from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.core.registry import Registry, close_names, did_you_mean
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ----------------------------------------------------------------------------- the helper

@@ -20,7 +20,7 @@ from mirmodels.layers import CHANNELS, get_layer, layer_names, register_layer
 from mirmodels.summary import count_parameters, format_summary, parse_shape, summarize
 from pyjama_tools.core.errors import MirError
 
-MODELS = Path(__file__).resolve().parents[1] / "examples" / "models"
+MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 
 
 def model_of(*sequentials: list) -> dict:
