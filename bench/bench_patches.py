@@ -232,7 +232,7 @@ def bench_shape(name: str, args: argparse.Namespace) -> None:
         }
         # the same patches and the same output tensors on every path
         reference = {len(keys): first_batch(lazy, collate), len(subset): first_batch(lazy_subset, collate)}
-        for key, (label, dataset, _, _, collate_fn) in paths.items():
+        for key, (_label, dataset, _, _, collate_fn) in paths.items():
             if key == "floor":
                 continue  # same amount of bytes, not the same patches
             got, want = first_batch(dataset, collate_fn), reference[len(dataset) // len(patch_starts(
@@ -251,7 +251,8 @@ def bench_shape(name: str, args: argparse.Namespace) -> None:
             rss = json.loads(child.stdout.strip().splitlines()[-1])
             growth = rss["peak"] - rss["before"]
         print(f"\npatch ({shape[0]}, {shape[1]}, {PATCH_LENGTH}) {dtype} = "
-              f"{shape[0] * shape[1] * PATCH_LENGTH * np.dtype(dtype).itemsize / 1024:.0f} KiB (X float32), DataLoader shuffle, batch {BATCH}, torch threads 1, best of {args.rounds} interleaved rounds, "
+              f"{shape[0] * shape[1] * PATCH_LENGTH * np.dtype(dtype).itemsize / 1024:.0f} KiB (X float32), "
+              f"DataLoader shuffle, batch {BATCH}, torch threads 1, best of {args.rounds} interleaved rounds, "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
         print(f"| {'path':<58} | {'patches/s':>10} |")
         print(f"|{'-' * 60}|{'-' * 12}|")

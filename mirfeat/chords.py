@@ -15,7 +15,7 @@ The bass note (inversions ``/3``) is ignored. Class order: C:maj … B:maj (0-11
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import mir_eval.chord
 import numpy as np

@@ -19,8 +19,10 @@ def main() -> None:
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--feature", "feature_name", help="Feature name (waveform, lms, cqt, hcqt, stft, chroma).")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A feature parameter (repeatable); overrides --config.")
-@click.option("--config", "config", type=click.Path(path_type=Path), help="YAML with 'feature:' and 'params:' (or the tutorial's 'feature: {type: ...}').")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A feature parameter (repeatable); overrides --config.")
+@click.option("--config", "config", type=click.Path(path_type=Path),
+              help="YAML with 'feature:' and 'params:' (or the tutorial's 'feature: {type: ...}').")
 @click.option("--jobs", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--dtype", default="float32", show_default=True, type=click.Choice(["float32", "float16"]))
 @click.option("--backend", default="loky", show_default=True, type=click.Choice(["loky", "dask"]))

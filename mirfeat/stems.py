@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import h5py
 import numpy as np
@@ -112,7 +112,7 @@ class _StemStore(AudioStore):
 
     def dataset(self, key: str) -> h5py.Dataset:
         """The h5py dataset of ``key`` in this process's handle."""
-        self.file  # reopens (and forgets the lookups) in a new process
+        _ = self.file  # reopens (and forgets the lookups) in a new process
         if key not in self._datasets:
             self._datasets[key] = self._dataset(key)
         return self._datasets[key]

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 

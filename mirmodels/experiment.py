@@ -22,7 +22,7 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

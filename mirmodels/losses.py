@@ -33,7 +33,8 @@ implementations follow the definitions above and are tested against brute-force 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

@@ -23,7 +23,7 @@ Bad inputs (mismatched lengths, wrong dimensions, invalid chord labels) raise
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import mir_eval
 import librosa

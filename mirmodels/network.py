@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from mirmodels.factory import ModelConfigError, build_model
 from mirmodels.rundir import RunDir

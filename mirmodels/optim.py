@@ -8,7 +8,7 @@ optimizer.  A new optimizer is one new entry in :data:`OPTIMIZERS` (via :func:`r
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 

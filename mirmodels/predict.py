@@ -13,7 +13,8 @@ feature is computed with the run's parameters, the network runs over patches cov
   per pitch bin rounded to MIDI (field ``pitchmidi``).
 
 The outputs of one predict are written all or none (in a hidden folder beside them, then moved
-over them together by :func:`pyjama_tools.core.atomic.atomic_group`), and a second predict of the same audio into the same folder is refused while
+over them together by :func:`pyjama_tools.core.atomic.atomic_group`), and a second predict of the same audio into
+the same folder is refused while
 the first runs. The default predict of a file is :mod:`mirmodels.prediction`, the writers are
 :mod:`mirmodels.writers`; their names are re-exported here.
 """

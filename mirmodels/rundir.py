@@ -23,7 +23,8 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from pyjama_tools.core.atomic import write_text_atomic
 from pyjama_tools.core.errors import MirError

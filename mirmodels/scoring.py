@@ -15,7 +15,8 @@ against the target, with the metric functions of :mod:`mirmodels.metrics`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -221,7 +221,7 @@ class FeatureFile(LazyHDF5):
         self._datasets: dict[str, h5py.Dataset] = {}
         self._keys: list[str] | None = None
         if open_now:
-            self.file  # fail now, with one line, on a bad path
+            _ = self.file  # fail now, with one line, on a bad path
 
     # ---- handle (LazyHDF5 hooks)
     def _open(self) -> h5py.File:

@@ -24,7 +24,8 @@ Times are seconds (mirdata's ``ms`` converted). Pitches are stored in the unit t
 otherwise (``f0``, ``notes``, ``multif0``, ``melody``), converted with mirdata's own
 ``convert_pitch_units``; the definition's ``unit`` says which. So mirfeat's ``pitch_unit_of`` (name
 first, then values) reads every field right, whatever its range (a bass line in Hz would pass for
-MIDI numbers). Confidences go to the atoms' ``confidence``. Containers expand: a ``MultiAnnotator`` gives ``<name>_<annotator>``, a dict
+MIDI numbers). Confidences go to the atoms' ``confidence``. Containers expand: a ``MultiAnnotator`` gives
+``<name>_<annotator>``, a dict
 ``<name>_<key>`` (GuitarSet's ``notes_E``), a list of annotations ``<name>_<i>``.
 Metadata become global fields: text, numbers, booleans (text ``true``/``false``), lists of them
 (one atom each). Anything else (arrays, tuples, PrettyMIDI or JAMS objects, ...) is not a field.
@@ -35,7 +36,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 

@@ -36,7 +36,8 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator, Iterable, Iterator, Sequence
+from typing import Any
+from collections.abc import Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -105,7 +106,7 @@ class FieldDefinition:
     written: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FieldDefinition":
+    def from_dict(cls, data: dict[str, Any]) -> FieldDefinition:
         known = {k: data[k] for k in cls._KNOWN if k in data}
         extra = {k: v for k, v in data.items() if k not in cls._KNOWN}
         return cls(**known, extra=extra, written=tuple(known))
@@ -484,7 +485,7 @@ class PyjamaDoc:
         return {"schemaversion": self.schemaversion, **extra, "collection": collection}
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "document") -> "PyjamaDoc":
+    def from_dict(cls, data: Any, source: str = "document") -> PyjamaDoc:
         """Build a document from its JSON object; structural problems raise :class:`ValidationError`."""
         if not isinstance(data, dict):
             raise ValidationError(["top level is not a JSON object"], source)

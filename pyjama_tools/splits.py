@@ -34,7 +34,8 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from pyjama_tools.core.atomic import write_text_atomic
 from pyjama_tools.audio_store import KEY_SEPARATOR

@@ -21,7 +21,7 @@ import signal
 import threading
 from contextlib import contextmanager
 from itertools import islice
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from mirfeat.cache.work import KeyJob, KeyResult, close_stores, compute_key, compute_key_in_worker, warm_up
 from pyjama_tools.core.errors import MirError

@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from mirfeat.features import chroma, cqt, hcqt, lms, stft, waveform  # noqa: F401  (registration)
 from mirfeat.features.base import (

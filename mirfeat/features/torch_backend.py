@@ -26,7 +26,8 @@ GPU check::
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import librosa
 import numpy as np

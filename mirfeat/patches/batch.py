@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import default_collate
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cuda_available() -> bool:
     """Whether CUDA can use pinned batches (asked once per process)."""
     return bool(torch.cuda.is_available())

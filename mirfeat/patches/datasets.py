@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -116,7 +117,7 @@ class PatchDataset(_Base):
     @classmethod
     def from_audio(cls, audio_path: str | os.PathLike, keys: Sequence[str], target: Target | None,
                    patch_length: int, patch_hop: int, in_memory: bool = False,
-                   pin_memory: bool | None = None) -> "PatchDataset":
+                   pin_memory: bool | None = None) -> PatchDataset:
         """Waveform patches read directly from an audio store: X (1, L), L and S in samples."""
         self = cls.__new__(cls)
         self.patch_length = positive_int(patch_length, "patch_length")
@@ -176,7 +177,7 @@ class PatchDataset(_Base):
             raise IndexError(f"patch {i} out of range ({len(self)} patches)")
         return self._item(int(i) % len(self))
 
-    def __getitems__(self, indices: Sequence[int]) -> "PatchBatch":
+    def __getitems__(self, indices: Sequence[int]) -> PatchBatch:
         """A batch of items: each X read straight into one (B, ...) batch tensor.
 
         Patches are read in (file, start) order (neighbours share chunks) into their rows of one

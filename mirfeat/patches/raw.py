@@ -57,7 +57,7 @@ class RawChunks:
     chunks split along C or F, unallocated chunks) falls back to ``read_direct``.
     """
 
-    def __init__(self, dataset: h5py.Dataset, fd: int, scratch: "Scratch"):
+    def __init__(self, dataset: h5py.Dataset, fd: int, scratch: Scratch):
         self.fd = fd
         self.scratch = scratch
         self.buffer = scratch.array

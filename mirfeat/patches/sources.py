@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import h5py
 import numpy as np
@@ -109,7 +110,7 @@ class FeatureSource(FeatureFile):
         return dataset
 
     def _raw_reader(self, key: str) -> RawChunks | None:
-        self.file  # reopens (and resets the readers) in a new process
+        _ = self.file  # reopens (and resets the readers) in a new process
         if key not in self._raw:
             dataset = self._value(key)
             reader = None

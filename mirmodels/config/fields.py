@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from pyjama_tools.core.registry import did_you_mean
 

@@ -8,7 +8,8 @@ first use: ``import mirmodels.config`` does not load torch.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from mirmodels.config.fields import choice
 

@@ -13,7 +13,8 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from mirmodels.config.errors import ConfigError
 from mirmodels.config.fields import (boolean, choice, devices_value, integer, limit_value, mapping, n_out_value,
@@ -59,7 +60,7 @@ class _Section:
         return [item.name for item in dataclasses.fields(cls)]
 
     @classmethod
-    def from_mapping(cls, data: Any) -> "_Section":
+    def from_mapping(cls, data: Any) -> _Section:
         """Build the section from its YAML mapping; unknown keys are reported with suggestions."""
         if data is None:
             data = {}
@@ -208,7 +209,7 @@ class FeatureConfig(_Section):
         return self.patch_STEP_frame
 
     @classmethod
-    def from_mapping(cls, data: Any) -> "FeatureConfig":
+    def from_mapping(cls, data: Any) -> FeatureConfig:
         """Accept the tutorial's inline feature keys: they are moved into ``params``."""
         if not isinstance(data, Mapping):
             return super().from_mapping(data)  # type: ignore[return-value]
@@ -401,7 +402,7 @@ class ExperimentConfig:
 
         return write_text_atomic(yaml.safe_dump(self.to_dict(), sort_keys=False), path)
 
-    def replace(self, **changes: Any) -> "ExperimentConfig":
+    def replace(self, **changes: Any) -> ExperimentConfig:
         return dataclasses.replace(self, **changes)
 
     def data_root(self, data_root: str | os.PathLike | None = None) -> Path:

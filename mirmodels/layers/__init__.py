@@ -19,4 +19,5 @@ from mirmodels.layers.registry import (
 )
 from mirmodels.layers import attention, conv, dense, norm, pooling, recurrent, shape, sinc, spectral, unet  # noqa: F401  (registration)
 
-__all__ = ["CHANNELS", "LAST", "LAYERS", "TRAILING", "InferContext", "LayerInputError", "LayerSpec", "get_layer", "layer_names", "register_layer"]
+__all__ = ["CHANNELS", "LAST", "LAYERS", "TRAILING", "InferContext", "LayerInputError", "LayerSpec", "get_layer",
+           "layer_names", "register_layer"]

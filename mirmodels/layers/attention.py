@@ -118,7 +118,8 @@ class FiLM(nn.Module):
     def forward(self, x: torch.Tensor, store: dict[str, torch.Tensor]) -> torch.Tensor:
         condition = store[self.key]
         if condition.dim() != 2:
-            raise LayerInputError(f"FiLM condition {self.key!r} must be (B, features), got {tuple(condition.shape[1:])} per example")
+            raise LayerInputError(f"FiLM condition {self.key!r} must be (B, features), "
+                                  f"got {tuple(condition.shape[1:])} per example")
         scale, shift = self.to_scale_shift(condition).chunk(2, dim=1)
         view = (x.shape[0], self.in_channels) + (1,) * (x.dim() - 2)
         return (1 + scale.view(view)) * x + shift.view(view)

@@ -7,7 +7,7 @@ plain ``Conv1d`` with its ``dilation`` parameter.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -19,7 +19,7 @@ register_layer("Conv1d", infer={"in_channels": CHANNELS})(nn.Conv1d)
 register_layer("Conv2d", infer={"in_channels": CHANNELS})(nn.Conv2d)
 register_layer("ConvTranspose2d", infer={"in_channels": CHANNELS})(nn.ConvTranspose2d)
 
-Size2 = Union[int, Sequence[int]]
+Size2 = int | Sequence[int]
 
 
 def _pair(value: Size2, name: str) -> tuple[int, int]:
@@ -63,7 +63,7 @@ class Conv2dDS(nn.Module):
         out_channels: int,
         kernel_size: Size2 = 3,
         stride: Size2 = 1,
-        padding: Union[str, int] = "valid",
+        padding: str | int = "valid",
         kernels_per_layer: int = 1,
         bias: bool = True,
     ):
@@ -105,7 +105,7 @@ class Conv2dRes(nn.Module):
         _check_same(padding, stride, "Conv2dRes")
         kernel = _pair(kernel_size, "kernel_size")
         strides = _pair(stride, "stride")
-        first_padding: Union[str, tuple[int, int]] = "same" if strides == (1, 1) else (kernel[0] // 2, kernel[1] // 2)
+        first_padding: str | tuple[int, int] = "same" if strides == (1, 1) else (kernel[0] // 2, kernel[1] // 2)
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, kernel, stride=strides, padding=first_padding),
             nn.BatchNorm2d(out_channels),

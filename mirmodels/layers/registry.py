@@ -16,7 +16,8 @@ value that ``infer[name]`` computes from the incoming tensor (see :class:`InferC
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from pyjama_tools.core.errors import MirError
 from pyjama_tools.core.registry import Registry

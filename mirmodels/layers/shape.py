@@ -5,7 +5,7 @@ Axis numbers count the batch axis (0), as in PyTorch and the tutorial's YAML.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

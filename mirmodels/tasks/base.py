@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
+from collections.abc import Sequence
 
 import lightning as L
 import torch
@@ -58,7 +59,7 @@ class TaskOptions:
 
 
 #: Every problem type, by name; a config may write any of a task's ``aliases``.
-TASKS: Registry[type["Task"]] = Registry("problem", ParameterError, fold_case=True)
+TASKS: Registry[type[Task]] = Registry("problem", ParameterError, fold_case=True)
 
 
 def register_task(name: str, *aliases: str):
@@ -79,7 +80,7 @@ def task_names() -> list[str]:
     return TASKS.names()
 
 
-def get_task_class(problem: str) -> type["Task"]:
+def get_task_class(problem: str) -> type[Task]:
     """The task class registered for ``problem`` or one of its aliases.
 
     Raises

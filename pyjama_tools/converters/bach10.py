@@ -23,7 +23,8 @@ piece    the folder name, shared by the mix and its stems so that a split never 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -14,7 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Any, ClassVar, Iterable, Iterator
+from typing import Any, ClassVar
+from collections.abc import Iterable, Iterator
 
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.core.errors import MirError

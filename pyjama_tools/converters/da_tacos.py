@@ -56,7 +56,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import click
 import h5py

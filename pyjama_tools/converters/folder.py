@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import click
 

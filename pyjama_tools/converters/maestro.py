@@ -4,7 +4,8 @@ The metadata is ``maestro-v*.json`` or ``maestro-v*.csv`` with the columns ``can
 ``canonical_title``, ``split``, ``year``, ``midi_filename``, ``audio_filename``, ``duration``; paths are
 relative to SRC. Both shapes of the published JSON are read, whatever the version: a list of records
 (``[{"canonical_composer": ..., ...}, ...]``, v2.0.0 as in mirdata's sample) and column oriented
-(``{"midi_filename": {"0": ...}}``, v3.0.0); the CSV beside it has the same columns. The newest version found is used; when its JSON cannot be read and the CSV is
+(``{"midi_filename": {"0": ...}}``, v3.0.0); the CSV beside it has the same columns. The newest version found is
+used; when its JSON cannot be read and the CSV is
 beside it, the CSV is read instead (the JSON's error is reported).
 Notes are read with pretty_midi: note-on/note-off pairs, the sustain pedal ignored (as in the
 MAESTRO paper's note-level ground truth without pedal extension). ``velocity`` is one segment per note,
@@ -16,7 +17,8 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import click
 

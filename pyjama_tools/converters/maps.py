@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from pyjama_tools.audio_store import AudioSource
 from pyjama_tools.converters.base import (Converter, Item, Problem, audio_files, read_text_lines,

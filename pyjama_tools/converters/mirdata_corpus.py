@@ -34,7 +34,8 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter

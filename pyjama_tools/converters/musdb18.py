@@ -21,7 +21,8 @@ Audio is mixed down to mono unless ``--stereo`` is given (then (2, samples) per 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from pyjama_tools.audio_store import KEY_SEPARATOR, AudioSource
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter

@@ -18,7 +18,7 @@ import csv
 import math
 import re
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import mir_eval
 

@@ -75,7 +75,7 @@ def test_ctrl_c_at_random_moments_is_one_line(tmp_path: Path, corpus) -> None:  
     out = tmp_path / "interrupted.hdf5"
     args = ("cache", str(store), str(out), "--feature", "slowlms", "--quiet", "--jobs", "2")
     rng = random.Random(0)
-    for attempt in range(3):
+    for _attempt in range(3):
         process = cli(tmp_path, *args)
         deadline = time.monotonic() + 60
         while not lock_path(out).exists():  # the parent is in build_cache, about to start its pool

@@ -90,7 +90,8 @@ from joblib import Parallel, delayed
 from mirfeat.cache import build_cache
 with h5py.File({str(tmp_path / 'a_audio.hdf5')!r}, 'w') as f:
     for i in range(3):
-        f.create_dataset(f'k{{i}}.wav', data=np.random.default_rng(i).standard_normal(22050).astype('float32')).attrs['sr_hz'] = 22050
+        noise = np.random.default_rng(i).standard_normal(22050).astype('float32')
+        f.create_dataset(f'k{{i}}.wav', data=noise).attrs['sr_hz'] = 22050
 build_cache({str(tmp_path / 'a_audio.hdf5')!r}, {str(tmp_path / 'a_lms.hdf5')!r}, 'lms', jobs=2)
 print(sum(Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4))))
 """

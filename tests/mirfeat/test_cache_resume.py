@@ -129,7 +129,7 @@ def test_repeated_kills_at_random_moments(tmp_path: Path, corpus) -> None:
     out = tmp_path / "hammered.hdf5"
     args = ("cache", str(store), str(out), "--feature", "slowlms", "--quiet", "--jobs", "2")
     rng = random.Random(1)
-    for attempt in range(30):
+    for _attempt in range(30):
         process = cli(tmp_path, *args)
         time.sleep(rng.uniform(0.5, 4.0))
         if process.poll() is not None:

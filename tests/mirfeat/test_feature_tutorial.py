@@ -133,7 +133,8 @@ def test_a_window_as_long_as_the_fft_is_the_default_analysis() -> None:
 
 @pytest.mark.parametrize("section, fragment", [
     ("{type: hcqt, L_n: 1024}", "feature.L_n: unknown key (it is lms's win_length); feature 'hcqt' takes: bins_per_semitone,"),
-    ("{type: lms, h_l: [1, 2]}", "feature.h_l: unknown key (it is cqt's harmonics and hcqt's harmonics); feature 'lms' takes: L_n, STEP_n,"),
+    ("{type: lms, h_l: [1, 2]}",
+     "feature.h_l: unknown key (it is cqt's harmonics and hcqt's harmonics); feature 'lms' takes: L_n, STEP_n,"),
     ("{type: hcqt, nb_band: 72}", "feature.nb_band: 72 does not match 12 × bins_per_semitone × n_octaves = 360"),
     ("{type: lms, nb_band: 96, params: {n_mels: 64}}", "feature.nb_band: nb_band (n_mels) is given twice"),
     ("{type: hcqt, bins_per_semi: 1}", "feature.bins_per_semi: unknown key (did you mean bins_per_semitone?)"),
@@ -146,7 +147,8 @@ def test_a_key_that_cannot_be_honoured_is_refused_by_name(tmp_path: Path, sectio
         load_feature_config(config)
     assert str(raised.value).startswith(f"{config}: ") and fragment in str(raised.value)
     with pytest.raises(ConfigError) as raised:
-        config_from_dict({"dataset": {"base": "x", "problem": "multipitch", "annot_key": "f0"}, "feature": yaml.safe_load(section),
+        config_from_dict({"dataset": {"base": "x", "problem": "multipitch", "annot_key": "f0"},
+                          "feature": yaml.safe_load(section),
                           "model": {"block_l": []}}, source=config)
     assert fragment in str(raised.value)
     store = make_store(tmp_path / "toy_audio.hdf5", count=1, seconds=1.0)

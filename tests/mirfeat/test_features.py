@@ -43,7 +43,8 @@ def polyphony(seconds: float = 4.0, sr: int = SR, seed: int = 0) -> np.ndarray:
         length = min(n - start, int(rng.uniform(0.3, 1.5) * sr))
         for k in range(1, 8):
             if k * f0 < 0.45 * sr:
-                y[start : start + length] += 0.2 / k * np.exp(-np.arange(length) / (0.4 * sr)) * np.sin(2 * np.pi * k * f0 * t[:length])
+                envelope = np.exp(-np.arange(length) / (0.4 * sr))
+                y[start : start + length] += 0.2 / k * envelope * np.sin(2 * np.pi * k * f0 * t[:length])
     return (y / np.abs(y).max()).astype(np.float32)
 
 

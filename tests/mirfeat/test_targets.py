@@ -403,7 +403,7 @@ def test_bad_entries_and_grids(doc):
         target.for_file("nope")
     pitch = build_target(TargetSpec("pitch", "notes"), doc)
     with pytest.raises(MirError, match="before|prepare a key first"):
-        pitch.num_outputs
+        _ = pitch.num_outputs
     with pytest.raises(ParameterError, match="needs the feature's frequency_hz"):
         pitch.for_file("k0", frame_times(10), None)
     with pytest.raises(ParameterError, match="needs the feature's time_sec"):

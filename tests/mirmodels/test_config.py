@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dataclasses
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -215,7 +216,7 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
 
 def test_sections_are_frozen_and_validated_on_construction():
     train = TrainConfig(lr=0.1)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         train.lr = 1.0  # frozen
     with pytest.raises(ConfigError, match="train.momentum: expected a number >= 0 and < 1, got 1.0"):
         TrainConfig(momentum=1.0)

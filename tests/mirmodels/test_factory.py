@@ -318,7 +318,8 @@ def test_user_brick_may_use_the_store():
 
 def tutorial_unet() -> dict:
     """A small U-Net in the tutorial's own spelling (DoubleChannel after CatWith)."""
-    conv = lambda c: ["Conv2d", {"in_channels": -1, "out_channels": c, "kernel_size": [3, 3], "stride": 1, "padding": "same"}]
+    def conv(c):
+        return ["Conv2d", {"in_channels": -1, "out_channels": c, "kernel_size": [3, 3], "stride": 1, "padding": "same"}]
     return {"model": {"name": "Doras", "block_l": [
         {"sequential_l": [
             {"layer_l": [["BatchNorm2d", {"num_features": -1}], conv(4), ["Activation", "ReLU"]]},

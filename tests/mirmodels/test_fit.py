@@ -234,7 +234,8 @@ def test_interrupted_fit_is_one_line_and_keeps_the_earlier_log(data_root, tmp_pa
     fit(config, out=tmp_path / "run")
     handler = signal.getsignal(signal.SIGINT)
     try:
-        with pytest.raises(MirError, match=r"run: training interrupted in epoch 2; the last finished epoch's checkpoint \(epoch 1\) is "
+        with pytest.raises(MirError, match=r"run: training interrupted in epoch 2; "
+                                           r"the last finished epoch's checkpoint \(epoch 1\) is "
                                            r"kept \(mirmodels fit ... --resume continues it\)"):
             fit(config, out=tmp_path / "run", resume=True, overrides=["train.max_epochs=6"], callbacks=[CtrlC()])
     finally:

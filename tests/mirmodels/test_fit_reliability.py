@@ -166,7 +166,7 @@ def test_fit_and_resume_killed_at_random_moments(data_root, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(7)
     kills = resumed_kills = 0
-    for attempt in range(5):
+    for _attempt in range(5):
         resume = (run / "checkpoints" / "last.ckpt").exists()
         started = time.time_ns()
         process = _start_fit(tmp_path, str(config), "--out", str(run), *(["--resume"] if resume else []))

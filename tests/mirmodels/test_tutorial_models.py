@@ -246,7 +246,8 @@ def test_summary_n_out_option_overrides_the_files(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(tutorial_text("autotagging").replace("'n_out': 50", "'n_out': fifty"), encoding="utf-8")
     result = CliRunner().invoke(main, ["summary", str(bad), "--input-shape", "1,128,64"])
-    assert result.exit_code == 1 and result.output == f"error: {bad}: dataset.n_out: expected an integer >= 1 or 'auto', got 'fifty'\n"
+    assert result.exit_code == 1
+    assert result.output == f"error: {bad}: dataset.n_out: expected an integer >= 1 or 'auto', got 'fifty'\n"
 
 
 def test_summary_files_n_out_only_sizes_an_output_that_has_one(tmp_path):

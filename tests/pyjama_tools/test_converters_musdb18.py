@@ -187,4 +187,5 @@ def test_strict_cli_one_line_no_output(tmp_path):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: train+++A - One+++other: ")
     assert "other.wav: cannot decode" in lines[0]
-    assert not out.exists() or [p for p in out.iterdir() if not p.name.endswith(".lock")] == []  # neither the audio file nor a .partial is left
+    # neither the audio file nor a .partial is left
+    assert not out.exists() or [p for p in out.iterdir() if not p.name.endswith(".lock")] == []

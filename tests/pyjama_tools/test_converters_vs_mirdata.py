@@ -2,7 +2,8 @@
 must agree (counts, times, values), and the audio to the sample.
 
 Corpora compared: GTZAN (genre, beats, tempo, audio), RWC Popular (chords), MAESTRO (notes, velocities,
-metadata), Da-TACOS (crema, cens, hpcp, mfcc, key, tags, ids and metadata; mirdata reads no madmom feature), GuitarSet (f0 and notes of each
+metadata), Da-TACOS (crema, cens, hpcp, mfcc, key, tags, ids and metadata; mirdata reads no madmom feature),
+GuitarSet (f0 and notes of each
 string, beats, both chord annotations, key, audio), IRMAS and MTG-Jamendo through ``folder`` (labels,
 tags). mirdata 1.0 keeps the real indexes remote, so each test
 gives mirdata an index: the sample index of ``../shared/fixtures/mirdata/indexes`` where there is one, else
