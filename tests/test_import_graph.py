@@ -159,7 +159,7 @@ MIRMODELS_LAYERS = (
     ("mirmodels.tasks",),
     ("mirmodels.config",),
     ("mirmodels.data", "mirmodels.outputs", "mirmodels.run_config", "mirmodels.resume", "mirmodels.trainer",
-     "mirmodels.metrics_csv", "mirmodels.run_files", "mirmodels.summary"),
+     "mirmodels.metrics_csv", "mirmodels.summary"),
     ("mirmodels.experiment",),
     ("mirmodels.evaluate",),
     ("mirmodels.predict",),

@@ -128,7 +128,7 @@ def test_da_tacos_file_and_mirfeat_cache_are_read_by_the_same_reader(tmp_path):
 
 
 def test_a_file_in_the_old_writers_layout_still_reads(tmp_path):
-    """Built by hand as mirfeat.cache_format.write_key and mirfeat.cache._write_root_attrs wrote it
+    """Built by hand as the old mirfeat.cache_format.write_key and mirfeat.cache._write_root_attrs wrote it
     (before the compression attribute and the content hash were recorded)."""
     value = np.random.default_rng(1).standard_normal((1, 4, 300)).astype(np.float32)
     path = tmp_path / "old_lms_feat.hdf5"
