@@ -34,7 +34,7 @@ from mirmodels.outputs import fit_last_layer, last_layer_as_saved
 from mirmodels.resume import RESUMABLE_KEYS, check_resume_config
 from mirmodels.rundir import BEST, LAST, RUN_KEYS, RunDir, run_paths, write_json
 from mirmodels.run_config import load_run
-from mirmodels.trainer import available_devices, build_trainer, check_devices
+from mirmodels.trainer import available_devices, build_trainer, check_devices, loader_workers
 from mirmodels.weights import load_state_dict, load_weights_only
 from pyjama_tools.core.errors import MirError
 
@@ -186,7 +186,7 @@ def _fit(config: ExperimentConfig, run: RunDir, data_root: str | os.PathLike | N
     task_class = get_task_class(prepared.problem)
     task = task_class(network, optimizer=train.optimizer, lr=train.lr, weight_decay=train.weight_decay,
                       momentum=train.momentum, **train.task)
-    datamodule = ExperimentDataModule(prepared, batch_size=train.batch_size, num_workers=train.num_workers,
+    datamodule = ExperimentDataModule(prepared, batch_size=train.batch_size, num_workers=loader_workers(config),
                                       seed=train.seed)
     csv_log = MergedCsvLog(run.metrics_csv, run.session_csv,
                            read_csv(run.metrics_csv) if resume and _is_main_process() else [])

@@ -13,7 +13,7 @@ from mirmodels.config import ExperimentConfig
 from mirmodels.rundir import BEST, LAST, SESSION_LOG, RunDir
 from pyjama_tools.core.errors import MirError
 
-__all__ = ["available_devices", "build_trainer", "check_devices"]
+__all__ = ["available_devices", "build_trainer", "check_devices", "loader_workers"]
 
 
 def available_devices(accelerator: str) -> tuple[str, int] | None:
@@ -60,6 +60,38 @@ def check_devices(config: ExperimentConfig) -> None:
               else f"use device indices 0 to {count - 1}")
     raise MirError(f"{where}train.devices: {devices!r}, but this machine has {count} {unit} (accelerator "
                    f"{config.train.accelerator!r}); {advice}, or 'auto'")
+
+
+def loader_workers(config: ExperimentConfig) -> int:
+    """``train.num_workers``, lowered so that the loader workers of every training process fit the CPU
+    cores this process may run on (the book's examples ask for 4, written for a GPU machine); an ``info:``
+    line says so.
+
+    Returns
+    -------
+    int
+        DataLoader workers per training process: at most ``cores // processes`` (processes: the CPU
+        ``train.devices``, else 1 per GPU).
+    """
+    wanted = config.train.num_workers
+    cores = available_devices("cpu")[1]
+    devices = config.train.devices
+    found = available_devices(config.train.accelerator)
+    processes = 1
+    if found is not None and isinstance(devices, int) and devices > 0:
+        processes = devices
+    elif found is not None and isinstance(devices, list):
+        processes = len(devices)
+    allowed = max(cores // processes, 0)
+    if wanted <= allowed:
+        return wanted
+    import logging
+
+    where = f"{config.source}: " if config.source is not None else ""
+    logging.getLogger("mirmodels").info(
+        f"{where}train.num_workers {wanted}: this machine has {cores} CPU cores for {processes} training "
+        f"process(es); using {allowed} loader workers")
+    return allowed
 
 
 def build_trainer(config: ExperimentConfig, run_dir: Path, quiet: bool = True, callbacks: list | None = None,

@@ -338,6 +338,40 @@ def test_gpus_the_machine_lacks(monkeypatch, tmp_path, data_root):
     check_devices(load_config(config, ["train.accelerator=gpu", "train.devices=1"]))
 
 
+def test_loader_workers_beyond_the_cores_are_lowered_with_an_info_line(tmp_path, data_root, caplog, monkeypatch):
+    """The book's examples ask for num_workers 4 (a GPU machine); on 2 cores each would have started 4 loader
+    processes beside the training one. The run uses what the cores give and says so."""
+    import logging
+
+    from mirmodels import experiment
+    from mirmodels.config import load_config
+    from mirmodels.trainer import loader_workers
+
+    cores = len(os.sched_getaffinity(0))
+    config = write_config(tmp_path / "c.yaml", "multiclass", data_root)
+    with caplog.at_level(logging.INFO, logger="mirmodels"):
+        assert loader_workers(load_config(config, ["train.accelerator=cpu", f"train.num_workers={cores + 3}"])) == cores
+    assert f"train.num_workers {cores + 3}: this machine has {cores} CPU cores for 1 training process(es); " \
+           f"using {cores} loader workers" in caplog.text
+    assert loader_workers(load_config(config, ["train.accelerator=cpu", "train.num_workers=0"])) == 0
+    if cores >= 2:
+        two = load_config(config, ["train.accelerator=cpu", "train.devices=2", f"train.num_workers={cores}"])
+        assert loader_workers(two) == cores // 2
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(prepared, batch_size, num_workers, seed):
+        seen["num_workers"] = num_workers
+        raise Stop
+
+    monkeypatch.setattr(experiment, "ExperimentDataModule", capture)
+    with pytest.raises(Stop):
+        experiment.fit(config, out=tmp_path / "run", overrides=["train.accelerator=cpu", "train.num_workers=99"])
+    assert seen["num_workers"] == cores
+
+
 # ----------------------------------------------------------------------------- item 13: a pickle that runs code
 
 
