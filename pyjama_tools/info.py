@@ -33,11 +33,8 @@ def describe(pyjama_path: str | Path, audio_path: str | Path | None = None) -> s
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise MirError(f"{pyjama_path}: {problems[0]}{more}; `pyjama-convert validate` lists them")
     lines = [f"{pyjama_path}: schemaversion {doc.schemaversion}, {len(doc.entries)} entries"]
-    counts = {name: 0 for name in doc.definitions}  # entries with at least one atom of the field
-    for entry in doc.entries:
-        for name, atoms in entry.items():
-            if name in counts and atoms:
-                counts[name] += 1
+    # entries with at least one atom of the field (the reference library's placeholder does not count)
+    counts = {name: sum(1 for index in range(len(doc.entries)) if doc.atoms(index, name)) for name in doc.definitions}
     lines.append(f"{'field':20s} {'extent':12s} {'content':8s} {'entries':>8s} {'vocabulary':>10s}")
     for name, definition in doc.definitions.items():
         vocabulary = "-"

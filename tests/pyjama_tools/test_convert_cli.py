@@ -209,6 +209,21 @@ def test_info_on_a_malformed_document_is_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
+def test_info_does_not_count_the_reference_placeholder_as_annotated(tmp_path):
+    """Every entry carries every field; one without a genre holds the reference library's ``[{"value": ""}]``."""
+    corpus = make_gtzan(tmp_path / "corpus")
+    convert("gtzan", corpus, tmp_path / "out")
+    path = tmp_path / "out" / "gtzan-genre.pyjama"
+    data = json.loads(path.read_text())
+    entries = data["collection"]["entry"]
+    entries[0]["genre"] = [{"value": ""}]
+    path.write_text(json.dumps(data))
+    result = CliRunner().invoke(main, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("genre "))
+    assert row.split()[3] == str(len(entries) - 1), row
+
+
 def test_corpus_root_that_is_a_file_is_one_line_for_every_converter(tmp_path):
     from pyjama_tools.converters import load_all
 
