@@ -96,7 +96,7 @@ def toy(monkeypatch):
     for the test only (the registry's tables are restored after)."""
     from torch.utils.data import BatchSampler, SequentialSampler
 
-    from mirmodels.data import patch_dataset
+    from mirmodels.patch_data import patch_dataset
     from mirmodels.tasks import TASKS, Task, register_task
 
     monkeypatch.setattr(TASKS, "_items", dict(TASKS._items))
