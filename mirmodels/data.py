@@ -10,8 +10,9 @@ What depends on the problem is asked of its task class (:mod:`mirmodels.tasks`),
 :func:`prepare_patch_data`), ``make_dataset`` (default :func:`patch_dataset`: patches of
 :mod:`mirfeat.patches`, the waveform read from the audio store), ``batch_sampler``,
 ``labels_every_entry``, ``guess_annot_key``, ``adjust_target`` and ``checks_vocabulary``. The generic
-patch data (:class:`PreparedData`, :func:`prepare_patch_data`, :func:`patch_dataset`) is
-:mod:`mirmodels.patch_data`, which takes the task class as an argument; its names are re-exported here.
+patch data (:class:`~mirmodels.patch_data.PreparedData`, :func:`~mirmodels.patch_data.prepare_patch_data`,
+:func:`~mirmodels.patch_data.patch_dataset`) is :mod:`mirmodels.patch_data`, which takes the task class as
+an argument.
 """
 
 from __future__ import annotations
@@ -25,14 +26,12 @@ from torch.utils.data import DataLoader
 from mirfeat.patches import collate
 from mirmodels import patch_data
 from mirmodels.config import ExperimentConfig
-from mirmodels.patch_data import (WAVEFORM, PreparedData, _is_main_process, _naming, _split_lists,  # noqa: F401
-                                  cache_path_for, patch_dataset)
+from mirmodels.patch_data import PreparedData
 from mirmodels.tasks import get_task_class
-from mirmodels.tasks.multipitch import guess_pitch_field
 from pyjama_tools.core.errors import MirError
 
-__all__ = ["PreparedData", "prepare_data", "prepare_patch_data", "check_same_classes", "ExperimentDataModule",
-           "make_dataset", "patch_dataset", "guess_pitch_field", "cache_path_for"]
+__all__ = ["prepare_data", "prepare_patch_data", "check_same_classes", "ShardedBatchSampler", "ExperimentDataModule",
+           "make_dataset"]
 
 
 def prepare_data(config: ExperimentConfig, data_root: str | os.PathLike | None = None, jobs: int = 1,
@@ -82,7 +81,7 @@ def check_same_classes(prepared: PreparedData, metadata: dict, where: str) -> No
 
 def make_dataset(prepared: PreparedData, keys: list[str], train: bool = True):
     """The torch Dataset of ``keys`` for the run's problem: its task's ``make_dataset`` (default
-    :func:`patch_dataset`; metric learning: whole files cropped or padded to the patch length)."""
+    :func:`~mirmodels.patch_data.patch_dataset`; metric learning: whole files cropped or padded to the patch length)."""
     return get_task_class(prepared.problem).make_dataset(prepared, keys, train=train)
 
 

@@ -5,8 +5,8 @@ default the patch length; the last patch is aligned with the file's end, or the 
 zero-padded when shorter than one patch) and the task class makes one output per file
 (:meth:`~mirmodels.tasks.Task.file_output`: the mean of the patches, or overlapping outputs
 averaged frame by frame; :mod:`mirmodels.inference`).  Then the task's scorer
-(:meth:`~mirmodels.tasks.Task.score` names one of the functions of :mod:`mirmodels.scoring`, re-exported
-here; the metric functions are those of :mod:`mirmodels.metrics`):
+(:meth:`~mirmodels.tasks.Task.score`, by default one of the functions of :mod:`mirmodels.scoring`; the
+metric functions are those of :mod:`mirmodels.metrics`):
 
 * multiclass: file prediction = mean of the patch probabilities → accuracy, macro
   recall / precision / F1, confusion matrix;
@@ -31,18 +31,12 @@ import numpy as np
 import torch
 
 from mirmodels import inference
-from mirmodels.experiment import load_network, load_run, write_json
-from mirmodels.inference import (FileInputs, cover_starts, file_inputs, run_patches, score_patches, stitch,
-                                 stitch_patches, tutorial_patch_predictions)
-from mirmodels.rundir import RunDir
-from mirmodels.scoring import (multipitch_reference, score_framelabel, score_metric, score_multiclass,
-                               score_multilabel, score_multipitch)
+from mirmodels.network import load_network
+from mirmodels.run_config import load_run
+from mirmodels.rundir import RunDir, write_json
 from pyjama_tools.core.errors import MirError
 
-__all__ = ["EvalResult", "evaluate", "format_metrics", "cover_starts", "run_patches", "stitch", "stitch_patches",
-           "FileInputs", "file_inputs", "predict_files", "score_patches", "score_predictions", "multipitch_reference",
-           "tutorial_patch_predictions", "score_multiclass", "score_multilabel", "score_framelabel",
-           "score_multipitch", "score_metric"]
+__all__ = ["EvalResult", "evaluate", "format_metrics", "predict_files", "score_predictions"]
 
 
 def predict_files(network: torch.nn.Module, problem: str, inputs, patch_length: int, hop: int,
@@ -132,9 +126,20 @@ def _json_ready(value: Any) -> Any:
 
 def format_metrics(result: EvalResult | dict) -> str:
     """The task's table of the scalar metrics (:meth:`~mirmodels.tasks.Task.format_metrics`), then the
-    path written."""
-    from mirmodels.tasks import TASKS, Task
+    path written.
 
-    data = result.data if isinstance(result, EvalResult) else result
-    task = TASKS.get(data.get("problem", ""), Task)  # the task's own table (a metrics.json of any problem)
+    Raises
+    ------
+    ParameterError
+        The metrics name no registered problem: one line naming the ``metrics.json`` (that of the
+        ``run`` key for a dict) and the problem.
+    """
+    from mirmodels.tasks import TASKS
+
+    if isinstance(result, EvalResult):
+        data, source = result.data, result.path
+    else:
+        data = result
+        source = RunDir(data["run"]).metrics if data.get("run") else "metrics"
+    task = TASKS.lookup(data.get("problem"), where=f"{source}: ")  # the task's own table
     return task.format_metrics(data) + (f"\nwritten: {result.path}" if isinstance(result, EvalResult) else "")

@@ -11,7 +11,8 @@ This module orchestrates a fit; each job is a module of its own:
 * :mod:`mirmodels.resume`: what ``--resume`` may change;
 * :mod:`mirmodels.weights`: the plain state_dicts, read weights-only.
 
-Their public names stay importable from here.
+:func:`build_network`, :func:`load_state_dict`, :func:`check_devices`, :class:`RunDir` and :func:`run_paths`
+stay importable from here (tests and bench import them).
 """
 
 from __future__ import annotations
@@ -27,22 +28,21 @@ from collections.abc import Sequence
 import torch
 
 from mirmodels.config import ExperimentConfig, load_config
-from mirmodels.data import ExperimentDataModule, _is_main_process, check_same_classes, prepare_data
+from mirmodels.data import ExperimentDataModule, check_same_classes, prepare_data
 from mirmodels.network import build_network
 from mirmodels.network import load_network as _load_trained
 from mirmodels.outputs import fit_last_layer, last_layer_as_saved
-from mirmodels.resume import RESUMABLE_KEYS, check_resume_config
-from mirmodels.rundir import BEST, LAST, RUN_KEYS, RunDir, run_paths, write_json
+from mirmodels.patch_data import is_main_process
+from mirmodels.resume import check_resume_config
+from mirmodels.rundir import RunDir, run_paths, write_json
 from mirmodels.run_config import load_run
-from mirmodels.trainer import available_devices, build_trainer, check_devices, loader_workers
-from mirmodels.weights import load_state_dict, load_weights_only
+from mirmodels.trainer import build_trainer, check_devices, loader_workers
+from mirmodels.weights import load_state_dict
 from pyjama_tools.core.errors import MirError
 
-# the names of network, rundir, run_config, trainer, resume and weights are re-exported
-# (tests, bench and examples import them here)
-__all__ = ["FitResult", "fit", "build_network", "check_output_shape", "load_network", "build_trainer", "run_paths",
-           "write_json", "load_state_dict", "load_weights_only", "check_devices", "available_devices", "load_run",
-           "check_resume_config", "RunDir", "BEST", "LAST", "RUN_KEYS", "RESUMABLE_KEYS"]
+# build_network, load_state_dict, check_devices, RunDir and run_paths are re-exported (tests and bench import them)
+__all__ = ["FitResult", "fit", "build_network", "check_output_shape", "load_network", "run_paths", "load_state_dict",
+           "check_devices", "RunDir"]
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def fit(config: ExperimentConfig | str | os.PathLike, out: str | os.PathLike | N
     check_devices(config)
     stem = config.source.stem if config.source is not None else "experiment"
     run = RunDir(Path(out) if out is not None else Path("runs") / stem)
-    if not _is_main_process():  # a DDP rank Lightning relaunched: rank 0 holds the run's lock
+    if not is_main_process():  # a DDP rank Lightning relaunched: rank 0 holds the run's lock
         return _fit(config, run, data_root, resume, jobs, quiet, callbacks, allow_missing_audio)
     created = run.create()
     with run.lock() as lock_file:  # a second fit on the same run is refused at once
@@ -162,15 +162,15 @@ def _fit(config: ExperimentConfig, run: RunDir, data_root: str | os.PathLike | N
         ckpt_path = str(run.last_ckpt)
         config = last_layer_as_saved(config, run.config)  # the size the run gave its last layer
         check_resume_config(config, run_dir)
-    elif _is_main_process():
+    elif is_main_process():
         # a run killed in its first epoch, after best.ckpt and before last.ckpt: nothing to resume
         run.discard_unfinished()
-    if _is_main_process():  # what a killed session was writing (the run is locked: no one else writes it)
+    if is_main_process():  # what a killed session was writing (the run is locked: no one else writes it)
         run.remove_partials()
 
     L.seed_everything(config.train.seed, workers=True, verbose=False)
     prepared = prepare_data(config, data_root, jobs=jobs, quiet=quiet, allow_missing_audio=allow_missing_audio)
-    if _is_main_process():  # the entries left out, and why (`mirmodels fit`: 'info: ...' on stderr)
+    if is_main_process():  # the entries left out, and why (`mirmodels fit`: 'info: ...' on stderr)
         for line in prepared.report_lines():
             logging.getLogger("mirmodels").info(line)
     network = build_network(config, prepared.input_shape, prepared.n_out)
@@ -189,7 +189,7 @@ def _fit(config: ExperimentConfig, run: RunDir, data_root: str | os.PathLike | N
     datamodule = ExperimentDataModule(prepared, batch_size=train.batch_size, num_workers=loader_workers(config),
                                       seed=train.seed)
     csv_log = MergedCsvLog(run.metrics_csv, run.session_csv,
-                           read_csv(run.metrics_csv) if resume and _is_main_process() else [])
+                           read_csv(run.metrics_csv) if resume and is_main_process() else [])
     # a task whose data module builds whole batches (metric learning's works) shards them itself
     trainer = build_trainer(config, run_dir, quiet=quiet, callbacks=[csv_log, *(callbacks or [])],
                             distributed_sampler=task_class.distributed_sampler)

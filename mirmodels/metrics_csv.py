@@ -16,10 +16,9 @@ from typing import Any
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
-from mirmodels.rundir import SESSION_LOG
 from pyjama_tools.core.atomic import write_text_atomic
 
-__all__ = ["SESSION_LOG", "MergedCsvLog", "merge_rows", "read_csv", "write_rows"]
+__all__ = ["MergedCsvLog", "merge_rows", "read_csv", "write_rows"]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mirmodels.layer_size import SIZE_KEYS, last_size_layer, resize_last_layer
+from mirmodels.layer_size import last_size_layer, resize_last_layer
 
-__all__ = ["SIZE_KEYS", "last_size_layer", "resize_last_layer", "fit_last_layer",
-           "last_layer_as_saved"]
+__all__ = ["fit_last_layer", "last_layer_as_saved"]
+
 
 def fit_last_layer(config, prepared, network):
     """The run's config and network, the last layer resized when that makes the output fit the target.
@@ -25,7 +25,7 @@ def fit_last_layer(config, prepared, network):
     Parameters
     ----------
     config : ExperimentConfig
-    prepared : mirmodels.data.PreparedData
+    prepared : mirmodels.patch_data.PreparedData
     network : the network built from ``config``
 
     Returns
@@ -70,7 +70,7 @@ def last_layer_as_saved(config, saved_config_path):
     A run whose last layer :func:`fit_last_layer` resized saved the resized model; the config it is
     resumed with still writes the tutorial's number. Only that one number is taken from the run
     (and only when both write a number there), so that every other difference is still named by
-    :func:`mirmodels.experiment.check_resume_config`.
+    :func:`mirmodels.resume.check_resume_config`.
     """
     from pathlib import Path
 

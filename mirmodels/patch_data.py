@@ -23,7 +23,7 @@ from pyjama_tools.core.errors import MirError, ParameterError
 if TYPE_CHECKING:
     from mirmodels.config import ExperimentConfig
 
-__all__ = ["PreparedData", "prepare_patch_data", "patch_dataset", "cache_path_for", "WAVEFORM"]
+__all__ = ["PreparedData", "prepare_patch_data", "patch_dataset", "cache_path_for", "is_main_process", "WAVEFORM"]
 
 WAVEFORM = "waveform"
 
@@ -146,7 +146,7 @@ def cache_path_for(config: ExperimentConfig, audio_path: Path, params_hash: str)
     return Path(default_cache_path(audio_path, config.feature.type, params_hash))
 
 
-def _is_main_process() -> bool:
+def is_main_process() -> bool:
     """Global rank 0 (or no distributed launch at all)."""
     return os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) == "0" \
         and os.environ.get("LOCAL_RANK", "0") == "0"
@@ -303,7 +303,7 @@ def prepare_patch_data(task: Any, config: ExperimentConfig, data_root: str | os.
         cache_path = cache_path_for(config, audio_path, params_hash)
         if audio_keys is None:
             pass  # feature-only: nothing to build
-        elif _is_main_process():
+        elif is_main_process():
             with _fit_advice(cache_path):
                 ensure_cache(audio_path, cache_path, config.feature.type, feature_params, jobs=jobs, quiet=quiet)
         else:

@@ -16,7 +16,7 @@ The outputs of one predict are written all or none (in a hidden folder beside th
 over them together by :func:`pyjama_tools.core.atomic.atomic_group`), and a second predict of the same audio into
 the same folder is refused while
 the first runs. The default predict of a file is :mod:`mirmodels.prediction`, the writers are
-:mod:`mirmodels.writers`; their names are re-exported here.
+:mod:`mirmodels.writers`.
 """
 
 from __future__ import annotations
@@ -25,12 +25,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mirmodels.experiment import load_run
-from mirmodels.prediction import predict_patches
-from mirmodels.writers import salience_to_notes, write_embedding, write_frames, write_pitch, write_tags
+from mirmodels.run_config import load_run
 
-__all__ = ["PredictResult", "predict", "predict_patches", "salience_to_notes", "write_tags", "write_frames",
-           "write_pitch", "write_embedding"]
+__all__ = ["PredictResult", "predict"]
 
 
 @dataclass

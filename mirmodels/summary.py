@@ -60,14 +60,15 @@ def dataset_n_out(config: str | Path | Mapping[str, Any]) -> int | None:
     MirError
         The file cannot be read, or ``dataset.n_out`` is neither an int >= 1 nor ``auto``.
     """
-    from mirmodels.config import IGNORED_TOP_LEVEL, SECTIONS, _unknown_key, n_out_value
+    from mirmodels.config.fields import n_out_value, unknown_key
+    from mirmodels.config.schema import IGNORED_TOP_LEVEL, SECTIONS
 
     document = read_yaml(Path(config)) if isinstance(config, (str, Path)) else config
     if isinstance(document, Mapping) and "model" in document:  # an experiment config: its sections by name
         for key in document:
             if key not in SECTIONS and key not in IGNORED_TOP_LEVEL:
                 where = f"{config}: " if isinstance(config, (str, Path)) else ""
-                raise MirError(where + _unknown_key(str(key), str(key), SECTIONS))
+                raise MirError(where + unknown_key(str(key), str(key), SECTIONS))
     dataset = document.get("dataset") if isinstance(document, Mapping) else None
     if not isinstance(dataset, Mapping):
         return None

@@ -147,9 +147,10 @@ def test_the_cycle_search_finds_a_lazy_cycle(tmp_path):
     assert graph["pkg.c"] == set() and graph["pkg.d"] == {"pkg.c"}
 
 
-#: The layers of mirmodels, low to high (a module's layer: its longest prefix here). A module imports
-#: only modules of its own layer or below: the library knows no problem, config or run; the tasks use
-#: the library; the config asks the task registry; the run modules use the config.
+#: The layers of mirmodels, low to high (a module's layer: its longest prefix here; the package itself,
+#: ``mirmodels``, is one module, never a prefix). A module imports only modules of its own layer or below:
+#: the library knows no problem, config or run; the tasks use the library; the config asks the task
+#: registry; the run modules use the config.
 MIRMODELS_LAYERS = (
     ("mirmodels", "mirmodels.metrics", "mirmodels.losses", "mirmodels.optim", "mirmodels.layers",
      "mirmodels.layer_size", "mirmodels.factory", "mirmodels.weights", "mirmodels.callbacks", "mirmodels.rundir",
@@ -167,9 +168,13 @@ MIRMODELS_LAYERS = (
 )
 
 
-def _layer(module: str) -> int | None:
-    found = [(len(prefix), index) for index, prefixes in enumerate(MIRMODELS_LAYERS) for prefix in prefixes
-             if module == prefix or module.startswith(prefix + ".")]
+#: entries of MIRMODELS_LAYERS that name one module, not a prefix of modules
+EXACT_MODULES = ("mirmodels",)
+
+
+def _layer(module: str, layers: tuple = MIRMODELS_LAYERS) -> int | None:
+    found = [(len(prefix), index) for index, prefixes in enumerate(layers) for prefix in prefixes
+             if module == prefix or (prefix not in EXACT_MODULES and module.startswith(prefix + "."))]
     return max(found)[1] if found else None
 
 
@@ -180,3 +185,14 @@ def test_mirmodels_imports_down_its_layers():
     upward = [f"{m} -> {t}" for m in modules for t in sorted(graph[m])
               if t.split(".")[0] == "mirmodels" and _layer(t) > _layer(m)]
     assert upward == [], "imports up the mirmodels layers: " + ", ".join(upward)
+
+
+def test_the_layer_check_finds_a_module_in_no_layer():
+    """The check can fail: a new top-level module is in no layer (the package ``mirmodels`` is no prefix),
+    while a module under a listed package is placed by its longest prefix."""
+    assert _layer("mirmodels") == 0
+    assert _layer("mirmodels.new_module") is None and _layer("mirmodels.tasks_extra") is None
+    assert _layer("mirmodels.config.fields") == 0 and _layer("mirmodels.config.load") == 2
+    assert _layer("mirmodels.tasks.new_problem") == 1 and _layer("mirmodels.layers.new_brick") == 0
+    layers = (("mirmodels", "mirmodels.a"), ("mirmodels.b",))
+    assert [_layer(m, layers) for m in ("mirmodels", "mirmodels.a.x", "mirmodels.b", "mirmodels.c")] == [0, 0, 1, None]

@@ -28,19 +28,11 @@ registry), :mod:`~mirmodels.config.overrides` (``--set``), :mod:`~mirmodels.conf
 """
 
 from mirmodels.config.errors import ConfigError
-from mirmodels.config.fields import (PRECISIONS, boolean, choice, decimal_text, devices_value, integer, limit_value,
-                                     mapping, n_out_value, number, precision_value, text)
-from mirmodels.config.fields import unknown_key as _unknown_key  # noqa: F401  (mirmodels.summary imports it)
-from mirmodels.config.load import config_from_dict, load_config, read_yaml, write_config
+from mirmodels.config.load import config_from_dict, load_config, read_yaml
 from mirmodels.config.overrides import apply_overrides, parse_override, yaml_value
-from mirmodels.config.problems import problem_names
-from mirmodels.config.schema import (IGNORED_TOP_LEVEL, OPTIMIZERS, SECTIONS, DatasetConfig, EvalConfig,
-                                     ExperimentConfig, FeatureConfig, TrainConfig, tutorial_feature_params)
+from mirmodels.config.schema import DatasetConfig, EvalConfig, ExperimentConfig, FeatureConfig, TrainConfig
 
 __all__ = [
     "ConfigError", "DatasetConfig", "FeatureConfig", "TrainConfig", "EvalConfig", "ExperimentConfig",
-    "load_config", "config_from_dict", "apply_overrides", "parse_override", "read_yaml", "write_config",
-    "yaml_value", "decimal_text", "problem_names", "SECTIONS", "IGNORED_TOP_LEVEL", "OPTIMIZERS", "PRECISIONS",
-    "integer", "number", "choice", "text", "boolean", "mapping", "n_out_value", "devices_value",
-    "precision_value", "limit_value", "tutorial_feature_params",
+    "load_config", "config_from_dict", "apply_overrides", "parse_override", "read_yaml", "yaml_value",
 ]

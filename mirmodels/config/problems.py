@@ -9,15 +9,16 @@ first use: ``import mirmodels.config`` does not load torch.
 from __future__ import annotations
 
 from typing import Any
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from mirmodels.config.fields import choice
+from pyjama_tools.core.registry import Registry
 
 __all__ = ["problem_names", "task_class", "problem_value", "implying_value", "implying_keys",
            "problem_implied_by", "problem_of_model"]
 
 
-def _tasks() -> Mapping[str, type]:
+def _tasks() -> Registry[type]:
     from mirmodels.tasks import TASKS
 
     return TASKS
@@ -36,9 +37,15 @@ def task_class(problem: str) -> type:
 
 
 def problem_value(value: Any) -> Any:
-    """Check of ``dataset.problem``: a registered problem or one of its aliases (any case), or null."""
-    aliases = {alias.lower(): name for name, cls in _tasks().items() for alias in cls.aliases}
-    return choice(problem_names(), aliases, optional=True)(value)
+    """Check of ``dataset.problem``: a registered problem or one of its aliases (any case: the task
+    registry resolves it), or null; else ``expected one of <problems> (did you mean <name or alias>?)``."""
+    if value is None:
+        return None
+    tasks = _tasks()
+    name = tasks.resolve(value)
+    if name is None:
+        raise ValueError(f"expected one of {', '.join(problem_names())}{tasks.hint(value, n=1)}")
+    return name
 
 
 def implying_keys() -> list[str]:

@@ -195,6 +195,18 @@ def test_unknown_keys_get_suggestions():
            "multiclass?), got 'multiclas'" in _error(MINIMAL, "dataset.problem=multiclas")
 
 
+def test_problem_names_and_aliases_resolve_through_the_task_registry():
+    """dataset.problem is resolved by TASKS (aliases, any case), and a misspelt alias is suggested
+    too (the config's own choice() only suggested the problem names)."""
+    for written, problem in (("Multi-Class", "multiclass"), ("CHORD", "framelabel"), ("cover", "metric")):
+        data = dict(MINIMAL, dataset=dict(MINIMAL["dataset"], problem=written))
+        assert config_from_dict(data).dataset.problem == problem
+    assert _error(MINIMAL, "dataset.problem=segmnt") == (
+        "exp.yaml: dataset.problem: expected one of multiclass, multilabel, framelabel, multipitch, metric, separation "
+        "(did you mean segment?), got 'segmnt'")
+    assert _error(MINIMAL, "dataset.problem=7").endswith("separation, got 7")
+
+
 def test_missing_sections_and_keys():
     assert _error({"dataset": MINIMAL["dataset"], "model": MINIMAL["model"]}) == "exp.yaml: feature: missing section"
     assert _error(dict(MINIMAL, dataset={"problem": "multiclass", "annot_key": "g"})) == \

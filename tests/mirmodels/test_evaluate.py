@@ -14,9 +14,11 @@ import yaml
 from click.testing import CliRunner
 
 from mirfeat.targets import TargetSpec, build_target
-from mirmodels.evaluate import cover_starts, multipitch_reference, score_predictions, stitch
+from mirmodels.evaluate import score_predictions
+from mirmodels.inference import cover_starts, stitch
 from mirmodels.metrics import frames_to_segments
-from mirmodels.predict import salience_to_notes
+from mirmodels.scoring import multipitch_reference
+from mirmodels.writers import salience_to_notes
 from pyjama_tools import pyjama
 from pyjama_tools.core.errors import MirError
 
@@ -208,6 +210,25 @@ def test_metric_scores_match_a_brute_force_reference():
     assert result["MRR"] == pytest.approx(np.mean(1.0 / np.array(ranks)))
     assert result["P@5"] == pytest.approx(np.mean(p5))
     assert result["mAP"] != pytest.approx(result["MRR"])  # several covers per work: a real AP
+
+
+def test_metrics_of_an_unknown_problem_are_one_line_naming_the_file(tmp_path):
+    """format_metrics used to print a generic table for a problem no task registers."""
+    from mirmodels.evaluate import EvalResult, format_metrics
+    from mirmodels.tasks import TASKS
+
+    data = {"run": str(tmp_path), "split": "valid", "problem": "regression", "num_files": 2, "metrics": {"mse": 0.5}}
+    expected = f"unknown problem 'regression'; known: {', '.join(TASKS.names())}"
+    with pytest.raises(MirError) as error:
+        format_metrics(data)
+    assert str(error.value) == f"{tmp_path / 'metrics.json'}: {expected}"
+    written = tmp_path / "elsewhere.json"
+    with pytest.raises(MirError) as error:
+        format_metrics(EvalResult(written, data))
+    assert str(error.value) == f"{written}: {expected}"
+    table = format_metrics(EvalResult(written, dict(data, problem="Multiclass", metrics={"accuracy": 0.5})))
+    assert table.splitlines()[0] == "Multiclass on valid (2 files)" and "accuracy  0.5000" in table
+    assert table.endswith(f"written: {written}")
 
 
 # ----------------------------------------------------------------------------- runs

@@ -1,8 +1,9 @@
 """A problem is one plug-in: the shared modules (config, data, outputs) ask the task class, never a name.
 
-Two proofs: a toy task registered here (and removed after) is loaded, defaulted and prepared
-through its own attributes and hooks alone; and no module of :data:`FILES_WITHOUT_PROBLEM_NAMES`
-holds a registered problem name or alias as a string literal (docstrings aside).
+Three proofs: a toy task registered here (and removed after) is loaded, defaulted and prepared
+through its own attributes and hooks alone; no module of :data:`FILES_WITHOUT_PROBLEM_NAMES`
+holds a registered problem name or alias as a string literal (docstrings aside); and none imports a
+problem's module of ``mirmodels/tasks/`` (only the registry package and ``tasks.base``).
 """
 
 from __future__ import annotations
@@ -82,6 +83,57 @@ def test_the_search_finds_a_problem_name(tmp_path):
     assert problem_literals(module, _problem_words()) == [f"{module}:5: 'Multiclass'"]
 
 
+#: what a module outside mirmodels/tasks/ may import of the tasks: the registry and the base class
+TASK_IMPORTS_ALLOWED = ("mirmodels.tasks", "mirmodels.tasks.base")
+
+
+def task_module_imports(path: Path) -> list[str]:
+    """``file:line: module`` for each import of ``path`` that reaches a problem's module of
+    ``mirmodels/tasks/`` (``mirmodels.tasks.<module>`` other than :data:`TASK_IMPORTS_ALLOWED`), however
+    it is written: ``import mirmodels.tasks.x``, ``from mirmodels.tasks.x import y``,
+    ``from mirmodels.tasks import x`` (``x`` a module of the package) or the relative forms."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    package = list(path.relative_to(ROOT).parent.parts) if path.is_relative_to(ROOT) else []
+    task_modules = {p.stem for p in (ROOT / "mirmodels" / "tasks").glob("*.py")} - {"__init__"}
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            reached = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - (node.level - 1)] + ([base] if base else []))
+            reached = [base] + [f"{base}.{alias.name}" for alias in node.names
+                                if base == "mirmodels.tasks" and alias.name in task_modules]
+        else:
+            continue
+        hits += [(node.lineno, module) for module in reached
+                 if module.startswith("mirmodels.tasks.") and module not in TASK_IMPORTS_ALLOWED]
+    return [f"{name}:{line}: {module}" for line, module in sorted(hits)]
+
+
+def test_shared_modules_import_no_problem_module():
+    """Outside mirmodels/tasks/ the tasks are reached through the registry (``mirmodels.tasks``) or the
+    base class, never through a problem's module."""
+    found = [hit for entry in FILES_WITHOUT_PROBLEM_NAMES for path in _python_files(entry)
+             for hit in task_module_imports(path)]
+    assert found == [], "imports of a problem's task module outside mirmodels/tasks/:\n" + "\n".join(found)
+
+
+def test_the_task_import_search_finds_each_form(tmp_path):
+    """The check can fail: every spelling of an import of a problem's module is found, the registry's and
+    the base class's are not."""
+    module = tmp_path / "shared.py"
+    module.write_text("from mirmodels.tasks import TASKS, get_task_class\nfrom mirmodels.tasks.base import Task\n"
+                      "import mirmodels.tasks\nfrom mirmodels.tasks.multipitch import guess_pitch_field\n"
+                      "import mirmodels.tasks._checks\n"
+                      "def f():\n    from mirmodels.tasks import metric, base\n")
+    assert task_module_imports(module) == [f"{module}:4: mirmodels.tasks.multipitch",
+                                           f"{module}:5: mirmodels.tasks._checks",
+                                           f"{module}:7: mirmodels.tasks.metric"]
+
+
 def test_importing_the_config_does_not_load_torch():
     code = "import sys, mirmodels.config; assert 'torch' not in sys.modules, 'torch loaded'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -96,7 +148,7 @@ def toy(monkeypatch):
     for the test only (the registry's tables are restored after)."""
     from torch.utils.data import BatchSampler, SequentialSampler
 
-    from mirmodels.data import patch_dataset
+    from mirmodels.patch_data import patch_dataset
     from mirmodels.tasks import TASKS, Task, register_task
 
     monkeypatch.setattr(TASKS, "_items", dict(TASKS._items))
