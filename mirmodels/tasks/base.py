@@ -336,6 +336,8 @@ class Task(L.LightningModule):
     one_patch_per_file: ClassVar[bool] = False
     #: Lightning's distributed sampler shards the batches (False: the data module shards its own)
     distributed_sampler: ClassVar[bool] = True
+    #: the sections of ``metrics.json`` :meth:`format_metrics` lists: (key, label before each metric name)
+    metric_sections: ClassVar[tuple[tuple[str, str], ...]] = (("metrics", ""),)
 
     @classmethod
     def check_output_shape(cls, output_shape: Sequence[int], input_shape: Sequence[int], n_outputs: int,
@@ -376,10 +378,10 @@ class Task(L.LightningModule):
 
     @classmethod
     def format_metrics(cls, data: dict) -> str:
-        """The scalar metrics of ``metrics.json`` as a two-column table (nested values left to the JSON)."""
+        """The scalar metrics of ``metrics.json`` as a two-column table, section by section of
+        :attr:`metric_sections` (nested values left to the JSON)."""
         rows = []
-        for section in ("metrics", "metrics_patch_average_tutorial"):
-            label = "" if section == "metrics" else "patch average (tutorial) "
+        for section, label in cls.metric_sections:
             for name, value in (data.get(section) or {}).items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     rows.append((label + name, f"{value:.4f}" if isinstance(value, float) else str(value)))

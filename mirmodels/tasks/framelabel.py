@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -89,11 +90,39 @@ class FramelabelTask(Task):
 
         return stitch_patches(outputs, starts, num_frames, patch_length)
 
-    @classmethod
-    def score(cls, predictions, target, **context):
-        from mirmodels.scoring import score_framelabel
+    @staticmethod
+    def chord_labels(target, names) -> bool:
+        """The labels are Harte chords: the target's spec maps them to majmin (``chord_vocabulary``), or
+        each of the class ``names`` is ``N`` or ``root:quality`` (a chord field)."""
+        if target.spec.chord_vocabulary is not None:
+            return True
+        return bool(names) and all(name == "N" or ":" in str(name) for name in names)
 
-        return score_framelabel(predictions, target, **context)
+    @classmethod
+    def score(cls, predictions, target, doc=None, annot_key=None, **context):
+        """Frame accuracy and macro recall (frames with the target's ignore index left out); mir_eval chord
+        scores (majmin, root, ...) against the annotated segments when :meth:`chord_labels`."""
+        from mirmodels import metrics
+        from mirmodels.scoring import mean_scores, output_names
+
+        keys = list(predictions)
+        y_true = [np.asarray(target.for_file(k, predictions[k]["time_sec"], predictions[k]["frequency_hz"])).astype(int)
+                  for k in keys]
+        y_pred = [predictions[k]["output"].argmax(axis=0) for k in keys]
+        count = predictions[keys[0]]["output"].shape[0]
+        result = metrics.framelabel_scores(y_true, y_pred, ignore_index=int(target.ignore_index), num_classes=count)
+        names = output_names(target, count)
+        field_name = annot_key or target.spec.field
+        if doc is not None and cls.chord_labels(target, names):
+            chord = []
+            for key, pred in zip(keys, y_pred):
+                onsets, durations, labels = doc.segments(key, field_name)
+                intervals = np.stack([onsets, onsets + durations], axis=1) if len(onsets) else np.zeros((0, 2))
+                est_intervals, est_labels = metrics.frames_to_segments(metrics.class_index_to_chord(pred, names),
+                                                                       predictions[key]["time_sec"])
+                chord.append(metrics.chord_scores(intervals, [str(v) for v in labels], est_intervals, est_labels))
+            result.update(mean_scores(chord, prefix="chord_"))
+        return {"metrics": result}
 
     @classmethod
     def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):

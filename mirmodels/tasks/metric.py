@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from torch import Tensor
 
 from pyjama_tools.core.errors import MirError
@@ -58,8 +59,7 @@ class MetricTask(Task):
         from mirfeat.patches import WorkBatchSampler
 
         train, target = prepared.config.train, prepared.target
-        work_ids = (list(target.work_ids(list(dataset.keys))) if hasattr(target, "work_ids")
-                    else [int(target.for_file(k, None, None)) for k in dataset.keys])
+        work_ids = list(target.work_ids(list(dataset.keys)))  # the clique target's work of each file
         works = len(set(work_ids))
         if shuffle and works < train.works_per_batch:
             raise MirError(f"train.works_per_batch: {train.works_per_batch} is more than the {works} works "
@@ -95,9 +95,13 @@ class MetricTask(Task):
 
     @classmethod
     def score(cls, predictions, target, **context):
-        from mirmodels.scoring import score_metric
+        """MR1, MRR, P@1/5/10 and mAP of the whole-file embeddings (each file queries all others; the
+        clique target gives the work of each file)."""
+        from mirmodels import metrics
 
-        return score_metric(predictions, target, **context)
+        keys = list(predictions)
+        embeddings = np.stack([predictions[k]["output"] for k in keys])
+        return {"metrics": metrics.retrieval_scores(embeddings, np.asarray(target.work_ids(keys)))}
 
     @classmethod
     def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):

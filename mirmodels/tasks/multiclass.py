@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mirmodels.tasks._checks import check_class_range, check_number, shape_error
-from mirmodels.tasks.base import Task, register_task
+from mirmodels.tasks._clip import ClipLabelTask
+from mirmodels.tasks.base import register_task
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,10 @@ class MulticlassOptions:
 
 
 @register_task("multiclass", "multi-class")
-class MulticlassTask(Task):
+class MulticlassTask(ClipLabelTask):
     """Logits (B, K) vs class indices y (B,) int64: cross-entropy; predictions are softmax (B, K)."""
 
     train_defaults = {"optimizer": "adam", "lr": 0.01, "batch_size": 128, "patience": 10, "drop_last": True}
-    resizable_output = True
 
     Options = MulticlassOptions
 
@@ -50,20 +50,9 @@ class MulticlassTask(Task):
     single_label = True
 
     @classmethod
-    def check_output_shape(cls, output_shape, input_shape, n_outputs, where="model") -> None:
-        """(n_classes,)."""
-        shape = tuple(int(s) for s in output_shape)
-        if shape != (n_outputs,):
-            raise cls._output_shape_error(where, shape, input_shape, f"({n_outputs},)")
+    def clip_metrics(cls, y_true, outputs, names):
+        """File-level accuracy, macro recall / precision / F1 and the confusion matrix
+        (file prediction = mean of the patch probabilities)."""
+        from mirmodels import metrics
 
-    @classmethod
-    def score(cls, predictions, target, **context):
-        from mirmodels.scoring import score_multiclass
-
-        return score_multiclass(predictions, target, **context)
-
-    @classmethod
-    def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
-        from mirmodels.writers import write_tags
-
-        return write_tags(prediction, metadata, stem, threshold, files, duration_sec, single_label=cls.single_label)
+        return metrics.multiclass_scores(y_true, outputs, num_classes=outputs.shape[1], class_names=names)

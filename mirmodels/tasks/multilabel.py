@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mirmodels.tasks._checks import check_number, shape_error
-from mirmodels.tasks.base import Task, register_task
+from mirmodels.tasks._clip import ClipLabelTask
+from mirmodels.tasks.base import register_task
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,10 @@ class MultilabelOptions:
 
 
 @register_task("multilabel", "multi-label")
-class MultilabelTask(Task):
+class MultilabelTask(ClipLabelTask):
     """Logits (B, K) vs multi-hot y (B, K) float: BCE with logits; predictions are sigmoid (B, K)."""
 
     train_defaults = {"optimizer": "adam", "lr": 0.01, "batch_size": 128, "patience": 10, "drop_last": True}
-    resizable_output = True
     labels_every_entry = True  # an empty tag list is a label (an MTT clip with none of the top tags)
 
     @staticmethod
@@ -70,20 +70,9 @@ class MultilabelTask(Task):
     thresholded = True
 
     @classmethod
-    def check_output_shape(cls, output_shape, input_shape, n_outputs, where="model") -> None:
-        """(n_tags,)."""
-        shape = tuple(int(s) for s in output_shape)
-        if shape != (n_outputs,):
-            raise cls._output_shape_error(where, shape, input_shape, f"({n_outputs},)")
+    def clip_metrics(cls, y_true, outputs, names):
+        """Macro ROC-AUC and average precision over tags (and per tag) of the file-level scores
+        (the mean of the patch probabilities)."""
+        from mirmodels import metrics
 
-    @classmethod
-    def score(cls, predictions, target, **context):
-        from mirmodels.scoring import score_multilabel
-
-        return score_multilabel(predictions, target, **context)
-
-    @classmethod
-    def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):
-        from mirmodels.writers import write_tags
-
-        return write_tags(prediction, metadata, stem, threshold, files, duration_sec, single_label=cls.single_label)
+        return metrics.multilabel_scores(y_true, outputs, tag_names=names)

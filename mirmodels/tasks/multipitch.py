@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -28,6 +29,9 @@ class MultipitchOptions:
     def __post_init__(self) -> None:
         check_number("pos_weight", self.pos_weight, 0.0, low_inclusive=False, allow_none=True)
 
+
+#: the section of metrics.json holding the tutorial's per-patch average (beside the whole-file ``metrics``)
+PATCH_AVERAGE = "metrics_patch_average_tutorial"
 
 #: annotation fields tried, in order, when a multipitch config names none
 PITCH_FIELDS = ("f0multi", "pitchmidi", "f0", "notes")
@@ -89,6 +93,7 @@ class MultipitchTask(Task):
 
     # ---- run hooks (see Task)
     thresholded = True
+    metric_sections = (("metrics", ""), (PATCH_AVERAGE, "patch average (tutorial) "))
 
     @classmethod
     def check_output_shape(cls, output_shape, input_shape, n_outputs, where="model") -> None:
@@ -119,10 +124,38 @@ class MultipitchTask(Task):
             device)}
 
     @classmethod
-    def score(cls, predictions, target, **context):
-        from mirmodels.scoring import score_multipitch
+    def score(cls, predictions, target, doc=None, threshold=0.5, annot_key=None, tutorial_patches=None, **context):
+        """Frames above ``threshold`` on the stitched salience vs. the annotation converted the mir_eval way
+        (f0 breakpoints → their times and Hz; notes → sampled on the feature's frames,
+        :func:`mirmodels.scoring.multipitch_reference`): ``mir_eval.multipitch`` per file, then the mean
+        over files; plus the tutorial's per-patch average (key ``metrics_patch_average_tutorial``: each
+        patch scored against its quantised target, then averaged) when ``tutorial_patches``
+        {key: (est (N, F, L), ref (N, F, L))} is given."""
+        from mirfeat.targets import pitch_unit_of, pitch_values
+        from mirmodels import metrics
+        from mirmodels.scoring import mean_scores, multipitch_reference
 
-        return score_multipitch(predictions, target, **context)
+        field_name = annot_key or target.spec.field
+        if field_name == target.spec.field:
+            unit = target.pitch_unit  # the pitch target's unit: what the model was trained on
+        else:
+            unit = pitch_unit_of(field_name, lambda: np.concatenate(
+                [np.zeros(0)] + [pitch_values(doc, key, field_name) for key in predictions]))
+        per_file = {}
+        for key, prediction in predictions.items():
+            time_sec = np.asarray(prediction["time_sec"], dtype=float)
+            ref_time, ref_freqs = multipitch_reference(doc, key, field_name, time_sec, unit)
+            est_time, est_freqs = metrics.salience_to_multipitch(prediction["output"], prediction["frequency_hz"],
+                                                                 time_sec, threshold)
+            per_file[key] = metrics.multipitch_scores(ref_time, ref_freqs, est_time, est_freqs)
+        result = {"metrics": mean_scores(list(per_file.values())),
+                  "per_file": {k: {n: float(v) for n, v in d.items()} for k, d in per_file.items()}}
+        if tutorial_patches:
+            est = np.concatenate([e for e, _r in tutorial_patches.values()])
+            ref = np.concatenate([r for _e, r in tutorial_patches.values()])
+            frequency_hz = next(iter(predictions.values()))["frequency_hz"]
+            result[PATCH_AVERAGE] = metrics.patchwise_multipitch_scores(est, ref, frequency_hz, threshold=threshold)
+        return result
 
     @classmethod
     def write_prediction(cls, prediction, metadata, stem, threshold, files, feature_value=None, duration_sec=None):

@@ -146,24 +146,59 @@ def test_a_two_epoch_fit_writes_best_and_last_checkpoints(tmp_path):
 # ----------------------------------------------------------------------------- run hooks
 
 
-def test_every_task_answers_every_run_hook():
+#: what each registered task must give itself: at least one hook of each pair (Task's defaults have no scorer
+#: and no prediction writer)
+OWN_HOOKS = (("score", "score_split"), ("write_prediction", "predict_file"))
+
+
+def overrides(cls: type, hook: str) -> bool:
+    """``cls`` or a class between it and ``Task`` in its MRO defines ``hook`` itself."""
+    from mirmodels.tasks import Task
+
+    mro = cls.__mro__
+    return any(hook in klass.__dict__ for klass in mro[:mro.index(Task)])
+
+
+def missing_own_hooks(tasks) -> list[str]:
+    """``problem: score/score_split`` for each (name, class) of ``tasks`` overriding no hook of a pair of OWN_HOOKS."""
+    return [f"{name}: {'/'.join(pair)}" for name, cls in tasks for pair in OWN_HOOKS
+            if not any(overrides(cls, hook) for hook in pair)]
+
+
+def test_every_task_gives_its_scorer_and_its_prediction():
     from mirmodels.tasks import TASKS, Task
 
-    for hook in HOOKS:
-        assert callable(getattr(Task, hook)), hook
-    for flag in FLAGS:
-        assert isinstance(getattr(Task, flag), bool), flag
+    assert [hook for hook in HOOKS if hook not in Task.__dict__] == [], "run hooks without a default in Task"
+    assert missing_own_hooks(TASKS.items()) == []
     for problem in TASKS.names():
-        cls = TASKS[problem]
-        for hook in HOOKS:
-            assert callable(getattr(cls, hook)), (problem, hook)
         for flag in FLAGS:
-            assert isinstance(getattr(cls, flag), bool), (problem, flag)
+            assert isinstance(getattr(TASKS[problem], flag), bool), (problem, flag)
     # what the shared modules used to decide by name, now each task's
     assert [p for p in TASKS.names() if TASKS[p].thresholded] == ["multilabel", "multipitch"]
     assert [p for p in TASKS.names() if TASKS[p].single_label] == ["multiclass"]
     assert [p for p in TASKS.names() if TASKS[p].one_patch_per_file] == ["metric"]
     assert [p for p in TASKS.names() if not TASKS[p].distributed_sampler] == ["metric"]
+
+
+def test_a_task_inheriting_only_the_defaults_is_found():
+    """The check can fail: a task with no scorer or writer of its own is named, one through an
+    unregistered base (``ClipLabelTask``) is not."""
+    from mirmodels.tasks import Task
+    from mirmodels.tasks._clip import ClipLabelTask
+
+    class Bare(Task):
+        pass
+
+    class Scored(Task):
+        @classmethod
+        def score_split(cls, network, prepared, keys, device="cpu", quiet=True):
+            return {}
+
+    class Clip(ClipLabelTask):
+        pass
+
+    assert missing_own_hooks([("bare", Bare), ("scored", Scored), ("clip", Clip)]) == [
+        "bare: score/score_split", "bare: write_prediction/predict_file", "scored: write_prediction/predict_file"]
 
 
 @pytest.mark.parametrize("problem, output, input_shape, n_out, fits", [

@@ -361,3 +361,51 @@ def test_ddp_two_cpu_processes_log_synced_losses_and_raise_together():
     trainer = _trainer(max_epochs=1, devices=2, strategy="ddp_spawn")
     with pytest.raises(Exception, match="TrainingError: loss is NaN"):
         trainer.fit(MulticlassTask(_model("multiclass")), DataLoader(data, batch_size=1))
+
+
+# ----------------------------------------------------------------------------- run hooks of the problems
+
+
+def test_format_metrics_lists_the_sections_each_task_declares():
+    data = {"split": "test", "num_files": 2, "metrics": {"Recall": 0.5, "per_file": {"a": 1.0}},
+            "metrics_patch_average_tutorial": {"Recall": 0.25, "num_patches": 3}}
+    pitch = MultipitchTask.format_metrics({**data, "problem": "multipitch"}).splitlines()
+    assert pitch[0] == "multipitch on test (2 files)"
+    assert [line.split() for line in pitch[3:]] == [["Recall", "0.5000"], ["patch", "average", "(tutorial)", "Recall",
+                                                     "0.2500"], ["patch", "average", "(tutorial)", "num_patches", "3"]]
+    # the tutorial's section is multipitch's: another task lists its own sections only
+    other = MulticlassTask.format_metrics({**data, "problem": "multiclass"})
+    assert "patch average" not in other and other.splitlines()[3].split() == ["Recall", "0.5000"]
+
+    class Sectioned(Task):
+        metric_sections = (("metrics", ""), ("baseline", "baseline "))
+
+    table = Sectioned.format_metrics({"metrics": {"sdr": 1.0}, "baseline": {"sdr": 0.5}})
+    assert [line.split() for line in table.splitlines()[3:]] == [["sdr", "1.0000"], ["baseline", "sdr", "0.5000"]]
+
+
+@pytest.mark.parametrize("chord_vocabulary, names, chords", [
+    ("majmin", ["0", "1"], True),  # the spec maps the field to the 25 majmin classes
+    (None, ["C:maj", "A:min", "N"], True),  # a chord field's own labels
+    (None, ["N"], True),
+    (None, ["verse", "chorus"], False), (None, ["C:maj", "verse"], False), (None, [], False),
+])
+def test_the_framelabel_task_knows_chord_labels(chord_vocabulary, names, chords):
+    from types import SimpleNamespace
+
+    target = SimpleNamespace(spec=SimpleNamespace(chord_vocabulary=chord_vocabulary))
+    assert FramelabelTask.chord_labels(target, names) is chords
+
+
+def test_the_clip_label_tasks_share_one_base():
+    from mirmodels.tasks import TASKS
+    from mirmodels.tasks._clip import ClipLabelTask
+
+    for cls in (MulticlassTask, MultilabelTask):
+        assert issubclass(cls, ClipLabelTask)
+        own = {"check_output_shape", "score", "write_prediction", "resizable_output"} & set(vars(cls))
+        assert own == set(), f"{cls.__name__} repeats {sorted(own)} of ClipLabelTask"
+        assert "clip_metrics" in vars(cls)
+    assert ClipLabelTask not in dict(TASKS.items()).values()  # a base, not a problem
+    with pytest.raises(MirError, match=r"model: output shape \(3, 1\) .*expected \(3,\)"):
+        MultilabelTask.check_output_shape((3, 1), (1, 8, 16), 3)
