@@ -5,7 +5,7 @@ default the patch length; the last patch is aligned with the file's end, or the 
 zero-padded when shorter than one patch) and the task class makes one output per file
 (:meth:`~mirmodels.tasks.Task.file_output`: the mean of the patches, or overlapping outputs
 averaged frame by frame; :mod:`mirmodels.inference`).  Then the task's scorer
-(:meth:`~mirmodels.tasks.Task.score`, by default one of the functions of :mod:`mirmodels.scoring`; the
+(:meth:`~mirmodels.tasks.Task.score`, written in the task's own module; the
 metric functions are those of :mod:`mirmodels.metrics`):
 
 * multiclass: file prediction = mean of the patch probabilities → accuracy, macro

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from pyjama_tools.core.checks import check_number
 from pyjama_tools.core.errors import MirError
 
-__all__ = ["check_class_range", "check_number", "shape_error"]
+__all__ = ["check_class_range", "shape_error"]
 
 
 def shape_error(problem: str, what: str, output: Tensor, y: Tensor, expected: str) -> MirError:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor
 
-from mirmodels.tasks._checks import check_class_range, check_number, shape_error
+from pyjama_tools.core.checks import check_number
+from mirmodels.tasks._checks import check_class_range, shape_error
 from mirmodels.tasks._clip import ClipLabelTask
 from mirmodels.tasks.base import register_task
 

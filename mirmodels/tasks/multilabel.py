@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mirmodels.tasks._checks import check_number, shape_error
+from pyjama_tools.core.checks import check_number
+from mirmodels.tasks._checks import shape_error
 from mirmodels.tasks._clip import ClipLabelTask
 from mirmodels.tasks.base import register_task
 

@@ -41,7 +41,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pyjama_tools.core.errors import MirError, ParameterError
-from mirmodels.tasks._checks import check_number, shape_error
+from pyjama_tools.core.checks import check_number
+from mirmodels.tasks._checks import shape_error
 from mirmodels.tasks.base import Task, register_task
 
 __all__ = ["SeparationOptions", "SeparationTask", "StemTarget"]
