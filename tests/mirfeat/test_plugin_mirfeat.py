@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import ast
-import copy
 import os
 import pkgutil
 import subprocess
@@ -64,18 +63,16 @@ def registers_a_feature(path: Path) -> bool:
 
 @pytest.fixture
 def scoped_features(monkeypatch):
-    """A copy of the feature registry, in place for one test (what the test registers goes with it)."""
-    features = copy.deepcopy(feature_base.FEATURES)
-    monkeypatch.setattr(feature_base, "FEATURES", features)
-    return features
+    """The feature registry, scoped to one test (what the test registers goes with it)."""
+    with feature_base.FEATURES.scoped() as features:
+        yield features
 
 
 @pytest.fixture
 def scoped_targets(monkeypatch):
-    """A copy of the target-kind registry, in place for one test."""
-    targets = copy.deepcopy(target_base.TARGETS)
-    monkeypatch.setattr(target_base, "TARGETS", targets)
-    return targets
+    """The target-kind registry, scoped to one test."""
+    with target_base.TARGETS.scoped() as targets:
+        yield targets
 
 
 # ----------------------------------------------------------------------------- (a) no import cycle
@@ -140,7 +137,7 @@ def test_spec_names_no_kind():
 
 def test_a_toy_kind_is_validated_through_the_registry(scoped_targets):
     register_target("count")(CountTarget)
-    assert "count" in target_kinds() and "count" not in mirfeat.targets.TARGETS  # scoped to this test
+    assert "count" in target_kinds()  # scoped_targets removes it after the test
     target = build_target(TargetSpec("count", "tag", top_n=2), tag_doc())
     assert int(target.for_file("a")) == 2 and int(target.for_file("b")) == 1
     # the option's own value check still holds for the new kind
@@ -207,4 +204,3 @@ def test_a_toy_feature_runs_through_the_torch_backend(scoped_features):
     # and the backend lists it among the features that have a torch variant
     with pytest.raises(ParameterError, match=r"chroma: no torch backend; features with one: .*toygain"):
         build_feature("chroma").compute_torch(batch, 22050)
-    assert "toygain" not in mirfeat.features.FEATURES  # the registry of the other tests is untouched
