@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from pyjama_tools.core.errors import MirError
-from pyjama_tools.core.hdf5 import LazyHDF5
+from pyjama_tools.core.hdf5 import LazyHDF5, open_hdf5
 from pyjama_tools.core.registry import did_you_mean
 
 __all__ = [
@@ -173,14 +173,7 @@ def open_feature_hdf5(path: str | os.PathLike, strict: bool = True, **options: A
         One line: a missing file, a folder, a file that is not HDF5, or (``strict``) not a feature file.
     """
     path = Path(path)
-    if not path.exists():
-        raise MirError(f"{path}: no such file")
-    if path.is_dir():
-        raise MirError(f"{path}: is a folder, not a feature cache file")
-    try:
-        handle = h5py.File(path, "r", **options)
-    except OSError as error:
-        raise MirError(f"{path}: not a readable HDF5 file ({str(error).splitlines()[0]})") from None
+    handle = open_hdf5(path, what="a feature cache file", **options)
     if strict and FEATURE_ATTR not in handle.attrs:
         handle.close()
         raise MirError(f"{path}: not a feature cache (no 'feature' attribute; is it an audio store?)")

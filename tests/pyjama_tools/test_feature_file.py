@@ -74,6 +74,21 @@ def test_an_audio_store_is_not_a_feature_file(tmp_path):
         FeatureFile(path)
 
 
+def test_one_open_helper_names_a_folder_for_every_hdf5_reader(tmp_path):
+    from pyjama_tools.core.hdf5 import open_hdf5
+
+    folder = tmp_path / "features.hdf5"
+    folder.mkdir()
+    with pytest.raises(MirError) as caught:
+        open_hdf5(folder)
+    assert str(caught.value) == f"{folder}: is a folder, not an HDF5 file"
+    with pytest.raises(MirError) as caught:
+        FeatureFile(folder)  # open_feature_hdf5 through open_hdf5
+    assert str(caught.value) == f"{folder}: is a folder, not a feature cache file"
+    with pytest.raises(MirError, match=r"missing.hdf5: no such file$"):
+        open_hdf5(tmp_path / "missing.hdf5")
+
+
 def _da_tacos_corpus(root):
     """One Da-TACOS crema performance file (deepdish layout: (12, T)) and its metadata."""
     folder = root / "da-tacos_benchmark_subset_crema" / "W_1_crema"
