@@ -55,10 +55,10 @@ def cache_info(path: str | os.PathLike) -> dict[str, Any]:
         frames = np.array([shape[2] for shape in shapes]) if shapes else np.zeros(0, dtype=int)
         duration = 0.0
         for key in keys:
-            times = cache.file[key]["time_sec"]
+            times = cache.time_sec(key)
             if times.shape[0] > 1:
                 duration += float(times[-1] - times[0]) + float(times[1] - times[0])
-        first_chunks = cache.file[keys[0]]["value"].chunks if keys else None
+        first_chunks = cache.chunks(keys[0]) if keys else None
         attrs = cache.attrs
         return {
             "path": str(path),
