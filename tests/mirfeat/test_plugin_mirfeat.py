@@ -26,7 +26,7 @@ from mirfeat.features import build_feature
 from mirfeat.features.base import BadAudioError, Feature, FeatureParams, FeatureValue, check_audio, register_feature
 from mirfeat.targets import base as target_base
 from mirfeat.targets import TargetSpec, build_target, register_target, target_kinds
-from pyjama_tools.core.errors import ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc, global_atoms
 
 FEATURES_DIR = Path(mirfeat.features.__file__).parent
@@ -204,3 +204,24 @@ def test_a_toy_feature_runs_through_the_torch_backend(scoped_features):
     # and the backend lists it among the features that have a torch variant
     with pytest.raises(ParameterError, match=r"chroma: no torch backend; features with one: .*toygain"):
         build_feature("chroma").compute_torch(batch, 22050)
+
+
+def test_mirfeat_show_draws_a_feature_as_its_class_says(scoped_features):
+    from mirfeat.show import display_of
+
+    magnitude = np.array([[1.0, 0.1], [0.01, 0.0]])
+    decibels = [[0.0, -20.0], [-40.0, -80.0]]
+    for name in ("cqt", "hcqt", "stft"):
+        np.testing.assert_allclose(display_of(name)(magnitude), decibels)
+    np.testing.assert_array_equal(display_of("lms")(magnitude), magnitude)
+    np.testing.assert_array_equal(display_of("crema")(magnitude), magnitude)  # not a registered feature
+
+    class Loud(Gain):
+        name = "loud"
+        display = "decibels"
+
+    register_feature(Loud)  # a new feature says how it is drawn; mirfeat show names no feature
+    np.testing.assert_allclose(display_of("loud")(magnitude), decibels)
+    Loud.display = "log"
+    with pytest.raises(MirError, match=r"^feature 'loud': unknown display 'log'; known: decibels, linear$"):
+        display_of("loud")
