@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 
 from pyjama_tools.core.errors import MirError
-from pyjama_tools.core.hdf5 import LazyHDF5
+from pyjama_tools.core.hdf5 import LazyHDF5, open_hdf5
 from pyjama_tools.core.registry import did_you_mean
 from pyjama_tools.feature_file import FEATURE_ATTR, FeatureFile, frame_range, open_feature_hdf5
 
@@ -52,12 +52,12 @@ def is_tutorial_feature_file(path: str | os.PathLike) -> bool:
     if not path.is_file():
         return False
     try:
-        with h5py.File(path, "r") as handle:
+        with open_hdf5(path) as handle:
             if FEATURE_ATTR in handle.attrs:
                 return False
             first = next(iter(handle.values()), None)
             return isinstance(first, h5py.Dataset) and first.ndim == 2
-    except OSError:
+    except (MirError, OSError):
         return False
 
 

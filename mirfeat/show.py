@@ -28,9 +28,11 @@ import numpy as np
 
 from mirfeat.cache import FeatureCache
 from mirfeat.cache.journal import journal_dir
+from mirfeat.features import FEATURES
 from mirfeat.targets import pitch_unit_of
 from pyjama_tools.core.atomic import atomic_path
 from pyjama_tools.core.errors import MirError, ParameterError
+from pyjama_tools.core.registry import Registry
 
 # ----------------------------------------------------------------------------- info
 
@@ -55,10 +57,10 @@ def cache_info(path: str | os.PathLike) -> dict[str, Any]:
         frames = np.array([shape[2] for shape in shapes]) if shapes else np.zeros(0, dtype=int)
         duration = 0.0
         for key in keys:
-            times = cache.file[key]["time_sec"]
+            times = cache.time_sec(key)
             if times.shape[0] > 1:
                 duration += float(times[-1] - times[0]) + float(times[1] - times[0])
-        first_chunks = cache.file[keys[0]]["value"].chunks if keys else None
+        first_chunks = cache.chunks(keys[0]) if keys else None
         attrs = cache.attrs
         return {
             "path": str(path),
@@ -123,8 +125,22 @@ def _decibels(value: np.ndarray) -> np.ndarray:
     return np.maximum(db, -80.0)
 
 
-#: How each feature's values are shown (default: as stored).
-DISPLAY: dict[str, Callable[[np.ndarray], np.ndarray]] = {"cqt": _decibels, "hcqt": _decibels, "stft": _decibels}
+def _linear(value: np.ndarray) -> np.ndarray:
+    """The values as stored."""
+    return value
+
+
+#: How values are shown, by a feature class's ``display`` attribute (``Feature.display``).
+DISPLAYS: Registry[Callable[[np.ndarray], np.ndarray]] = Registry("display")
+DISPLAYS.add("linear", _linear)
+DISPLAYS.add("decibels", _decibels)
+
+
+def display_of(feature: str) -> Callable[[np.ndarray], np.ndarray]:
+    """How a cache of ``feature`` is drawn: its class's ``display`` (linear for a feature not registered,
+    e.g. a Da-TACOS file's)."""
+    feature_class = FEATURES.get(feature)
+    return DISPLAYS.lookup(getattr(feature_class, "display", "linear"), where=f"feature {feature!r}: ")
 
 
 class _Plot:
@@ -345,7 +361,7 @@ def feature_figure(cache_path: str | os.PathLike, key: str, pyjama: str | os.Pat
         axes.plot(time_sec, value[channel, 0], linewidth=0.5)
         axes.set_ylabel("amplitude")
     else:
-        image = DISPLAY.get(feature, lambda v: v)(value[channel])
+        image = display_of(feature)(value[channel])
         bins = image.shape[0]
         axes.imshow(image, origin="lower", aspect="auto", interpolation="nearest", cmap="magma",
                     extent=(start, end, -0.5, bins - 0.5))

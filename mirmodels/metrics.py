@@ -38,6 +38,7 @@ from sklearn.metrics import (
 
 from mirfeat.chords import MAJMIN_CLASSES
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.registry import did_you_mean
 
 __all__ = [
     "multiclass_scores",
@@ -600,6 +601,11 @@ def _ranks_by_counting(dist: np.ndarray, relevant: np.ndarray, block: int = 1 <<
     return rows[order], ranks[order]
 
 
+#: the distances and ranking methods of :func:`retrieval_scores`
+DISTANCES = ("sqeuclidean", "euclidean", "cosine")
+RANKING_METHODS = ("auto", "sort", "count")
+
+
 def retrieval_scores(
     embeddings,
     labels,
@@ -657,14 +663,16 @@ def retrieval_scores(
     if distance == "cosine":
         norms = np.linalg.norm(x, axis=1, keepdims=True)
         x = x / np.where(norms > 0, norms, 1.0)
-    elif distance not in ("sqeuclidean", "euclidean"):
-        raise MirError(f"distance={distance!r} is unknown; known: sqeuclidean, euclidean, cosine")
+    elif distance not in DISTANCES:
+        raise MirError(f"distance={distance!r} is unknown{did_you_mean(distance, DISTANCES, quote=True)}; "
+                       f"known: {', '.join(DISTANCES)}")
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     if method == "auto":
         mean_relevant = float((counts * (counts - 1)).sum()) / n
         method = "count" if mean_relevant <= max(4.0, np.log2(n)) else "sort"
-    elif method not in ("sort", "count"):
-        raise MirError(f"method={method!r} is unknown; known: auto, sort, count")
+    elif method not in RANKING_METHODS:
+        raise MirError(f"method={method!r} is unknown{did_you_mean(method, RANKING_METHODS, quote=True)}; "
+                       f"known: {', '.join(RANKING_METHODS)}")
     find_ranks = _ranks_by_counting if method == "count" else _ranks_by_sorting
     squared = (x * x).sum(axis=1)
     first_ranks, average_precision = [], []

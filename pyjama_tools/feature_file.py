@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,13 @@ import h5py
 import numpy as np
 
 from pyjama_tools.core.errors import MirError
-from pyjama_tools.core.hdf5 import LazyHDF5
+from pyjama_tools.core.hdf5 import LazyHDF5, open_hdf5
 from pyjama_tools.core.registry import did_you_mean
 
 __all__ = [
     "VALUE", "TIME", "FREQUENCY", "COMPLETE", "FEATURE_ATTR", "ROOT_ATTRS", "DTYPES", "COMPRESSIONS",
-    "chunk_frames", "write_key", "write_root_attrs", "frame_range", "open_feature_hdf5", "FeatureFile",
+    "chunk_frames", "write_key", "write_root_attrs", "frame_range", "open_feature_hdf5", "KeyLayout",
+    "FeatureFile",
 ]
 
 # ---- names of the layout
@@ -173,14 +175,7 @@ def open_feature_hdf5(path: str | os.PathLike, strict: bool = True, **options: A
         One line: a missing file, a folder, a file that is not HDF5, or (``strict``) not a feature file.
     """
     path = Path(path)
-    if not path.exists():
-        raise MirError(f"{path}: no such file")
-    if path.is_dir():
-        raise MirError(f"{path}: is a folder, not a feature cache file")
-    try:
-        handle = h5py.File(path, "r", **options)
-    except OSError as error:
-        raise MirError(f"{path}: not a readable HDF5 file ({str(error).splitlines()[0]})") from None
+    handle = open_hdf5(path, what="a feature cache file", **options)
     if strict and FEATURE_ATTR not in handle.attrs:
         handle.close()
         raise MirError(f"{path}: not a feature cache (no 'feature' attribute; is it an audio store?)")
@@ -194,6 +189,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    """How one key is stored (:meth:`FeatureFile.layout`).
+
+    Attributes
+    ----------
+    shape : (C, F, T) of ``value``
+    chunks : HDF5 chunk shape of ``value`` (None: contiguous)
+    itemsize : bytes per stored value (4 for float32, 2 for float16)
+    time_sec : (T,) float64 frame times in seconds, or None when the file has none
+    frequency_hz : (F,) float64 bin frequencies in Hz, or None (waveform, pitch classes)
+    """
+
+    shape: tuple[int, int, int]
+    chunks: tuple[int, int, int] | None
+    itemsize: int
+    time_sec: np.ndarray | None
+    frequency_hz: np.ndarray | None
 
 
 class FeatureFile(LazyHDF5):
@@ -215,6 +230,8 @@ class FeatureFile(LazyHDF5):
 
     #: whether the root ``feature`` attribute is required (:func:`open_feature_hdf5`)
     strict = True
+    #: whether a key group without the ``complete`` flag counts as complete (hand-made files)
+    complete_when_unflagged = False
 
     def __init__(self, path: str | os.PathLike, open_now: bool = True):
         super().__init__(path)
@@ -272,13 +289,17 @@ class FeatureFile(LazyHDF5):
     def keys(self) -> list[str]:
         """Every complete key (groups whose ``complete`` flag is set), in HDF5 order."""
         if self._keys is None:
-            self._keys = [k for k, g in self.file.items()
-                          if isinstance(g, h5py.Group) and bool(g.attrs.get(COMPLETE, False))]
+            self._keys = [k for k, g in self.file.items() if isinstance(g, h5py.Group) and self._complete(g)]
         return list(self._keys)
+
+    def _complete(self, group: h5py.Group) -> bool:
+        """The group's ``complete`` flag (:attr:`complete_when_unflagged` when it has none)."""
+        flag = group.attrs.get(COMPLETE)
+        return self.complete_when_unflagged if flag is None else bool(flag)
 
     def __contains__(self, key: str) -> bool:
         group = self.file.get(key)
-        return isinstance(group, h5py.Group) and bool(group.attrs.get(COMPLETE, False))
+        return isinstance(group, h5py.Group) and self._complete(group)
 
     def __len__(self) -> int:
         return len(self.keys())
@@ -325,6 +346,36 @@ class FeatureFile(LazyHDF5):
         self._value(key)
         group = self.file[key]
         return np.asarray(group[FREQUENCY][()], dtype=np.float64) if FREQUENCY in group else None
+
+    def chunks(self, key: str) -> tuple[int, int, int] | None:
+        """HDF5 chunk shape of ``key``'s value (None: contiguous)."""
+        chunks = self._value(key).chunks
+        return None if chunks is None else tuple(int(c) for c in chunks)
+
+    def layout(self, key: str) -> KeyLayout:
+        """Shape, chunks, item size and grids of ``key``, read from its group.
+
+        Raises
+        ------
+        MirError
+            ``no feature for key`` (no group or no value), ``is incomplete`` (the flag unset), or a
+            value that is not (C, F, T).
+        """
+        group = self.file.get(key)
+        if not isinstance(group, h5py.Group) or VALUE not in group:
+            raise MirError(f"{self.path}: no feature for key {key!r}")
+        if not self._complete(group):
+            raise MirError(f"{self.path}: feature of key {key!r} is incomplete (resume the cache)")
+        value = group[VALUE]
+        if value.ndim != 3:
+            raise MirError(f"{self.path}: {key}/value has shape {value.shape}, expected (C, F, T)")
+        return KeyLayout(
+            shape=tuple(int(s) for s in value.shape),
+            chunks=None if value.chunks is None else tuple(int(c) for c in value.chunks),
+            itemsize=int(value.dtype.itemsize),
+            time_sec=np.asarray(group[TIME][()], dtype=np.float64) if TIME in group else None,
+            frequency_hz=np.asarray(group[FREQUENCY][()], dtype=np.float64) if FREQUENCY in group else None,
+        )
 
     def read(self, key: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
         """Frames ``start:stop`` of ``key`` as float32, shape (C, F, stop - start).

@@ -26,6 +26,7 @@ from pyjama_tools import pyjama
 from pyjama_tools.core.atomic import atomic_group
 from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.core.locking import output_lock
+from pyjama_tools.core.registry import Registry
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -299,7 +300,10 @@ def render_fluidsynth(score: Score, sample_rate: int, rng: np.random.Generator, 
     return audio * (0.8 / peak) + (10 ** (noise_db / 20) * rng.standard_normal(length)).astype(np.float32)
 
 
-RENDERERS = {"additive": render_additive, "fluidsynth": render_fluidsynth}
+#: how a score becomes audio (``generate(renderer=...)``, ``--renderer``)
+RENDERERS: Registry = Registry("renderer", error=ParameterError)
+RENDERERS.add("additive", render_additive)
+RENDERERS.add("fluidsynth", render_fluidsynth)
 
 
 def f0_matrix(score: Score) -> tuple[np.ndarray, np.ndarray]:
@@ -351,7 +355,7 @@ def _render_file(index: int, params: SynthParams, renderer: str) -> tuple[str, n
     # one independent stream per file: the corpus does not depend on the number of jobs
     rng = np.random.default_rng([params.seed, index])
     score = make_score(rng, params.seconds_per_file)
-    audio = RENDERERS[renderer](score, params.sample_rate, rng, params.noise_db)
+    audio = RENDERERS.lookup(renderer)(score, params.sample_rate, rng, params.noise_db)
     return f"synth_{index:03d}.wav", audio, annotations(score)
 
 
@@ -378,8 +382,7 @@ def generate(out_dir: str | os.PathLike, params: SynthParams = SynthParams(), na
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
-    if renderer not in RENDERERS:
-        raise ParameterError(f"renderer {renderer!r}: one of {', '.join(RENDERERS)}")
+    RENDERERS.lookup(renderer)  # an unknown name: one line with a suggestion, before any output
     from pyjama_tools.convert import check_base_name, make_output_folder
 
     out_dir = Path(out_dir)

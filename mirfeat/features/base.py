@@ -73,6 +73,8 @@ class Feature:
 
     name: ClassVar[str]
     Params: ClassVar[type[FeatureParams]]
+    #: how ``mirfeat show`` draws the values: ``"linear"`` (as stored) or ``"decibels"`` (a magnitude)
+    display: ClassVar[str] = "linear"
 
     def __init__(self, params: FeatureParams | None = None):
         self.params = params if params is not None else self.Params()

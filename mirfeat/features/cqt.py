@@ -89,6 +89,7 @@ class CQT(TorchVariant, Feature):
     """Constant-Q magnitude; value (len(harmonics), n_bins, T) float32, frequency axis = the h = 1 grid."""
 
     name = "cqt"
+    display = "decibels"
     Params = CQTParams
     torch_tolerance = 2e-2
 

@@ -49,6 +49,7 @@ class STFT(TorchVariant, Feature):
     """|STFT|; value (1, n_fft // 2 + 1, 1 + N // hop_length) float32, centred frames."""
 
     name = "stft"
+    display = "decibels"
     Params = STFTParams
 
     def min_samples(self) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 from mirfeat.patches.raw import RawChunks, Scratch
 from pyjama_tools.audio_store import AudioStore
 from pyjama_tools.core.errors import MirError
-from pyjama_tools.feature_file import COMPLETE, FREQUENCY, TIME, VALUE, FeatureFile, open_feature_hdf5
+from pyjama_tools.feature_file import VALUE, FeatureFile, open_feature_hdf5
 
 #: cap on the chunk cache of one open dataset (bytes), and on open datasets per process
 MAX_CHUNK_CACHE_BYTES = 16 * 2**20
@@ -39,6 +39,7 @@ class FeatureSource(FeatureFile):
     """
 
     strict = False
+    complete_when_unflagged = True  # a hand-made file without the flags is read, as before
 
     def __init__(self, path: str | os.PathLike, patch_length: int | None):
         super().__init__(path, open_now=False)
@@ -47,51 +48,62 @@ class FeatureSource(FeatureFile):
         self.patch_length = patch_length
         self.rdcc_nbytes: int | None = None
         self._fd: int | None = None
+        self._fd_file: tuple[int, int] | None = None  # (st_dev, st_ino) of the file _fd was opened on
         self._forget()
 
     # ---- handle (LazyHDF5 hooks): the HDF5 file with its chunk cache sized by describe(), and a raw descriptor
     def _open(self) -> h5py.File:
         options = {} if self.rdcc_nbytes is None else {"rdcc_nbytes": self.rdcc_nbytes, "rdcc_nslots": 10007}
         handle = open_feature_hdf5(self.path, strict=False, **options)
-        self._fd = os.open(self.path, os.O_RDONLY) if hasattr(os, "preadv") else None
+        self._close_fd()
+        if hasattr(os, "preadv"):
+            self._fd = os.open(self.path, os.O_RDONLY)
+            stat = os.fstat(self._fd)
+            self._fd_file = (stat.st_dev, stat.st_ino)
         return handle
 
     def _forget(self) -> None:
         self._datasets: OrderedDict[str, h5py.Dataset] = OrderedDict()
         self._raw: dict[str, RawChunks | None] = {}
         self._buffers: dict[tuple, Scratch] = {}
-        self._fd = None  # a descriptor inherited by fork is the parent's
+        self._close_fd()
 
     def _release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
+        self._close_fd()
+
+    def _close_fd(self) -> None:
+        """Close the raw descriptor of this process: one it opened, or its copy of one inherited by fork
+        (closing the copy leaves the parent's open). A number that no longer names the file it was opened
+        on (closed and reused meanwhile) is left alone."""
+        fd, opened_on = self._fd, self._fd_file
+        self._fd = self._fd_file = None
+        if fd is None:
+            return
+        try:
+            stat = os.fstat(fd)
+        except OSError:
+            return
+        if (stat.st_dev, stat.st_ino) == opened_on:
+            os.close(fd)
 
     def __getstate__(self) -> dict:
-        return dict(super().__getstate__(), _fd=None, _datasets=OrderedDict(), _raw={}, _buffers={})
+        return dict(super().__getstate__(), _fd=None, _fd_file=None, _datasets=OrderedDict(), _raw={}, _buffers={})
 
     def describe(self, keys: Sequence[str]) -> dict[str, Any]:
         """Shapes and grids of ``keys`` (read in the calling process, whose handle is closed after)."""
         shapes, times, freqs, chunk_bytes = [], [], [], 0
         self.rdcc_nbytes = None
         try:
-            handle = self.file
             for key in keys:
-                group = handle.get(key)
-                if not isinstance(group, h5py.Group) or VALUE not in group:
-                    raise MirError(f"{self.path}: no feature for key {key!r}")
-                if COMPLETE in group.attrs and not bool(group.attrs[COMPLETE]):
-                    raise MirError(f"{self.path}: feature of key {key!r} is incomplete (resume the cache)")
-                value = group[VALUE]
-                if value.ndim != 3:
-                    raise MirError(f"{self.path}: {key}/value has shape {value.shape}, expected (C, F, T)")
-                shapes.append(value.shape)
-                times.append(np.asarray(group[TIME][()], dtype=float) if TIME in group else None)
-                freqs.append(np.asarray(group[FREQUENCY][()], dtype=float) if FREQUENCY in group else None)
-                if value.chunks is not None and self.patch_length is not None:
-                    c, f, t = value.chunks
-                    spans = math.ceil(value.shape[0] / c) * math.ceil(value.shape[1] / f) \
+                layout = self.layout(key)
+                shapes.append(layout.shape)
+                times.append(layout.time_sec)
+                freqs.append(layout.frequency_hz)
+                if layout.chunks is not None and self.patch_length is not None:
+                    c, f, t = layout.chunks
+                    spans = math.ceil(layout.shape[0] / c) * math.ceil(layout.shape[1] / f) \
                         * (math.ceil(self.patch_length / t) + 1)
-                    chunk_bytes = max(chunk_bytes, spans * c * f * t * value.dtype.itemsize)
+                    chunk_bytes = max(chunk_bytes, spans * c * f * t * layout.itemsize)
         finally:
             self.close()  # reopened with the chunk cache sized below, in the process that reads
         self.rdcc_nbytes = int(min(max(chunk_bytes, 2**20), MAX_CHUNK_CACHE_BYTES))

@@ -67,6 +67,7 @@ from pyjama_tools.core.atomic import atomic_path
 from pyjama_tools.audio_store import KEY_SEPARATOR
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.hdf5 import open_hdf5
 from pyjama_tools.feature_file import write_key, write_root_attrs
 from pyjama_tools.pyjama import FieldDefinition, atom
 
@@ -140,6 +141,11 @@ FEATURES: dict[str, DaTacosFeature] = {
     "snovfn": DaTacosFeature("madmom", "madmom_features/snovfn", frames_last=True, bins=1),
 }
 ALL = "all"
+
+
+def _reason(error: Exception, path: Path) -> str:
+    """The message of ``error`` without its leading ``<path>: `` (a Problem names the file itself)."""
+    return str(error).removeprefix(f"{path}: ")
 
 
 def _attr_text(group: h5py.Group, name: str) -> str:
@@ -332,8 +338,10 @@ class DaTacosConverter(Converter):
     def _check_ids(self, path: Path, work: str, perf: str) -> str | None:
         """None when the file opens and its root attributes agree with the folder names, else the problem."""
         try:
-            with h5py.File(path, "r") as handle:
+            with open_hdf5(path) as handle:
                 label, track = handle.attrs.get("label"), handle.attrs.get("track_id")
+        except MirError as error:
+            return _reason(error, path)
         except OSError as error:
             return f"not a readable HDF5 file ({error})"
         if label is not None and _text(label) != work:
@@ -364,10 +372,10 @@ class DaTacosConverter(Converter):
                 yield Problem(str(path), f"no {folder} file ({field_name} left out)")
                 continue
             try:
-                with h5py.File(path, "r") as handle:
+                with open_hdf5(path) as handle:
                     yield field_name, reader(handle)
-            except (OSError, ValueError) as error:
-                yield Problem(str(path), f"{error} ({field_name} left out)")
+            except (MirError, OSError, ValueError) as error:
+                yield Problem(str(path), f"{_reason(error, path)} ({field_name} left out)")
 
     def items(self) -> Iterator[Item | Problem]:
         folder_name = FEATURES[self.feature].folder
@@ -467,12 +475,13 @@ class DaTacosConverter(Converter):
                     continue  # reported by items()
                 file = files[item.key]
                 try:
-                    with h5py.File(file, "r") as handle:
+                    with open_hdf5(file) as handle:
                         nonfinite = spec.count_nonfinite(handle)
                         value = spec.read(handle)
-                except (OSError, ValueError) as error:
-                    skipped.append(Problem(item.key, f"{file}: {error}"))
-                    problems.append(skipped[-1] if first else Problem(str(file), f"{error} (left out of {path.name})"))
+                except (MirError, OSError, ValueError) as error:
+                    reason = _reason(error, file)
+                    skipped.append(Problem(item.key, f"{file}: {reason}"))
+                    problems.append(skipped[-1] if first else Problem(str(file), f"{reason} (left out of {path.name})"))
                     continue
                 extra = {"nonfinite": int(nonfinite)} if spec.nonfinite_as is not None else None
                 write_key(out, item.key, value, np.arange(value.shape[2]) * frame_period, None,

@@ -18,15 +18,31 @@ from pyjama_tools.core.errors import MirError
 __all__ = ["LazyHDF5", "open_hdf5"]
 
 
-def open_hdf5(path: str | os.PathLike, **options) -> h5py.File:
-    """``h5py.File(path, "r", **options)``; a missing or unreadable file is one line naming it."""
+def open_hdf5(path: str | os.PathLike, *, what: str = "an HDF5 file", **options) -> h5py.File:
+    """``h5py.File(path, "r", **options)``; a missing file, a folder or an unreadable file is one line naming it.
+
+    Parameters
+    ----------
+    path : the file
+    what : what the file should be, in the message for a folder (``"a feature cache file"``)
+    options : passed to :class:`h5py.File` (``rdcc_nbytes``, say)
+
+    Raises
+    ------
+    MirError
+        ``<path>: no such file``, ``<path>: is a folder, not <what>`` or
+        ``<path>: not a readable HDF5 file (<h5py's first line>)``.
+    """
     path = Path(path)
     if not path.exists():
         raise MirError(f"{path}: no such file")
+    if path.is_dir():
+        raise MirError(f"{path}: is a folder, not {what}")
     try:
         return h5py.File(path, "r", **options)
     except OSError as error:
-        raise MirError(f"{path}: not a readable HDF5 file ({error})") from None
+        first_line = str(error).splitlines()[0] if str(error) else repr(error)
+        raise MirError(f"{path}: not a readable HDF5 file ({first_line})") from None
 
 
 class LazyHDF5:

@@ -13,6 +13,7 @@ same item but are not listed among the names.
 from __future__ import annotations
 
 import difflib
+from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Generic, TypeVar
 
@@ -62,12 +63,45 @@ class Registry(Mapping[str, T], Generic[T]):
         self._aliases: dict[str, str] = {}
 
     # ---- registering
+    def _key(self, name: str) -> str:
+        """``name`` as compared: lower-cased when the registry folds case."""
+        return name.lower() if self.fold_case else name
+
+    def _taken(self, name: str) -> tuple[str, str] | None:
+        """``("name", known)`` or ``("alias", known)`` when ``name`` (folded when the registry folds case)
+        is already a registered name or alias, else None."""
+        key = self._key(name)
+        for role, table in (("name", self._items), ("alias", self._aliases)):
+            for known in table:
+                if self._key(known) == key:
+                    return role, known
+        return None
+
     def add(self, name: str, item: T, aliases: tuple[str, ...] = (), replace: bool = False) -> T:
-        """Register ``item`` under ``name`` (and ``aliases``); a second item under a taken name is refused
-        unless ``replace``."""
-        existing = self._items.get(name)
-        if existing is not None and existing is not item and not replace:
-            raise MirError(f"{self.kind} name {name!r} is already registered (to {existing!r}); pass replace=True")
+        """Register ``item`` under ``name`` (and ``aliases``).
+
+        A name or alias that is already a name or an alias (compared after folding when ``fold_case``)
+        is refused with a one-line :class:`MirError`; re-registering the same item under the same name is
+        accepted, and ``replace=True`` puts another item under a taken name.
+        """
+        taken = self._taken(name)
+        if taken is not None:
+            role, known = taken
+            if role == "alias" or known != name:
+                raise MirError(f"{self.kind} name {name!r} is already registered as {role} {known!r}"
+                               f"{f' (of {self._aliases[known]!r})' if role == 'alias' else ''}")
+            existing = self._items[name]
+            if existing is not item and not replace:
+                raise MirError(f"{self.kind} name {name!r} is already registered (to {existing!r}); pass replace=True")
+        for alias in aliases:
+            taken = self._taken(alias)
+            if taken is None or (taken == ("alias", alias) and self._aliases[alias] == name):
+                continue
+            role, known = taken
+            raise MirError(f"{self.kind} alias {alias!r} of {name!r} is already registered as {role} {known!r}"
+                           f"{f' (of {self._aliases[known]!r})' if role == 'alias' else ''}")
+        if len({self._key(a) for a in aliases} | {self._key(name)}) != len(aliases) + 1:
+            raise MirError(f"{self.kind} name {name!r}: its aliases {list(aliases)} repeat a name or an alias")
         self._items[name] = item
         for alias in aliases:
             self._aliases[alias] = name
@@ -77,9 +111,29 @@ class Registry(Mapping[str, T], Generic[T]):
         """Decorator form of :meth:`add`; without ``name`` the item's ``name`` attribute is used."""
 
         def decorate(item: T) -> T:
+            if name is None and not isinstance(getattr(item, "name", None), str):
+                raise MirError(f"{self.kind} {item!r}: register() without a name needs an item with a "
+                               f"string 'name' attribute")
             return self.add(name if name is not None else item.name, item, aliases, replace)
 
         return decorate
+
+    @contextmanager
+    def scoped(self) -> Iterator[Registry[T]]:
+        """A block whose registrations are undone at its end (a test's temporary plug-in).
+
+        >>> with FEATURES.scoped():
+        ...     FEATURES.add("toy", ToyFeature)   # gone after the block
+        The registry is restored in place, so every module holding it sees the same object.
+        """
+        items, aliases = dict(self._items), dict(self._aliases)
+        try:
+            yield self
+        finally:
+            self._items.clear()
+            self._items.update(items)
+            self._aliases.clear()
+            self._aliases.update(aliases)
 
     # ---- finding
     def resolve(self, name: object) -> str | None:

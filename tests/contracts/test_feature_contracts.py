@@ -5,7 +5,8 @@ at its default parameters it computes on 1 s of synthetic audio a finite float32
 with the axes it declares (``time_sec`` one time per frame, ``frequency_hz`` one frequency per bin,
 ``axes()`` and ``1 + N // hop_length`` frames where the feature has them); its parameters
 round-trip through ``build_feature`` and reject an unknown name in one line; a misspelt feature
-name gets a suggestion; and where it has a torch variant, the torch value matches the numpy one.
+name gets a suggestion; its ``display`` is one ``mirfeat show`` knows; and where it has a torch
+variant, the torch value matches the numpy one.
 """
 
 from __future__ import annotations
@@ -136,6 +137,16 @@ def test_a_misspelt_feature_name_gets_a_suggestion(name):
         get_feature_class(name + name[-1])
     message = str(info.value)
     assert "\n" not in message and re.search(rf"did you mean [^;]*\b{re.escape(name)}\b", message), message
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_its_display_is_one_mirfeat_show_knows(name, audio, computed):
+    from mirfeat.show import DISPLAYS, display_of
+
+    assert get_feature_class(name).display in DISPLAYS
+    _, value = computed(name)
+    shown = display_of(name)(value.value[0])
+    assert shown.shape == value.value[0].shape and np.isfinite(shown).all()
 
 
 def _torch_value(feature, batch: np.ndarray):

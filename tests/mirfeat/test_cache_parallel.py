@@ -135,17 +135,20 @@ def test_a_worker_that_cannot_see_the_store_names_file_and_key(tmp_path: Path) -
 def test_a_worker_that_dies_is_one_line_and_the_build_resumes(tmp_path: Path, monkeypatch) -> None:
     """A pool worker killed mid-file (out of memory, a crash in native code) is a MirError that
     says so; the journal stays, and the rerun finishes the build."""
-    import copy
 
-    from mirfeat.cache.journal import journal_dir
     from mirfeat.features import base
-    from pyjama_tools.core.errors import MirError
 
     store = make_store(tmp_path / "x_audio.hdf5", count=4, seconds=1.0)
     out = tmp_path / "x_lms.hdf5"
-    features = copy.deepcopy(base.FEATURES)  # registered only for the duration of the test
-    features.add("dyinglms", DyingLMS)
-    monkeypatch.setattr(base, "FEATURES", features)
+    with base.FEATURES.scoped():  # registered only for the duration of the test
+        base.FEATURES.add("dyinglms", DyingLMS)
+        _die_then_resume(store, out)
+
+
+def _die_then_resume(store: Path, out: Path) -> None:
+    from mirfeat.cache.journal import journal_dir
+    from pyjama_tools.core.errors import MirError
+
     try:
         DYING_FLAG.touch()
         with pytest.raises(MirError, match=r"worker process died.*rerun the same command to resume") as error:

@@ -7,7 +7,6 @@ cache is made in this process with the same feature minus the sleep.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import random
@@ -83,11 +82,10 @@ def corpus(tmp_path: Path, monkeypatch):
     """12 small files and the cache of an uninterrupted run (made in this process, serially)."""
     store = make_store(tmp_path / "twelve_audio.hdf5", count=12, seconds=1.0)
     reference = tmp_path / "reference.hdf5"
-    features = copy.deepcopy(base.FEATURES)  # registered only for the duration of the test
-    features.add("slowlms", SameLMS)
-    monkeypatch.setattr(base, "FEATURES", features)
-    assert build_cache(store, reference, "slowlms").computed == 12
-    return store, reference
+    with base.FEATURES.scoped():  # registered only for the duration of the test
+        base.FEATURES.add("slowlms", SameLMS)
+        assert build_cache(store, reference, "slowlms").computed == 12
+        yield store, reference
 
 
 def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, corpus) -> None:

@@ -499,3 +499,53 @@ def test_every_window_for_every_layout(tmp_path, layout):
         batch = collate(PatchDataset(path, ["k"], None, length, 1).__getitems__(order.tolist()))
         want = np.stack([value[:, :, s:s + length] for s in order])
         np.testing.assert_array_equal(batch["X"].numpy(), want)
+
+
+def _descriptors(path) -> int:
+    """How many descriptors of this process are open on ``path``."""
+    target = os.path.realpath(path)
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+    return sum(link == target for link in links)
+
+
+def _reopen_in_child(source, queue):
+    """In a forked worker: read (reopening the inherited source), then close and reopen it a few times."""
+    before = _descriptors(source.path)
+    out = np.empty((1, 4, 8), np.float32)
+    source.read_into("k", 0, out)
+    first = _descriptors(source.path)
+    for _ in range(5):
+        source.close()
+        source.read_into("k", 0, out)
+    queue.put((before, first, _descriptors(source.path)))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or not hasattr(os, "fork"), reason="needs /proc and fork")
+def test_a_worker_that_reopens_the_feature_file_does_not_grow_its_descriptors(tmp_path):
+    import multiprocessing
+
+    from mirfeat.patches.sources import FeatureSource
+
+    path = write_cache(tmp_path / "c.hdf5", {"k": np.arange(4 * 40, dtype=np.float32).reshape(1, 4, 40)})
+    source = FeatureSource(path, 8)
+    source.describe(["k"])
+    out = np.empty((1, 4, 8), np.float32)
+    source.read_into("k", 0, out)  # the parent opens the file and its raw descriptor
+    assert source._fd is not None
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_reopen_in_child, args=(source, queue))
+    child.start()
+    before, first, last = queue.get(timeout=60)
+    child.join(60)
+    # the child's copy of the parent's raw descriptor is closed when it opens its own (HDF5 shares the
+    # file it already has open), and closing then reopening in the same process adds nothing
+    assert before >= 2 and first == before and last == first
+    source.read_into("k", 0, out)  # the parent's descriptor is untouched
+    np.testing.assert_array_equal(out, np.arange(4 * 40, dtype=np.float32).reshape(1, 4, 40)[:, :, :8])
+    source.close()

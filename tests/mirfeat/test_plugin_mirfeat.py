@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import ast
-import copy
 import os
 import pkgutil
 import subprocess
@@ -27,7 +26,7 @@ from mirfeat.features import build_feature
 from mirfeat.features.base import BadAudioError, Feature, FeatureParams, FeatureValue, check_audio, register_feature
 from mirfeat.targets import base as target_base
 from mirfeat.targets import TargetSpec, build_target, register_target, target_kinds
-from pyjama_tools.core.errors import ParameterError
+from pyjama_tools.core.errors import MirError, ParameterError
 from pyjama_tools.pyjama import PyjamaDoc, global_atoms
 
 FEATURES_DIR = Path(mirfeat.features.__file__).parent
@@ -64,18 +63,16 @@ def registers_a_feature(path: Path) -> bool:
 
 @pytest.fixture
 def scoped_features(monkeypatch):
-    """A copy of the feature registry, in place for one test (what the test registers goes with it)."""
-    features = copy.deepcopy(feature_base.FEATURES)
-    monkeypatch.setattr(feature_base, "FEATURES", features)
-    return features
+    """The feature registry, scoped to one test (what the test registers goes with it)."""
+    with feature_base.FEATURES.scoped() as features:
+        yield features
 
 
 @pytest.fixture
 def scoped_targets(monkeypatch):
-    """A copy of the target-kind registry, in place for one test."""
-    targets = copy.deepcopy(target_base.TARGETS)
-    monkeypatch.setattr(target_base, "TARGETS", targets)
-    return targets
+    """The target-kind registry, scoped to one test."""
+    with target_base.TARGETS.scoped() as targets:
+        yield targets
 
 
 # ----------------------------------------------------------------------------- (a) no import cycle
@@ -140,7 +137,7 @@ def test_spec_names_no_kind():
 
 def test_a_toy_kind_is_validated_through_the_registry(scoped_targets):
     register_target("count")(CountTarget)
-    assert "count" in target_kinds() and "count" not in mirfeat.targets.TARGETS  # scoped to this test
+    assert "count" in target_kinds()  # scoped_targets removes it after the test
     target = build_target(TargetSpec("count", "tag", top_n=2), tag_doc())
     assert int(target.for_file("a")) == 2 and int(target.for_file("b")) == 1
     # the option's own value check still holds for the new kind
@@ -207,4 +204,24 @@ def test_a_toy_feature_runs_through_the_torch_backend(scoped_features):
     # and the backend lists it among the features that have a torch variant
     with pytest.raises(ParameterError, match=r"chroma: no torch backend; features with one: .*toygain"):
         build_feature("chroma").compute_torch(batch, 22050)
-    assert "toygain" not in mirfeat.features.FEATURES  # the registry of the other tests is untouched
+
+
+def test_mirfeat_show_draws_a_feature_as_its_class_says(scoped_features):
+    from mirfeat.show import display_of
+
+    magnitude = np.array([[1.0, 0.1], [0.01, 0.0]])
+    decibels = [[0.0, -20.0], [-40.0, -80.0]]
+    for name in ("cqt", "hcqt", "stft"):
+        np.testing.assert_allclose(display_of(name)(magnitude), decibels)
+    np.testing.assert_array_equal(display_of("lms")(magnitude), magnitude)
+    np.testing.assert_array_equal(display_of("crema")(magnitude), magnitude)  # not a registered feature
+
+    class Loud(Gain):
+        name = "loud"
+        display = "decibels"
+
+    register_feature(Loud)  # a new feature says how it is drawn; mirfeat show names no feature
+    np.testing.assert_allclose(display_of("loud")(magnitude), decibels)
+    Loud.display = "log"
+    with pytest.raises(MirError, match=r"^feature 'loud': unknown display 'log'; known: decibels, linear$"):
+        display_of("loud")

@@ -306,3 +306,9 @@ def test_retrieval_bad_inputs():
         m.retrieval_scores(np.full((3, 2), np.nan), [0, 0, 1])
     with pytest.raises(MirError, match="method='fast' is unknown"):
         m.retrieval_scores(np.eye(3), [0, 0, 1], method="fast")
+    with pytest.raises(MirError) as caught:
+        m.retrieval_scores(np.eye(3), [0, 0, 1], distance="cosin")
+    assert str(caught.value) == "distance='cosin' is unknown (did you mean 'cosine'?); known: sqeuclidean, euclidean, cosine"
+    with pytest.raises(MirError) as caught:
+        m.retrieval_scores(np.eye(3), [0, 0, 1], method="srt")
+    assert str(caught.value) == "method='srt' is unknown (did you mean 'sort'?); known: auto, sort, count"

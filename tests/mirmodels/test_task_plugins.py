@@ -151,8 +151,8 @@ def toy(monkeypatch):
     from mirmodels.patch_data import patch_dataset
     from mirmodels.tasks import TASKS, Task, register_task
 
-    monkeypatch.setattr(TASKS, "_items", dict(TASKS._items))
-    monkeypatch.setattr(TASKS, "_aliases", dict(TASKS._aliases))
+    scope = TASKS.scoped()  # the toy task is gone after the test
+    scope.__enter__()
 
     class ToyTask(Task):
         """Multi-hot targets under another name, every knob its own."""
@@ -181,6 +181,7 @@ def toy(monkeypatch):
 
     register_task("toy", "toy-problem")(ToyTask)
     yield ToyTask
+    scope.__exit__(None, None, None)
     ToyTask.calls.clear()
 
 

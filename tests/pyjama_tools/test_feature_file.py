@@ -74,6 +74,21 @@ def test_an_audio_store_is_not_a_feature_file(tmp_path):
         FeatureFile(path)
 
 
+def test_one_open_helper_names_a_folder_for_every_hdf5_reader(tmp_path):
+    from pyjama_tools.core.hdf5 import open_hdf5
+
+    folder = tmp_path / "features.hdf5"
+    folder.mkdir()
+    with pytest.raises(MirError) as caught:
+        open_hdf5(folder)
+    assert str(caught.value) == f"{folder}: is a folder, not an HDF5 file"
+    with pytest.raises(MirError) as caught:
+        FeatureFile(folder)  # open_feature_hdf5 through open_hdf5
+    assert str(caught.value) == f"{folder}: is a folder, not a feature cache file"
+    with pytest.raises(MirError, match=r"missing.hdf5: no such file$"):
+        open_hdf5(tmp_path / "missing.hdf5")
+
+
 def _da_tacos_corpus(root):
     """One Da-TACOS crema performance file (deepdish layout: (12, T)) and its metadata."""
     folder = root / "da-tacos_benchmark_subset_crema" / "W_1_crema"
@@ -204,3 +219,32 @@ def test_the_patch_reader_pickles_without_handle_or_descriptor(tmp_path):
     np.testing.assert_array_equal(dataset[2]["X"].numpy(), first)  # reopens
     dataset.close()
     clone.close()
+
+
+def test_layout_and_chunks_describe_a_key_and_the_patch_reader_keeps_unflagged_groups(tmp_path):
+    from mirfeat.patches.sources import FeatureSource
+
+    arrays = {"a": np.ones((2, 6, 90), np.float32)}
+    path = write_file(tmp_path / "f.hdf5", arrays, dtype="float16")
+    with h5py.File(path, "a") as out:  # a hand-made group without the complete flag, and an unfinished one
+        out.create_group("bare").create_dataset(VALUE, data=np.zeros((1, 6, 10), np.float32))
+        out.create_group("half").create_dataset(VALUE, data=np.zeros((1, 6, 10), np.float32))
+        out["half"].attrs[COMPLETE] = False
+    with FeatureFile(path) as reader:
+        layout = reader.layout("a")
+        assert layout.shape == (2, 6, 90) and layout.chunks == (2, 6, 64) == reader.chunks("a")
+        assert layout.itemsize == 2
+        np.testing.assert_allclose(layout.time_sec, np.arange(90) * HOP)
+        np.testing.assert_allclose(layout.frequency_hz, 100.0 * np.arange(1, 7))
+        assert reader.keys() == ["a"] and "bare" not in reader  # the strict reader wants the flag
+        with pytest.raises(MirError, match=r"f.hdf5: feature of key 'bare' is incomplete"):
+            reader.layout("bare")
+    source = FeatureSource(path, 16)
+    assert source.keys() == ["a", "bare"] and "half" not in source  # the patch reader: unflagged = complete
+    bare = source.layout("bare")
+    assert bare.shape == (1, 6, 10) and bare.time_sec is None and bare.frequency_hz is None
+    with pytest.raises(MirError, match=r"feature of key 'half' is incomplete \(resume the cache\)$"):
+        source.describe(["a", "half"])
+    with pytest.raises(MirError, match=r"no feature for key 'zzz'$"):
+        source.describe(["zzz"])
+    source.close()

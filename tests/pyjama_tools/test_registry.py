@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,55 @@ def test_a_taken_name_is_refused_unless_replace():
     assert colours.lookup("red") == 10
 
 
+def test_an_alias_is_not_rebound_and_a_name_does_not_shadow_an_alias():
+    colours = _colours()
+    with pytest.raises(MirError, match=r"^colour alias 'verde' of 'red' is already registered as alias 'verde' "
+                                       r"\(of 'green'\)$"):
+        colours.add("red", 1, aliases=("verde",))
+    with pytest.raises(MirError, match=r"^colour name 'verde' is already registered as alias 'verde'"):
+        colours.add("verde", 4)
+    with pytest.raises(MirError, match=r"^colour alias 'blue' of 'cyan' is already registered as name 'blue'$"):
+        colours.add("cyan", 5, aliases=("blue",))
+    with pytest.raises(MirError, match="already registered as alias"):
+        colours.add("verde", 4, replace=True)  # replace is for the item of a name, not for taking an alias
+    assert colours.lookup("verde") == 2 and "cyan" not in colours and colours.lookup("red") == 1
+    colours.add("green", 2, aliases=("verde",))  # the same registration again: accepted
+
+
+def test_fold_case_refuses_names_that_differ_only_in_case():
+    folded = Registry("optimizer", fold_case=True)
+    folded.add("adam", "A", aliases=("adam-w",))
+    with pytest.raises(MirError, match=r"^optimizer name 'Adam' is already registered as name 'adam'$"):
+        folded.add("Adam", "B")
+    with pytest.raises(MirError, match=r"^optimizer alias 'ADAM-W' of 'sgd' is already registered as alias"):
+        folded.add("sgd", "S", aliases=("ADAM-W",))
+    exact = Registry("optimizer")
+    exact.add("adam", "A")
+    exact.add("Adam", "B")  # without fold_case the two names are distinct
+    assert folded.names() == ["adam"] and exact.names() == ["Adam", "adam"]
+
+
+def test_register_without_a_name_needs_a_name_attribute():
+    shapes = Registry("shape")
+    with pytest.raises(MirError, match=r"^shape .*register\(\) without a name needs an item with a string 'name'"):
+        shapes.register()(object())
+    assert shapes.names() == []
+
+
+def test_scoped_undoes_the_registrations_of_its_block_in_place():
+    colours = _colours()
+    with colours.scoped() as scoped:
+        assert scoped is colours
+        colours.add("purple", 4, aliases=("violet",))
+        colours.add("red", 10, replace=True)
+        assert colours.lookup("violet") == 4
+    assert "purple" not in colours and "violet" not in colours and colours.lookup("red") == 1
+    with pytest.raises(RuntimeError), colours.scoped():
+        colours.add("purple", 4)
+        raise RuntimeError
+    assert "purple" not in colours
+
+
 def test_unknown_name_is_one_line_with_suggestion_known_names_and_where():
     colours = _colours()
     with pytest.raises(MirError) as caught:
@@ -115,40 +165,41 @@ def test_did_you_mean_outside_a_registry():
 # ----------------------------------------------------------------------------- the project's registries
 
 
-def _converters():
-    from pyjama_tools.converters import load_all
-
-    return load_all()
-
-
-def _attribute(module: str, name: str):
-    return lambda: getattr(importlib.import_module(module), name)
-
-
-#: (the registry, a misspelt name, the name suggested): a new registry is one new line
-REGISTRIES = {
-    "converters": (_converters, "gtzn", "gtzan"),
-    "split rules": (_attribute("pyjama_tools.splits", "SPLIT_RULES"), "index_mod", "index_mod5"),
-    "mirdata writers": (_attribute("pyjama_tools.mirdata_fields", "WRITERS"), "ChordDta", "ChordData"),
-    "layers": (_attribute("mirmodels.layers", "LAYERS"), "Conv2dd", "Conv2d"),
-    "activations": (_attribute("mirmodels.layers.dense", "ACTIVATIONS"), "Relu", "ReLU"),
-    "optimizers": (_attribute("mirmodels.optim", "OPTIMIZERS"), "adamm", "adam"),
-    "mining strategies": (_attribute("mirmodels.losses", "MINERS"), "semihrad", "semihard"),
-    "tasks": (_attribute("mirmodels.tasks", "TASKS"), "multiclas", "multiclass"),
-}
+def _discovered() -> dict[str, Registry]:
+    """Every module-level ``Registry`` of the three packages, by ``module.attribute`` (each once)."""
+    found: dict[int, tuple[str, Registry]] = {}
+    for package in ("pyjama_tools", "mirfeat", "mirmodels"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+            if info.name.endswith(".__main__"):
+                continue
+            module = importlib.import_module(info.name)
+            for attribute, value in vars(module).items():
+                if isinstance(value, Registry):
+                    found.setdefault(id(value), (f"{info.name}.{attribute}", value))
+    return dict(found.values())
 
 
-@pytest.mark.parametrize("registry, misspelt, suggested", REGISTRIES.values(), ids=list(REGISTRIES))
-def test_each_registry_suggests_on_one_line(registry, misspelt, suggested):
-    registry = registry()
-    assert isinstance(registry, Registry)
-    assert suggested in registry.names()
-    with pytest.raises(MirError) as caught:
-        registry.lookup(misspelt, where="here: ")
-    message = str(caught.value)
-    assert "\n" not in message and message.startswith(f"here: unknown {registry.kind} {misspelt!r} (did you mean ")
-    assert suggested in message.split("(did you mean ")[1].split("?)")[0]
-    assert message.endswith(f"; known: {', '.join(registry.names())}")
+#: registries that must be among the discovered ones (a new one needs no line here)
+KNOWN = {"CONVERTERS", "SPLIT_RULES", "WRITERS", "FEATURES", "TARGETS", "BACKENDS", "LAYERS", "ACTIVATIONS",
+         "OPTIMIZERS", "MINERS", "TASKS", "RENDERERS"}
+
+
+def test_every_registry_is_discovered_and_suggests_on_one_line():
+    registries = _discovered()
+    assert KNOWN <= {where.rsplit(".", 1)[1] for where in registries}, sorted(registries)
+    for where, registry in registries.items():
+        assert registry.names(), f"{where} is empty"
+        name = max(registry.names(), key=len)
+        misspelt = f"{name}q"
+        assert misspelt not in registry, where
+        with pytest.raises(MirError) as caught:
+            registry.lookup(misspelt, where="here: ")
+        message = str(caught.value)
+        assert "\n" not in message, where
+        assert message.startswith(f"here: unknown {registry.kind} {misspelt!r} (did you mean "), where
+        assert name in message.split("(did you mean ")[1].split("?)")[0], where
+        assert message.endswith(f"; known: {', '.join(registry.names())}"), where
 
 
 def _raises(call) -> str:

@@ -87,6 +87,13 @@ def test_bad_params_and_existing_output(tmp_path):
         generate(tmp_path, SynthParams(files=1, seconds_per_file=2.0))
 
 
+def test_an_unknown_renderer_is_one_line_with_a_suggestion_and_writes_nothing(tmp_path):
+    with pytest.raises(ParameterError) as caught:
+        generate(tmp_path / "out", SynthParams(files=1, seconds_per_file=2.0), renderer="aditive")
+    assert str(caught.value) == "unknown renderer 'aditive' (did you mean additive?); known: additive, fluidsynth"
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["synth", str(tmp_path), "--files", "2", "--seconds-per-file", "2", "--quiet"])
