@@ -181,8 +181,9 @@ def split(pyjama_file: Path, where_items: tuple[str, ...], every: int, rule: str
 @click.option("--seed", type=int, default=0, show_default=True, help="random seed (same seed, same corpus)")
 @click.option("--sr", "sample_rate", type=click.IntRange(8000), default=22050, show_default=True, help="sample rate (Hz)")
 @click.option("--name", default="synth", show_default=True, help="output base name")
-@click.option("--renderer", type=click.Choice(["additive", "fluidsynth"]), default="additive", show_default=True,
-              help="additive synthesis, or sampled instruments (needs pretty_midi + a FluidSynth library)")
+@click.option("--renderer", default="additive", show_default=True, metavar="NAME",
+              help="a renderer of pyjama_tools.synth.RENDERERS: additive (synthesis), or fluidsynth (sampled "
+                   "instruments; needs pretty_midi + a FluidSynth library)")
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="parallel processes")
 @click.option("--overwrite", is_flag=True, help="replace an existing pair")
 @click.option("--quiet", is_flag=True, help="no progress bar")

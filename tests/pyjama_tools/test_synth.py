@@ -92,6 +92,9 @@ def test_an_unknown_renderer_is_one_line_with_a_suggestion_and_writes_nothing(tm
         generate(tmp_path / "out", SynthParams(files=1, seconds_per_file=2.0), renderer="aditive")
     assert str(caught.value) == "unknown renderer 'aditive' (did you mean additive?); known: additive, fluidsynth"
     assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(main, ["synth", str(tmp_path / "out"), "--renderer", "aditive"])
+    assert result.exit_code == 1 and result.stderr.strip().splitlines() == [
+        "error: unknown renderer 'aditive' (did you mean additive?); known: additive, fluidsynth"]
 
 
 def test_cli(tmp_path):
