@@ -10,10 +10,11 @@ which keeps it in :attr:`PreparedData.task`. The task modules' default hooks cal
 
 from __future__ import annotations
 
+
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Iterator
@@ -279,8 +280,11 @@ def prepare_patch_data(task: Any, config: ExperimentConfig, data_root: str | os.
         raise MirError(f"dataset.annot_key: field {annot_key!r} is not in {annotation_path}{hint}; "
                        f"fields: {', '.join(doc.definitions)}")
     with _naming(f"{annotation_path}: dataset (problem {config.dataset.problem!r}, annot_key {annot_key!r})"):
-        spec = TargetSpec(kind=task.target_kind, field=annot_key, top_n=config.dataset.top_n,
-                          chord_vocabulary=config.dataset.chord_vocabulary)
+        # every option of the target spec the dataset section writes (top_n, chord_vocabulary, ...): the
+        # spec itself refuses an option the task's target kind does not read
+        options = {f.name: getattr(config.dataset, f.name) for f in fields(TargetSpec)
+                   if f.name not in ("kind", "field") and hasattr(config.dataset, f.name)}
+        spec = TargetSpec(kind=task.target_kind, field=annot_key, **options)
         target = build_target(spec, doc)
         target = task.adjust_target(config, spec, target, doc)
 
