@@ -6,12 +6,12 @@ Above :mod:`mirmodels.config` (it validates the saved config); the layout itself
 
 from __future__ import annotations
 
-import json
 import os
 
 from mirmodels.config import config_from_dict, read_yaml
 from mirmodels.rundir import RUN_KEYS, RunDir
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.textfile import read_json
 
 __all__ = ["load_run"]
 
@@ -35,10 +35,7 @@ def load_run(run_dir: str | os.PathLike):
         if not path.exists():
             raise MirError(f"{path}: missing; {run_dir} is not a run directory written by mirmodels fit")
     config = config_from_dict(read_yaml(run.config), source=run.config)
-    try:
-        metadata = json.loads(run.meta.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise MirError(f"{run.meta}: malformed JSON at line {error.lineno}: {error.msg}") from None
+    metadata = read_json(run.meta)
     if not isinstance(metadata, dict):
         raise MirError(f"{run.meta}: expected a JSON object, got {type(metadata).__name__}")
     missing = [key for key in RUN_KEYS if key not in metadata]

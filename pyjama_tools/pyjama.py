@@ -43,7 +43,7 @@ import numpy as np
 
 from pyjama_tools.core.atomic import atomic_path
 from pyjama_tools.core.errors import MirError, ValidationError
-from pyjama_tools.core.textfile import read_text
+from pyjama_tools.core.textfile import parse_json, read_text
 
 EXTENTS = ("global", "marker", "segment", "breakpoint", "breakpoint_time", "breakpoint_value")
 CONTENTS = ("text", "numeric")
@@ -633,11 +633,10 @@ def load(path: str | os.PathLike) -> PyjamaDoc:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
-    except RecursionError:  # arrays/objects nested thousands deep: no pyjama document is
-        raise MirError(f"{path}: JSON nested too deeply to be a pyjama document") from None
+        data = parse_json(text, f"{path}: ")
+    except MirError as error:  # arrays/objects nested thousands deep: no pyjama document is
+        raise MirError(f"{error} to be a pyjama document" if str(error).endswith("nested too deeply")
+                       else str(error)) from None
     finally:
         if collecting:
             gc.enable()

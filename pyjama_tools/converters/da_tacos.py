@@ -67,6 +67,7 @@ from pyjama_tools.core.atomic import atomic_path
 from pyjama_tools.audio_store import KEY_SEPARATOR
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.textfile import parse_json
 from pyjama_tools.core.hdf5 import open_hdf5
 from pyjama_tools.feature_file import write_key, write_root_attrs
 from pyjama_tools.pyjama import FieldDefinition, atom
@@ -325,12 +326,11 @@ class DaTacosConverter(Converter):
         if not path.exists():
             return None, None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = parse_json(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             return None, Problem(str(path), f"cannot read ({error}); metadata left out")
-        except json.JSONDecodeError as error:
-            return None, Problem(str(path), f"malformed JSON at line {error.lineno}, column {error.colno}: "
-                                            f"{error.msg}; metadata left out")
+        except MirError as error:
+            return None, Problem(str(path), f"{error}; metadata left out")
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             return None, Problem(str(path), "not an object {W_id: {P_id: {...}}}; metadata left out")
         return data, None

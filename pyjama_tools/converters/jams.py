@@ -58,6 +58,7 @@ from pyjama_tools.audio_store import AudioSource
 from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
                                           register_converter)
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.textfile import parse_json
 from pyjama_tools.pyjama import FieldDefinition, atom, breakpoint_atom
 
 JAMS_SUFFIXES = (".jams", ".jamz")
@@ -103,9 +104,9 @@ def read_jams(path: Path) -> dict[str, Any]:
     except (OSError, EOFError, UnicodeDecodeError) as error:  # gzip.BadGzipFile is an OSError
         raise JamsFormatError(f"cannot read ({error})") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise JamsFormatError(f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+        data = parse_json(text)
+    except MirError as error:
+        raise JamsFormatError(str(error)) from None
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         raise JamsFormatError("not a JAMS object (no 'annotations' list)")
     return data

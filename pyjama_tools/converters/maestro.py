@@ -15,7 +15,6 @@ in the same order and with the same time and duration as ``pitchmidi`` (value: M
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
@@ -26,8 +25,8 @@ from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.converters.base import (Converter, ConverterOption, Item, Problem, audio_files,
                                           read_text_lines, register_converter)
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.textfile import read_json
 from pyjama_tools.pyjama import FieldDefinition, atom
-from pyjama_tools.core.textfile import read_text
 
 REQUIRED_COLUMNS = ("midi_filename", "audio_filename")
 #: metadata column → pyjama field
@@ -68,11 +67,7 @@ def read_metadata(path: Path) -> list[tuple[str, dict[str, str]]]:
         Malformed JSON / CSV, or a required column missing.
     """
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(read_text(path))
-        except json.JSONDecodeError as error:
-            raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: "
-                           f"{error.msg}") from None
+        data = read_json(path)
         if isinstance(data, list):  # v2.0.0: one record per performance
             if not all(isinstance(record, dict) for record in data):
                 raise MirError(f"{path}: expected a list of records [{{column: value}}, ...]")

@@ -31,7 +31,6 @@ Skipped, in the report
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -40,10 +39,10 @@ from collections.abc import Iterator
 from pyjama_tools.audio_store import AudioSource, key_from_relative_path
 from pyjama_tools.converters.base import Converter, ConverterOption, Item, Problem, register_converter
 from pyjama_tools.core.errors import MirError
+from pyjama_tools.core.textfile import read_json
 from pyjama_tools.core.registry import did_you_mean
 from pyjama_tools.mirdata_fields import Atoms, FieldKind, fields_of
 from pyjama_tools.pyjama import FieldDefinition, atom
-from pyjama_tools.core.textfile import read_text
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".aif", ".aiff", ".m4a", ".mp4")
 #: index keys tried first for the audio of an entry, in this order
@@ -118,11 +117,7 @@ class _OncePerMessage(logging.Filter):
 
 def read_index(path: Path) -> dict[str, Any]:
     """A mirdata index JSON file (``{"version", "tracks": {...}, "multitracks": {...}}``)."""
-    text = read_text(path)
-    try:
-        index = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MirError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    index = read_json(path)
     if not isinstance(index, dict) or not isinstance(index.get("tracks", {}), dict) \
             or not isinstance(index.get("multitracks", {}), dict):
         raise MirError(f"{path}: not a mirdata index (expected an object with 'tracks' and/or 'multitracks')")

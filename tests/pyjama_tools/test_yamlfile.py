@@ -106,3 +106,28 @@ def test_every_entry_point_refuses_hostile_yaml(tmp_path, text, message):
     assert len(result.output.splitlines()) == 1
     assert result.output.startswith(f"error: {config}: --set train.x: value refused at line")
     assert message.split(": ", 1)[1].split(" (")[0].split(": ")[-1] in result.output
+
+
+def test_every_json_reader_says_a_malformed_file_in_one_line_with_line_and_column(tmp_path):
+    """One JSON reader (core.textfile.read_json / parse_json) serves the .pyjama loader, the mirdata index, the
+    MAESTRO metadata and run.json: the same line for the same mistake."""
+    from pyjama_tools import pyjama
+    from pyjama_tools.converters.mirdata_corpus import read_index
+    from pyjama_tools.core.errors import MirError
+    from pyjama_tools.core.textfile import parse_json, read_json
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a": 1,\n "b": }', encoding="utf-8")
+    expected = f"{bad}: malformed JSON at line 2, column 7: Expecting value"
+    for reader in (read_json, pyjama.load, read_index):
+        with pytest.raises(MirError) as raised:
+            reader(bad)
+        assert str(raised.value) == expected, reader
+    with pytest.raises(MirError, match="^JSON nested too deeply$"):
+        parse_json("[" * 100_000 + "]" * 100_000)
+    assert read_json(_write(tmp_path / "ok.json", '{"x": [1, 2]}')) == {"x": [1, 2]}
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
