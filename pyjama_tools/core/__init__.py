@@ -10,7 +10,7 @@ module         job
 errors         ``MirError`` and its one-line subclasses
 registry       ``Registry``: named plug-ins with "did you mean" suggestions
 checks         parameter validators (integers, finite numbers, choices, tuples)
-textfile       UTF-8 text with one-line read errors
+textfile       UTF-8 text and JSON with one-line read errors
 yamlfile       bounded YAML (aliases, depth, size, duplicate keys)
 atomic         outputs that appear complete or not at all (files and groups)
 locking        one writer per output (``output_lock``)
