@@ -99,16 +99,23 @@ class _StemStore(AudioStore):
         self._datasets: dict[str, h5py.Dataset] = {}
         self._offsets: dict[str, int | None] = {}
         self._fd: int | None = None
+        self._fd_pid: int | None = None
 
     def _forget(self) -> None:
-        self._datasets, self._offsets, self._fd = {}, {}, None
+        if self._fd is not None and self._fd_pid != os.getpid():
+            try:
+                os.close(self._fd)  # the copy a forked worker inherited (the parent's stays open)
+            except OSError:
+                pass
+        self._datasets, self._offsets, self._fd, self._fd_pid = {}, {}, None, None
 
     def _release(self) -> None:
-        if self._fd is not None:
+        if self._fd is not None and self._fd_pid == os.getpid():
             os.close(self._fd)
+            self._fd = None
 
-    def __getstate__(self) -> dict:
-        return dict(super().__getstate__(), _datasets={}, _offsets={}, _fd=None)  # h5py objects do not pickle
+    def __getstate__(self) -> dict:  # h5py objects and descriptors do not cross processes
+        return dict(super().__getstate__(), _datasets={}, _offsets={}, _fd=None, _fd_pid=None)
 
     def dataset(self, key: str) -> h5py.Dataset:
         """The h5py dataset of ``key`` in this process's handle."""
@@ -126,14 +133,14 @@ class _StemStore(AudioStore):
                     and dataset.compression is None and dataset.dtype.byteorder in ("=", "<"):
                 offset = dataset.id.get_offset()
             if offset is not None and self._fd is None:
-                self._fd = os.open(self.path, os.O_RDONLY)
+                self._fd, self._fd_pid = os.open(self.path, os.O_RDONLY), os.getpid()
             self._offsets[key] = offset
         return self._offsets[key]
 
     def read_window(self, key: str, start: int, out: np.ndarray) -> None:
         """Samples ``start:start + L`` of ``key`` into ``out`` (C, L) float32 (a mono key: C = 1)."""
+        shape = self.dataset(key).shape  # first: a forked worker drops the parent's handle and lookups here
         offset = self._offset(key)
-        shape = self.dataset(key).shape
         length, total = out.shape[-1], shape[-1]
         if offset is not None and out.flags.c_contiguous and start + length <= total:
             rows = out.reshape(-1, length)

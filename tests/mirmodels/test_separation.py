@@ -231,6 +231,38 @@ def test_direct_window_reads_equal_h5py_slices_and_in_memory_windows(tmp_path, l
         assert torch.equal(a["X"], b["X"]) and torch.equal(a["y"], b["y"]) and a["source"] == b["source"]
 
 
+def test_a_forked_worker_reads_the_windows_its_parent_read(tmp_path):
+    """DataLoader workers are forked from a process that may have read windows already: the worker must
+    open its own handle and descriptor, read the same samples, and leave no inherited descriptor open."""
+    import os
+
+    from mirmodels.data import make_dataset
+
+    prepared = _prepared(_corpus(tmp_path, 2), sources=("drums", "bass", "other", "vocals"))
+    dataset = make_dataset(prepared, prepared.splits["train"], train=False)
+    parent = dataset[3]
+    store = dataset.store.path.resolve()
+    out = tmp_path / "child.npz"
+    pid = os.fork()
+    if pid == 0:  # the worker
+        code = 1
+        try:
+            child = dataset[3]
+            dataset.store.close()
+            dataset[3]  # reopens once more in the same process
+            dataset.store.close()
+            fds = [f for f in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{f}") == str(store)]
+            np.savez(out, X=child["X"].numpy(), y=child["y"].numpy(), open_fds=len(fds))
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    saved = np.load(out)
+    assert np.array_equal(saved["X"], parent["X"].numpy()) and np.array_equal(saved["y"], parent["y"].numpy())
+    assert int(saved["open_fds"]) == 0  # neither the inherited descriptor nor the worker's own stays open
+
+
 # ----------------------------------------------------------------------------- chunked inference
 
 
