@@ -75,14 +75,9 @@ def loader_workers(config: ExperimentConfig) -> int:
     """
     wanted = config.train.num_workers
     cores = available_devices("cpu")[1]
-    devices = config.train.devices
-    found = available_devices(config.train.accelerator)
-    processes = 1
-    if found is not None and isinstance(devices, int) and devices > 0:
-        processes = devices
-    elif found is not None and isinstance(devices, list):
-        processes = len(devices)
-    allowed = max(cores // processes, 0)
+    devices = config.train.devices  # "auto" / -1: Lightning starts one process on a CPU
+    processes = len(devices) if isinstance(devices, list) else devices if isinstance(devices, int) and devices > 0 else 1
+    allowed = cores // processes
     if wanted <= allowed:
         return wanted
     import logging

@@ -633,10 +633,7 @@ def load(path: str | os.PathLike) -> PyjamaDoc:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        data = parse_json(text, f"{path}: ")
-    except MirError as error:  # arrays/objects nested thousands deep: no pyjama document is
-        raise MirError(f"{error} to be a pyjama document" if str(error).endswith("nested too deeply")
-                       else str(error)) from None
+        data = parse_json(text, f"{path}: ", what="a pyjama document")
     finally:
         if collecting:
             gc.enable()

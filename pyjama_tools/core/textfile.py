@@ -27,21 +27,22 @@ def read_text(path: str | os.PathLike) -> str:
         raise MirError(f"{path}: cannot read ({error})") from None
 
 
-def parse_json(text: str, where: str = "") -> Any:
+def parse_json(text: str, where: str = "", what: str = "") -> Any:
     """The JSON value of ``text``.
 
     Raises
     ------
     MirError
         ``WHEREmalformed JSON at line L, column C: MESSAGE`` (``where`` is e.g. ``"PATH: "``), or
-        ``WHEREJSON nested too deeply`` for arrays / objects nested thousands deep.
+        ``WHEREJSON nested too deeply`` for arrays / objects nested thousands deep (``... to be WHAT`` when
+        ``what`` names what the text should be, e.g. ``"a pyjama document"``).
     """
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise MirError(f"{where}malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
     except RecursionError:
-        raise MirError(f"{where}JSON nested too deeply") from None
+        raise MirError(f"{where}JSON nested too deeply" + (f" to be {what}" if what else "")) from None
 
 
 def read_json(path: str | os.PathLike) -> Any:
